@@ -1,0 +1,9 @@
+.PHONY: run test
+
+# Odoo 18 with the suite and the demo PSA on http://localhost:8069
+run:
+	@bash scripts/run.sh
+
+# A fresh test database with the suite installed, then every test with pytest
+test:
+	@bash scripts/test.sh

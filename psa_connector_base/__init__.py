@@ -1,0 +1,1 @@
+from . import adapters, controllers, models, tools, wizards

@@ -1,0 +1,28 @@
+{
+    "name": "PSA Connector Base",
+    "summary": "Backends, bindings, signed webhooks, queued sync, exception queue and "
+    "audit log for PSA, HR and forecasting integrations",
+    "version": "18.0.1.0.0",
+    "category": "Services/Project",
+    "license": "AGPL-3",
+    "author": "PSA Connector Contributors",
+    "website": "https://github.com/psa-connector/psa-connector",
+    "maintainers": [],
+    "development_status": "Alpha",
+    "depends": ["mail", "project", "queue_job"],
+    "external_dependencies": {"python": ["requests", "cryptography"]},
+    "data": [
+        "security/psa_connector_security.xml",
+        "security/ir.model.access.csv",
+        "data/queue_job_data.xml",
+        "data/ir_cron_data.xml",
+        "views/psa_exception_views.xml",
+        "views/psa_event_views.xml",
+        "views/psa_audit_log_views.xml",
+        "views/psa_binding_views.xml",
+        "views/psa_backend_views.xml",
+        "views/psa_menus.xml",
+    ],
+    "installable": True,
+    "application": True,
+}

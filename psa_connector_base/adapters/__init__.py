@@ -1,0 +1,2 @@
+from . import canonical
+from .base import ADAPTERS, AdapterConfig, HttpAdapter, get_adapter_class, register_adapter

@@ -1,0 +1,185 @@
+"""Outbound HTTP to the systems a backend connects to.
+
+An adapter knows one vendor's API and nothing of the ORM: it takes an
+:class:`AdapterConfig` and yields or accepts records in the canonical schema
+(``psa_connector_base/schemas``). Everything behind it speaks only that schema.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+
+import requests
+
+from ..tools.errors import RemoteServiceError
+
+_logger = logging.getLogger(__name__)
+
+ADAPTERS = {}
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def register_adapter(cls):
+    ADAPTERS[cls.name] = cls
+    return cls
+
+
+def get_adapter_class(name):
+    try:
+        return ADAPTERS[name]
+    except KeyError:
+        raise RemoteServiceError(
+            f"No adapter named {name!r} is installed.", retryable=False
+        ) from None
+
+
+@dataclass
+class AdapterConfig:
+    base_url: str
+    token: str = ""
+    timeout: float = 30.0
+    max_attempts: int = 4
+    backoff_seconds: float = 0.5
+    max_retry_wait: float = 60.0
+    page_size: int = 100
+    user_agent: str = "Odoo PSA Connector"
+    extra_headers: dict = field(default_factory=dict)
+
+
+class HttpAdapter:
+    """A ``requests`` session with timeouts, retries and pagination.
+
+    Retries happen here for short hiccups (429 honouring ``Retry-After``, 5xx,
+    timeouts, dropped connections). When they run out, :class:`RemoteServiceError`
+    tells the job whether a later attempt may succeed; queue_job then retries with its
+    own, longer backoff, and the last failure lands in the exception queue.
+    """
+
+    name = None
+    label = None
+    object_types = ()
+
+    def __init__(self, config, session=None):
+        self.config = config
+        self.session = session or requests.Session()
+        self.session.headers.update(self._default_headers())
+        self.attempts_made = 0
+
+    def _default_headers(self):
+        headers = {"Accept": "application/json", "User-Agent": self.config.user_agent}
+        headers.update(self.config.extra_headers)
+        return headers
+
+    def _url(self, path):
+        return self.config.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+    def request(self, method, path, params=None, json=None):
+        url = self._url(path)
+        last_error = None
+        for attempt in range(1, self.config.max_attempts + 1):
+            self.attempts_made += 1
+            try:
+                response = self.session.request(
+                    method, url, params=params, json=json, timeout=self.config.timeout
+                )
+            except requests.Timeout as err:
+                last_error = RemoteServiceError(f"{method} {url} timed out: {err}")
+                wait = None
+            except requests.ConnectionError as err:
+                last_error = RemoteServiceError(f"{method} {url}: connection failed: {err}")
+                wait = None
+            else:
+                if response.status_code < 400:
+                    return self._decode(response, method, url)
+                last_error = self._error_for(response, method, url)
+                if not last_error.retryable:
+                    raise last_error
+                wait = last_error.retry_after
+            if attempt < self.config.max_attempts:
+                self._sleep(attempt, wait)
+        raise RemoteServiceError(
+            f"{last_error.message} (gave up after {self.config.max_attempts} attempts)",
+            status=last_error.status,
+            retry_after=last_error.retry_after,
+        )
+
+    def _sleep(self, attempt, retry_after):
+        delay = self.config.backoff_seconds * (2 ** (attempt - 1))
+        if retry_after is not None:
+            delay = retry_after
+        delay = min(delay, self.config.max_retry_wait)
+        _logger.info("Remote call failed; retrying in %.1fs (attempt %s)", delay, attempt)
+        time.sleep(delay)
+
+    def _decode(self, response, method, url):
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise RemoteServiceError(
+                f"{method} {url} answered {response.status_code} with a body that is not JSON",
+                status=response.status_code,
+            ) from None
+
+    def _error_for(self, response, method, url):
+        status = response.status_code
+        snippet = response.text[:300]
+        if status in RETRYABLE_STATUSES:
+            return RemoteServiceError(
+                f"{method} {url} answered {status}: {snippet}",
+                status=status,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if status in (401, 403):
+            message = f"The remote system refused the credentials ({status}). Check the API token."
+        elif status == 404:
+            message = f"{method} {url}: not found (404). Check the base URL."
+        else:
+            message = f"{method} {url} answered {status}: {snippet}"
+        return RemoteServiceError(message, status=status, retryable=False)
+
+    # Pagination -----------------------------------------------------------------
+
+    def paginate(self, path, params=None):
+        """Yield pages (lists of raw records) following the API's next-page pointer."""
+        params = dict(params or {})
+        while True:
+            body = self.request("GET", path, params=params)
+            records, next_params = self._split_page(body, params)
+            yield records
+            if not next_params:
+                return
+            params = next_params
+
+    def _split_page(self, body, params):
+        raise NotImplementedError
+
+    # What every adapter offers the connector --------------------------------------
+
+    def test_connection(self):
+        """Return a short human description of the remote account."""
+        raise NotImplementedError
+
+    def iter_changes(self, object_type, since=None):
+        """Yield pages of canonical records of ``object_type`` updated at or after ``since``."""
+        raise NotImplementedError
+
+    def write_back(self, object_type, external_id, odoo_refs):
+        """Tell the remote system which Odoo record an external one maps to."""
+        raise NotImplementedError
+
+
+def parse_retry_after(value):
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,53 @@
+"""The connector's own canonical REST API (v1), as served by the demo PSA.
+
+Documented in ``schemas/README.md``; a PSA that implements it needs no other adapter.
+"""
+
+from .base import HttpAdapter, register_adapter
+
+COLLECTIONS = {
+    "customer": "customers",
+    "contact": "contacts",
+    "project": "projects",
+    "task": "tasks",
+    "time_entry": "time_entries",
+    "employee": "employees",
+    "expense": "expenses",
+    "milestone": "milestones",
+    "allocation": "allocations",
+}
+
+
+@register_adapter
+class CanonicalRestAdapter(HttpAdapter):
+    name = "canonical_v1"
+    label = "Canonical REST API v1 (demo PSA)"
+    object_types = tuple(COLLECTIONS)
+
+    def _default_headers(self):
+        headers = super()._default_headers()
+        if self.config.token:
+            headers["Authorization"] = f"Bearer {self.config.token}"
+        return headers
+
+    def _split_page(self, body, params):
+        meta = body.get("meta") or {}
+        next_page = meta.get("next_page")
+        return body.get("data") or [], ({**params, "page": next_page} if next_page else None)
+
+    def test_connection(self):
+        account = self.request("GET", "api/v1/account")
+        return f"{account.get('name', 'PSA')} (API v{account.get('api_version', '?')})"
+
+    def iter_changes(self, object_type, since=None):
+        params = {"per_page": self.config.page_size}
+        if since:
+            params["updated_since"] = since
+        yield from self.paginate(f"api/v1/{COLLECTIONS[object_type]}", params)
+
+    def write_back(self, object_type, external_id, odoo_refs):
+        return self.request(
+            "PUT",
+            f"api/v1/{COLLECTIONS[object_type]}/{external_id}/external_refs/odoo",
+            json=odoo_refs,
+        )

@@ -1,0 +1,102 @@
+"""Inbound webhooks: verify, store, enqueue, answer. No business logic here.
+
+Public contract (keep it exactly): ``POST /psa/webhook/<backend code>`` with a JSON
+envelope ``{"id", "type": "<object>.<action>", "occurred_at", "data": {...}}`` signed
+with ``X-PSA-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`` and
+``X-PSA-Timestamp: <unix seconds>``.
+"""
+
+import json
+import logging
+import time
+
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from odoo import http
+from odoo.exceptions import UserError
+from odoo.http import request
+
+from ..tools.schema import load_schema, validate
+from ..tools.signature import is_fresh, is_valid_signature
+
+_logger = logging.getLogger(__name__)
+
+
+class PsaWebhookController(http.Controller):
+    @http.route(
+        "/psa/webhook/<string:code>",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def receive(self, code, **_params):
+        backend = (
+            request.env["psa.backend"]
+            .sudo()
+            .search([("code", "=", code), ("active", "=", True)], limit=1)
+        )
+        if not backend:
+            return _answer(404, "unknown or inactive backend")
+
+        raw_body = _read_body(backend.max_body_bytes)
+        if raw_body is None:
+            return _answer(413, f"body over {backend.max_body_bytes} bytes")
+
+        headers = request.httprequest.headers
+        timestamp = headers.get("X-PSA-Timestamp", "")
+        if not is_fresh(timestamp, time.time(), backend.timestamp_tolerance):
+            return _answer(401, "missing or stale X-PSA-Timestamp")
+        try:
+            secret = backend._get_secret("webhook_secret")
+        except UserError as err:
+            _logger.error("PSA backend %s cannot verify webhooks: %s", backend.code, err)
+            return _answer(503, "the connector is not configured to verify webhooks")
+        if not is_valid_signature(secret, timestamp, raw_body, headers.get("X-PSA-Signature", "")):
+            return _answer(401, "bad or missing signature")
+
+        try:
+            envelope = json.loads(raw_body)
+        except (UnicodeDecodeError, ValueError) as err:
+            return _reject_payload(backend, raw_body, f"malformed JSON: {err}")
+        problems = validate(envelope, load_schema("event"))
+        if problems:
+            return _reject_payload(backend, raw_body, "; ".join(problems[:5]))
+
+        event, is_new = (
+            request.env["psa.event"].sudo()._receive_webhook(backend, envelope, raw_body)
+        )
+        if not is_new:
+            return _answer(200, "duplicate: already received", event=event.event_uid)
+        return _answer(202, "accepted", event=event.event_uid, correlation_id=event.correlation_id)
+
+
+def _read_body(limit):
+    """The raw body, or None when it is larger than ``limit``."""
+    httprequest = request.httprequest
+    declared = httprequest.content_length
+    if declared is not None and declared > limit:
+        return None
+    # werkzeug stops reading past max_content_length, also for chunked bodies.
+    httprequest.max_content_length = limit
+    try:
+        body = httprequest.get_data(cache=True)
+    except RequestEntityTooLarge:
+        return None
+    return None if len(body) > limit else body
+
+
+def _reject_payload(backend, raw_body, reason):
+    """A signed but unusable body: keep it, raise it in the exception queue, answer 400."""
+    request.env["psa.exception"].sudo()._record_invalid_webhook(backend, raw_body, reason)
+    return _answer(400, f"invalid envelope: {reason}")
+
+
+def _answer(status, message, **extra):
+    if status >= 400:
+        _logger.info("PSA webhook refused (%s): %s", status, message)
+    body = json.dumps({"status": status, "message": message, **extra})
+    return request.make_response(
+        body, headers=[("Content-Type", "application/json")], status=status
+    )

@@ -1,0 +1,15 @@
+from . import (
+    psa_audit_log,
+    psa_backend,
+    psa_binding,
+    psa_event,
+    psa_exception,
+    psa_importer,
+    psa_importer_contact,
+    psa_importer_customer,
+    psa_importer_project,
+    psa_importer_task,
+    psa_ownership_rule,
+    psa_state_mapping,
+    psa_sync_watermark,
+)

@@ -1,0 +1,363 @@
+import logging
+import secrets
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..adapters import ADAPTERS, AdapterConfig, get_adapter_class
+from ..tools import crypto
+from ..tools.errors import RemoteServiceError
+
+_logger = logging.getLogger(__name__)
+
+SECRET_FIELDS = {"api_token": "api_token_encrypted", "webhook_secret": "webhook_secret_encrypted"}
+MASK = "********"
+
+
+class PsaBackend(models.Model):
+    _name = "psa.backend"
+    _description = "PSA Connector Backend"
+    _inherit = ["mail.thread"]
+    _order = "sequence, name"
+
+    name = fields.Char(required=True, tracking=True)
+    code = fields.Char(
+        required=True,
+        copy=False,
+        tracking=True,
+        help="Short identifier used in the webhook URL: /psa/webhook/<code>.",
+    )
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True, tracking=True)
+    kind = fields.Selection(
+        [("psa", "PSA"), ("hr", "HR system"), ("forecast", "Resource forecasting")],
+        required=True,
+        default="psa",
+        tracking=True,
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company, tracking=True
+    )
+    adapter = fields.Selection(
+        selection="_selection_adapter",
+        required=True,
+        default="canonical_v1",
+        tracking=True,
+        help="Which vendor API this backend speaks. Everything behind the adapter uses "
+        "the canonical schema.",
+    )
+    base_url = fields.Char(string="Base URL", tracking=True)
+    # The clear values are write-only: they are never computed back from the
+    # ciphertext, so no read, export or RPC call can return them.
+    api_token = fields.Char(
+        string="API token",
+        compute="_compute_secrets",
+        inverse="_inverse_api_token",
+        groups="psa_connector_base.group_connector_manager",
+        help="Stored encrypted with the key from the Odoo configuration file.",
+    )
+    webhook_secret = fields.Char(
+        compute="_compute_secrets",
+        inverse="_inverse_webhook_secret",
+        groups="psa_connector_base.group_connector_manager",
+        help="Shared secret the remote system signs webhooks with (HMAC-SHA256).",
+    )
+    api_token_encrypted = fields.Char(copy=False, groups="base.group_system")
+    webhook_secret_encrypted = fields.Char(copy=False, groups="base.group_system")
+    has_api_token = fields.Boolean(compute="_compute_has_secrets")
+    has_webhook_secret = fields.Boolean(compute="_compute_has_secrets")
+    webhook_url = fields.Char(compute="_compute_webhook_url")
+    timeout = fields.Float(default=30.0, help="Seconds before an outbound call times out.")
+    max_attempts = fields.Integer(
+        default=4, help="Attempts of one outbound call before the job retries later."
+    )
+    max_retry_wait = fields.Float(
+        default=60.0, help="Longest wait honoured from a Retry-After header, in seconds."
+    )
+    page_size = fields.Integer(default=100)
+    max_body_bytes = fields.Integer(string="Max webhook body (bytes)", default=1024 * 1024)
+    timestamp_tolerance = fields.Integer(
+        string="Signature tolerance (s)",
+        default=300,
+        help="Webhooks whose X-PSA-Timestamp is further from now are refused (401).",
+    )
+    pull_enabled = fields.Boolean(
+        string="Scheduled pull",
+        default=True,
+        help="Pull changes incrementally on schedule, in addition to webhooks.",
+    )
+    match_partner_by_vat = fields.Boolean(string="Match customers by VAT", default=True)
+    match_partner_by_ref = fields.Boolean(string="Match customers by reference", default=True)
+    match_partner_by_email_domain = fields.Boolean(
+        string="Match customers by e-mail domain", default=False
+    )
+    ownership_rule_ids = fields.One2many("psa.ownership.rule", "backend_id", copy=True)
+    state_mapping_ids = fields.One2many("psa.state.mapping", "backend_id", copy=True)
+    watermark_ids = fields.One2many("psa.sync.watermark", "backend_id")
+    last_connection_message = fields.Char(readonly=True)
+    last_connection_date = fields.Datetime(readonly=True)
+    open_exception_count = fields.Integer(compute="_compute_counts")
+    event_count = fields.Integer(compute="_compute_counts")
+
+    _sql_constraints = [
+        ("code_unique", "unique(code)", "The backend code must be unique."),
+    ]
+
+    @api.model
+    def _selection_adapter(self):
+        return [(name, cls.label or name) for name, cls in sorted(ADAPTERS.items())]
+
+    @api.constrains("code")
+    def _check_code(self):
+        for backend in self:
+            if not backend.code.replace("-", "").replace("_", "").isalnum():
+                raise UserError(_("The code may hold only letters, digits, '-' and '_'."))
+
+    # Secrets -------------------------------------------------------------------------
+
+    def _compute_secrets(self):
+        stored = {r["id"]: r for r in self.sudo().read(list(SECRET_FIELDS.values()))}
+        for backend in self:
+            row = stored.get(backend.id, {})
+            backend.api_token = MASK if row.get("api_token_encrypted") else False
+            backend.webhook_secret = MASK if row.get("webhook_secret_encrypted") else False
+
+    def _compute_has_secrets(self):
+        stored = {r["id"]: r for r in self.sudo().read(list(SECRET_FIELDS.values()))}
+        for backend in self:
+            row = stored.get(backend.id, {})
+            backend.has_api_token = bool(row.get("api_token_encrypted"))
+            backend.has_webhook_secret = bool(row.get("webhook_secret_encrypted"))
+
+    def _inverse_api_token(self):
+        self._store_secret("api_token")
+
+    def _inverse_webhook_secret(self):
+        self._store_secret("webhook_secret")
+
+    def _store_secret(self, name):
+        for backend in self:
+            clear = backend[name]
+            if clear == MASK:
+                continue
+            backend.sudo()[SECRET_FIELDS[name]] = crypto.encrypt(clear) if clear else False
+
+    def export_data(self, fields_to_export):
+        # Odoo's export reads fields without checking their groups; secrets must not leak.
+        self.check_field_access_rights(
+            "read", [path.split("/")[0].split(".")[0] for path in fields_to_export]
+        )
+        return super().export_data(fields_to_export)
+
+    def write(self, vals):
+        result = super().write(vals)
+        if SECRET_FIELDS.keys() & vals.keys():
+            # The cache would otherwise hand the clear value back until the next request.
+            self.invalidate_recordset(list(SECRET_FIELDS))
+        return result
+
+    def _get_secret(self, name):
+        self.ensure_one()
+        return crypto.decrypt(self.sudo()[SECRET_FIELDS[name]])
+
+    def action_generate_webhook_secret(self):
+        self.ensure_one()
+        secret = secrets.token_urlsafe(32)
+        self.sudo().webhook_secret_encrypted = crypto.encrypt(secret)
+        self.message_post(body=_("A new webhook signing secret was generated."))
+        # Shown once in a notification, never stored in clear: not even in a wizard row.
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Webhook signing secret (shown once)"),
+                "message": _(
+                    "Configure the remote system to POST to %(url)s and sign with this "
+                    "secret: %(secret)s",
+                    url=self.webhook_url,
+                    secret=secret,
+                ),
+                "type": "warning",
+                "sticky": True,
+            },
+        }
+
+    # Derived values ----------------------------------------------------------------
+
+    @api.depends("code")
+    def _compute_webhook_url(self):
+        base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        for backend in self:
+            backend.webhook_url = f"{base}/psa/webhook/{backend.code}" if backend.code else False
+
+    def _compute_counts(self):
+        exceptions = dict(
+            self.env["psa.exception"]._read_group(
+                [("backend_id", "in", self.ids), ("state", "in", ("open", "retrying"))],
+                ["backend_id"],
+                ["__count"],
+            )
+        )
+        events = dict(
+            self.env["psa.event"]._read_group(
+                [("backend_id", "in", self.ids)], ["backend_id"], ["__count"]
+            )
+        )
+        for backend in self:
+            backend.open_exception_count = exceptions.get(backend, 0)
+            backend.event_count = events.get(backend, 0)
+
+    # Defaults created with the backend ----------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        backends = super().create(vals_list)
+        backends.invalidate_recordset(list(SECRET_FIELDS))
+        for backend in backends:
+            if not backend.ownership_rule_ids:
+                self.env["psa.ownership.rule"]._create_defaults(backend)
+            if not backend.state_mapping_ids:
+                self.env["psa.state.mapping"]._create_defaults(backend)
+        return backends
+
+    # Adapter -------------------------------------------------------------------------
+
+    def _adapter_config(self):
+        self.ensure_one()
+        if not self.base_url:
+            raise UserError(_("Backend %s has no base URL.", self.display_name))
+        return AdapterConfig(
+            base_url=self.base_url,
+            token=self._get_secret("api_token"),
+            timeout=self.timeout,
+            max_attempts=max(1, self.max_attempts),
+            max_retry_wait=self.max_retry_wait,
+            page_size=self.page_size,
+            user_agent=f"Odoo PSA Connector ({self.env.cr.dbname}/{self.code})",
+        )
+
+    def _get_adapter(self):
+        self.ensure_one()
+        return get_adapter_class(self.adapter)(self._adapter_config())
+
+    def action_test_connection(self):
+        self.ensure_one()
+        try:
+            adapter = self._get_adapter()
+            adapter.config.max_attempts = 1
+            description = adapter.test_connection()
+        except RemoteServiceError as err:
+            message, kind = _connection_failure_message(err), "danger"
+        except UserError as err:
+            message, kind = str(err), "danger"
+        else:
+            message, kind = _("Connected to %s.", description), "success"
+        self.write(
+            {"last_connection_message": message, "last_connection_date": fields.Datetime.now()}
+        )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Test connection"),
+                "message": message,
+                "type": kind,
+                "sticky": kind != "success",
+            },
+        }
+
+    # Scheduled pull ------------------------------------------------------------------
+
+    def _pull_object_types(self):
+        """Object types pulled for this backend, in dependency order; addons extend it."""
+        self.ensure_one()
+        if self.kind == "psa":
+            return ["customer", "contact", "project", "task"]
+        return []
+
+    @api.model
+    def _cron_pull(self):
+        for backend in self.search([("pull_enabled", "=", True), ("base_url", "!=", False)]):
+            backend.action_pull_now()
+
+    def action_pull_now(self):
+        for backend in self:
+            for object_type in backend._pull_object_types():
+                backend.with_delay(
+                    priority=self.env["psa.importer"]._priority_for(object_type),
+                    description=f"Pull {object_type} from {backend.name}",
+                    identity_key=f"psa.pull:{backend.id}:{object_type}",
+                )._pull_job(object_type)
+        return True
+
+    def _pull_job(self, object_type):
+        """Store every changed record as an event and queue it; move the watermark."""
+        self.ensure_one()
+        watermark = self.env["psa.sync.watermark"]._for(self, object_type)
+        adapter = self._get_adapter()
+        Event = self.env["psa.event"]
+        stored = 0
+        try:
+            for page in adapter.iter_changes(object_type, since=watermark.last_updated_at):
+                events = Event._store_pulled(self, object_type, page)
+                events._enqueue_batch()
+                stored += len(events)
+                watermark._advance(page)
+        except RemoteServiceError as err:
+            watermark.sudo().write({"last_error": err.message, "last_run": fields.Datetime.now()})
+            return self.env["psa.event"]._handle_remote_error(
+                err, backend=self, object_type=object_type, what=f"pull of {object_type}"
+            )
+        watermark.sudo().write(
+            {
+                "last_run": fields.Datetime.now(),
+                "last_success": fields.Datetime.now(),
+                "last_error": False,
+            }
+        )
+        return f"{stored} new {object_type} record(s) queued"
+
+    # Write-back ----------------------------------------------------------------------
+
+    def _enqueue_write_back(self, object_type, external_id, odoo_refs):
+        self.ensure_one()
+        self.with_delay(
+            description=f"Write Odoo ids back to {self.name}: {object_type} {external_id}",
+            identity_key=f"psa.writeback:{self.id}:{object_type}:{external_id}",
+        )._write_back_job(object_type, external_id, odoo_refs)
+
+    def _write_back_job(self, object_type, external_id, odoo_refs):
+        self.ensure_one()
+        AuditLog = self.env["psa.audit.log"]
+        try:
+            self._get_adapter().write_back(object_type, external_id, odoo_refs)
+        except RemoteServiceError as err:
+            return self.env["psa.event"]._handle_remote_error(
+                err,
+                backend=self,
+                object_type=object_type,
+                external_id=external_id,
+                what=f"write-back of {object_type} {external_id}",
+            )
+        AuditLog._log(
+            backend=self,
+            direction="out",
+            object_type=object_type,
+            external_id=external_id,
+            res_model=odoo_refs.get("model"),
+            res_id=odoo_refs.get("id"),
+            operation="write_back",
+            values=odoo_refs,
+        )
+        return "written back"
+
+
+def _connection_failure_message(err):
+    cause = err.message
+    if err.status in (401, 403):
+        return _("The remote system refused the credentials (%s). Check the API token.", err.status)
+    if err.status == 404:
+        return _("The base URL answered 404: it does not look like the API root. (%s)", cause)
+    if err.status is None:
+        return _("The host cannot be reached. Check the base URL and the network. (%s)", cause)
+    return _("The remote system answered with an error: %s", cause)

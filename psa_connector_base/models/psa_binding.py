@@ -1,0 +1,105 @@
+import json
+
+from odoo import api, fields, models
+
+from ..tools.versions import compare_versions, normalize_timestamp
+
+
+class PsaBinding(models.Model):
+    """Links one external object of one backend to one Odoo record."""
+
+    _name = "psa.binding"
+    _description = "PSA Connector External ID Binding"
+    _order = "id desc"
+    _rec_name = "external_id"
+
+    backend_id = fields.Many2one("psa.backend", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="backend_id.company_id", store=True, index=True)
+    external_type = fields.Char(required=True, index=True)
+    external_id = fields.Char(string="External ID", required=True, index=True)
+    res_model = fields.Char(string="Odoo model", required=True, index=True)
+    res_id = fields.Many2oneReference(string="Odoo record ID", model_field="res_model", index=True)
+    record_name = fields.Char(compute="_compute_record_name")
+    external_version = fields.Integer()
+    external_updated_at = fields.Char(
+        help="The external record's updated_at at the last applied sync, full precision."
+    )
+    last_sync_date = fields.Datetime()
+    synced_values = fields.Text(
+        help="Odoo values as of the last sync, to tell a local change from an incoming one."
+    )
+
+    _sql_constraints = [
+        (
+            "external_unique",
+            "unique(backend_id, external_type, external_id)",
+            "An external object can be bound only once per backend.",
+        ),
+        (
+            "record_unique",
+            "unique(backend_id, external_type, res_model, res_id)",
+            "An Odoo record can be bound to only one external object of a type per backend.",
+        ),
+    ]
+
+    @api.depends("res_model", "res_id")
+    def _compute_record_name(self):
+        for binding in self:
+            record = binding._record()
+            binding.record_name = record.display_name if record else False
+
+    def _record(self):
+        self.ensure_one()
+        if not (self.res_model and self.res_id) or self.res_model not in self.env:
+            return None
+        record = self.env[self.res_model].browse(self.res_id).with_context(active_test=False)
+        return record if record.exists() else None
+
+    @api.model
+    def _find(self, backend, external_type, external_id):
+        return self.search(
+            [
+                ("backend_id", "=", backend.id),
+                ("external_type", "=", external_type),
+                ("external_id", "=", str(external_id)),
+            ],
+            limit=1,
+        )
+
+    @api.model
+    def _find_record(self, backend, external_type, external_id):
+        """The Odoo record bound to an external id, or None."""
+        binding = self._find(backend, external_type, external_id)
+        return binding._record() if binding else None
+
+    @api.model
+    def _external_ids_of(self, backend, external_type, records):
+        """{res_id: external_id} for already bound ``records``, in one query."""
+        bindings = self.search_read(
+            [
+                ("backend_id", "=", backend.id),
+                ("external_type", "=", external_type),
+                ("res_model", "=", records._name),
+                ("res_id", "in", records.ids),
+            ],
+            ["res_id", "external_id"],
+        )
+        return {b["res_id"]: b["external_id"] for b in bindings}
+
+    def _compare_version(self, version, updated_at):
+        self.ensure_one()
+        return compare_versions(
+            (version, normalize_timestamp(updated_at)),
+            (self.external_version, self.external_updated_at),
+        )
+
+    def _synced_values(self):
+        self.ensure_one()
+        return json.loads(self.synced_values or "{}")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        bindings = super().create(vals_list)
+        # Events that were waiting for one of these objects can now be applied.
+        self.env["psa.exception"]._wake_waiting(bindings)
+        return bindings

@@ -1,0 +1,336 @@
+import json
+import logging
+import traceback
+import uuid
+
+from psycopg2 import OperationalError
+from psycopg2.errorcodes import DEADLOCK_DETECTED, LOCK_NOT_AVAILABLE, SERIALIZATION_FAILURE
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from odoo.addons.queue_job.exception import RetryableJobError
+
+from ..tools.codec import decode_raw_body
+from ..tools.errors import PayloadInvalid, RemoteServiceError, SyncError
+from ..tools.versions import normalize_timestamp, to_odoo_datetime
+
+_logger = logging.getLogger(__name__)
+
+# Concurrency errors are left to queue_job, which retries the job on them.
+CONCURRENCY_CODES = {SERIALIZATION_FAILURE, DEADLOCK_DETECTED, LOCK_NOT_AVAILABLE}
+
+EVENT_STATES = [
+    ("pending", "Pending"),
+    ("done", "Applied"),
+    ("skipped", "Skipped"),
+    ("waiting", "Waiting for a reference"),
+    ("failed", "Failed"),
+    ("ignored", "Ignored"),
+]
+
+
+class PsaEvent(models.Model):
+    """One inbound change, exactly as received, and what became of it.
+
+    Webhooks and scheduled pulls both store events here and process them through
+    :meth:`_process_one`, so the two paths give the same result.
+    """
+
+    _name = "psa.event"
+    _description = "PSA Connector Inbound Event"
+    _order = "id desc"
+    _rec_name = "event_uid"
+
+    backend_id = fields.Many2one("psa.backend", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="backend_id.company_id", store=True, index=True)
+    event_uid = fields.Char(string="Event ID", required=True, index=True, readonly=True)
+    event_type = fields.Char(required=True, readonly=True)
+    object_type = fields.Char(index=True, readonly=True)
+    action = fields.Char(readonly=True)
+    external_id = fields.Char(string="External ID", index=True, readonly=True)
+    occurred_at = fields.Datetime(readonly=True)
+    source = fields.Selection(
+        [("webhook", "Webhook"), ("pull", "Scheduled pull"), ("replay", "Replay")],
+        required=True,
+        readonly=True,
+    )
+    payload = fields.Text(readonly=True, help="The raw body as received, never altered.")
+    state = fields.Selection(EVENT_STATES, default="pending", required=True, index=True)
+    result = fields.Text(readonly=True)
+    correlation_id = fields.Char(readonly=True, index=True, default=lambda self: uuid.uuid4().hex)
+    job_uuid = fields.Char(readonly=True, index=True)
+    attempt_count = fields.Integer(readonly=True)
+    processed_date = fields.Datetime(readonly=True)
+    replay_of_id = fields.Many2one("psa.event", readonly=True, ondelete="set null")
+    exception_ids = fields.One2many("psa.exception", "event_id")
+
+    _sql_constraints = [
+        (
+            "event_unique",
+            "unique(backend_id, event_uid)",
+            "An event id is received only once per backend.",
+        ),
+    ]
+
+    # Receiving -------------------------------------------------------------------
+
+    @api.model
+    def _split_type(self, event_type):
+        object_type, _sep, action = (event_type or "").rpartition(".")
+        return object_type, action
+
+    @api.model
+    def _insert_if_new(self, backend, rows):
+        """Insert events, skipping ids already received; return the new ones.
+
+        ``INSERT … ON CONFLICT DO NOTHING`` makes a duplicate delivery racing the
+        first one a no-op instead of an error, whichever transaction commits first.
+        """
+        if not rows:
+            return self.browse()
+        now = fields.Datetime.now()
+        columns = [
+            "backend_id",
+            "company_id",
+            "event_uid",
+            "event_type",
+            "object_type",
+            "action",
+            "external_id",
+            "occurred_at",
+            "source",
+            "payload",
+            "state",
+            "correlation_id",
+            "attempt_count",
+            "create_uid",
+            "create_date",
+            "write_uid",
+            "write_date",
+        ]
+        values = []
+        for row in rows:
+            object_type, action = self._split_type(row["event_type"])
+            values.append(
+                (
+                    backend.id,
+                    backend.company_id.id,
+                    row["event_uid"],
+                    row["event_type"],
+                    object_type,
+                    action,
+                    row.get("external_id"),
+                    row.get("occurred_at") or now,
+                    row["source"],
+                    row["payload"],
+                    "pending",
+                    uuid.uuid4().hex,
+                    0,
+                    self.env.uid,
+                    now,
+                    self.env.uid,
+                    now,
+                )
+            )
+        placeholders = ",".join(["%s"] * len(values))
+        self.env.cr.execute(
+            f"""INSERT INTO psa_event ({", ".join(columns)}) VALUES {placeholders}
+                ON CONFLICT (backend_id, event_uid) DO NOTHING RETURNING id""",
+            values,
+        )
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        self.invalidate_model()
+        return self.browse(sorted(ids))
+
+    @api.model
+    def _receive_webhook(self, backend, envelope, raw_body):
+        """Store a verified webhook; return (event, is_new)."""
+        data = envelope["data"]
+        event_uid = str(envelope["id"])
+        new = self._insert_if_new(
+            backend,
+            [
+                {
+                    "event_uid": event_uid,
+                    "event_type": envelope["type"],
+                    "external_id": str(data["id"])
+                    if isinstance(data, dict) and "id" in data
+                    else None,
+                    "occurred_at": to_odoo_datetime(envelope.get("occurred_at")),
+                    "source": "webhook",
+                    "payload": decode_raw_body(raw_body),
+                }
+            ],
+        )
+        if new:
+            new._enqueue()
+            return new, True
+        existing = self.search(
+            [("backend_id", "=", backend.id), ("event_uid", "=", event_uid)], limit=1
+        )
+        return existing, False
+
+    @api.model
+    def _store_pulled(self, backend, object_type, records):
+        """Store pulled records as events; a version already stored is not stored twice."""
+        rows = []
+        for record in records:
+            stamp = normalize_timestamp(record.get("updated_at")) or record.get("version") or ""
+            action = "deleted" if record.get("deleted") else "updated"
+            rows.append(
+                {
+                    "event_uid": f"pull:{object_type}:{record.get('id')}:{stamp}",
+                    "event_type": f"{object_type}.{action}",
+                    "external_id": str(record.get("id")),
+                    "occurred_at": to_odoo_datetime(record.get("updated_at")),
+                    "source": "pull",
+                    "payload": json.dumps({"data": record}, ensure_ascii=False),
+                }
+            )
+        return self._insert_if_new(backend, rows)
+
+    # Queueing ---------------------------------------------------------------------
+
+    def _enqueue(self):
+        for event in self:
+            job = event.with_delay(
+                priority=self.env["psa.importer"]._priority_for(event.object_type),
+                description=f"{event.backend_id.name}: {event.event_type} {event.external_id}",
+                identity_key=f"psa.event:{event.id}:{event.attempt_count}",
+            )._process_job()
+            event.job_uuid = job.uuid
+
+    def _enqueue_batch(self, chunk_size=200):
+        """One job per chunk: month-end pulls should not mean one job per record."""
+        for start in range(0, len(self), chunk_size):
+            chunk = self[start : start + chunk_size]
+            job = chunk.with_delay(
+                priority=self.env["psa.importer"]._priority_for(chunk[:1].object_type),
+                description=f"{chunk[:1].backend_id.name}: apply {len(chunk)} pulled change(s)",
+            )._process_job()
+            chunk.write({"job_uuid": job.uuid})
+
+    # Processing -------------------------------------------------------------------
+
+    def _process_job(self):
+        """Job entry point; safe to run twice (applied events are left alone)."""
+        outcomes = [event._process_one() for event in self.sorted("id")]
+        return "\n".join(outcomes)
+
+    def _process_one(self):
+        self.ensure_one()
+        if self.state in ("done", "skipped", "ignored"):
+            return f"{self.event_uid}: already {self.state}"
+        self.attempt_count += 1
+        earlier_failures = self.exception_ids.filtered(
+            lambda e: e.state in ("open", "retrying") and e.category != "conflict"
+        )
+        try:
+            with self.env.cr.savepoint():
+                state, message = self._apply()
+        except SyncError as err:
+            return self._fail(err)
+        except (UserError, ValidationError) as err:
+            return self._fail(SyncError(str(err)))
+        except RetryableJobError:
+            raise
+        except OperationalError as err:
+            if getattr(err, "pgcode", None) in CONCURRENCY_CODES:
+                raise
+            return self._fail(
+                SyncError(_("Database error: %s", err)), detail=traceback.format_exc()
+            )
+        except Exception as err:
+            _logger.exception("Unexpected error applying event %s", self.event_uid)
+            return self._fail(
+                SyncError(_("Unexpected error while applying the change: %s", err)),
+                detail=traceback.format_exc(),
+            )
+        self.write({"state": state, "result": message, "processed_date": fields.Datetime.now()})
+        earlier_failures._mark_resolved(_("Applied on retry."))
+        return f"{self.event_uid}: {state} — {message}"
+
+    def _envelope(self):
+        self.ensure_one()
+        try:
+            envelope = json.loads(self.payload)
+        except (TypeError, ValueError) as err:
+            raise PayloadInvalid(_("The payload is not valid JSON: %s", err)) from None
+        if not isinstance(envelope, dict) or not isinstance(envelope.get("data"), dict):
+            raise PayloadInvalid(_("The payload has no 'data' object."))
+        return envelope
+
+    def _apply(self):
+        self.ensure_one()
+        envelope = self._envelope()
+        importer = self.env["psa.importer"]._for_object_type(self.object_type)
+        return importer._import(self, self.action, envelope["data"])
+
+    def _fail(self, error, detail=None):
+        self.ensure_one()
+        if (
+            isinstance(error, RemoteServiceError)
+            and error.retryable
+            and not self._is_last_attempt()
+        ):
+            raise RetryableJobError(error.message, seconds=error.retry_after or None)
+        state = "waiting" if error.category == "missing_reference" else "failed"
+        exception = self.env["psa.exception"]._record(error, event=self, detail=detail)
+        self.write(
+            {"state": state, "result": error.message, "processed_date": fields.Datetime.now()}
+        )
+        return f"{self.event_uid}: {state} — exception #{exception.id}: {error.message}"
+
+    @api.model
+    def _is_last_attempt(self):
+        """Whether queue_job will not run this job again if it raises a retryable error."""
+        job_uuid = self.env.context.get("job_uuid")
+        if not job_uuid:
+            return True
+        job = self.env["queue.job"].sudo().search([("uuid", "=", job_uuid)], limit=1)
+        return not job or bool(job.max_retries and job.retry + 1 >= job.max_retries)
+
+    @api.model
+    def _handle_remote_error(self, error, backend, what, object_type=None, external_id=None):
+        """Retry later through queue_job, or on the last attempt record an exception."""
+        if error.retryable and not self._is_last_attempt():
+            raise RetryableJobError(error.message, seconds=error.retry_after or None)
+        exception = self.env["psa.exception"]._record(
+            error,
+            backend=backend,
+            object_type=object_type,
+            external_id=external_id,
+            message=_("The %(what)s failed: %(error)s", what=what, error=error.message),
+        )
+        return f"exception #{exception.id}: {error.message}"
+
+    # Replay and retry ------------------------------------------------------------
+
+    def _retry(self):
+        """Queue the event again (after a fix, or when its reference arrived)."""
+        to_retry = self.filtered(lambda e: e.state in ("failed", "waiting", "pending"))
+        to_retry.write({"state": "pending"})
+        to_retry._enqueue()
+        return to_retry
+
+    def _replay_with_payload(self, payload):
+        """A new event with an edited payload; the original stays as received."""
+        self.ensure_one()
+        replay = self._insert_if_new(
+            self.backend_id,
+            [
+                {
+                    "event_uid": f"{self.event_uid}:replay:{uuid.uuid4().hex[:12]}",
+                    "event_type": self.event_type,
+                    "external_id": self.external_id,
+                    "occurred_at": self.occurred_at,
+                    "source": "replay",
+                    "payload": payload,
+                }
+            ],
+        )
+        replay.replay_of_id = self
+        self.state = "ignored"
+        replay._enqueue()
+        return replay

@@ -1,0 +1,266 @@
+import json
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+from ..tools.codec import decode_raw_body
+
+CATEGORIES = [
+    ("missing_reference", "Missing reference"),
+    ("validation", "Validation error"),
+    ("invalid_payload", "Invalid payload"),
+    ("conflict", "Conflict with Odoo data"),
+    ("ambiguous_match", "Ambiguous match"),
+    ("remote_error", "Remote system error"),
+]
+
+
+class PsaException(models.Model):
+    """Something that crossed the boundary and could not be applied.
+
+    Nothing is dropped silently: every failure lands here with a message a finance
+    user can act on, the technical detail, and the payload as received.
+    """
+
+    _name = "psa.exception"
+    _description = "PSA Connector Sync Exception"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "id desc"
+
+    name = fields.Char(string="Problem", required=True, tracking=True)
+    category = fields.Selection(CATEGORIES, required=True, index=True, tracking=True)
+    state = fields.Selection(
+        [
+            ("open", "Open"),
+            ("retrying", "Retrying"),
+            ("resolved", "Resolved"),
+            ("ignored", "Ignored"),
+        ],
+        default="open",
+        required=True,
+        index=True,
+        tracking=True,
+    )
+    backend_id = fields.Many2one("psa.backend", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="backend_id.company_id", store=True, index=True)
+    event_id = fields.Many2one("psa.event", ondelete="set null", index=True)
+    event_type = fields.Char(related="event_id.event_type")
+    object_type = fields.Char(index=True)
+    external_id = fields.Char(string="External ID", index=True)
+    correlation_id = fields.Char(index=True)
+    technical_detail = fields.Text()
+    payload = fields.Text(
+        help="The payload as received; a Connector Manager may edit it and replay."
+    )
+    payload_edited = fields.Boolean(readonly=True)
+    incoming_values = fields.Text(help="For conflicts: the values the remote system sent.")
+    current_values = fields.Text(help="For conflicts: the values Odoo holds.")
+    res_model = fields.Char(string="Odoo model")
+    res_id = fields.Many2oneReference(string="Odoo record", model_field="res_model")
+    waiting_type = fields.Char(index=True)
+    waiting_external_id = fields.Char(index=True)
+    retry_count = fields.Integer(readonly=True)
+    ignore_reason = fields.Text(tracking=True)
+    user_id = fields.Many2one("res.users", string="Assigned to", tracking=True)
+    resolved_date = fields.Datetime(readonly=True)
+    age_days = fields.Integer(string="Age (days)", compute="_compute_age", search="_search_age")
+
+    @api.depends("create_date")
+    def _compute_age(self):
+        now = fields.Datetime.now()
+        for exception in self:
+            exception.age_days = (now - (exception.create_date or now)).days
+
+    def _search_age(self, operator, value):
+        # age > n days  <=>  created before now - n days
+        threshold = fields.Datetime.now() - timedelta(days=value)
+        flipped = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "=": "="}.get(operator)
+        if not flipped:
+            raise UserError(_("Unsupported search on age."))
+        return [("create_date", flipped, threshold)]
+
+    # Recording -------------------------------------------------------------------
+
+    @api.model
+    def _exception_values(
+        self,
+        error,
+        event=None,
+        backend=None,
+        object_type=None,
+        external_id=None,
+        detail=None,
+        message=None,
+    ):
+        backend = backend or event.backend_id
+        return {
+            "name": message or error.message,
+            "category": error.category,
+            "backend_id": backend.id,
+            "event_id": event.id if event else False,
+            "object_type": object_type or (event.object_type if event else False),
+            "external_id": external_id or (event.external_id if event else False),
+            "correlation_id": event.correlation_id if event else False,
+            "technical_detail": detail
+            or (json.dumps(error.details, default=str, indent=2) if error.details else False),
+            "waiting_type": getattr(error, "missing_type", False),
+            "waiting_external_id": getattr(error, "missing_external_id", False),
+            "incoming_values": _pretty(getattr(error, "incoming", None)),
+            "current_values": _pretty(getattr(error, "current", None)),
+            "res_model": error.details.get("res_model") or False,
+            "res_id": error.details.get("res_id") or False,
+            "state": "open",
+        }
+
+    @api.model
+    def _record(self, error, event=None, **kwargs):
+        """Open (or refresh) the exception for ``error``; one open exception per event."""
+        values = self._exception_values(error, event=event, **kwargs)
+        existing = event and event.exception_ids.filtered(
+            lambda e: e.state in ("open", "retrying") and e.category != "conflict"
+        )
+        if existing:
+            existing = existing[0]
+            existing.sudo().write({**values, "retry_count": existing.retry_count + 1})
+            return existing
+        values["payload"] = event.payload if event else False
+        return self.sudo().create(values)
+
+    @api.model
+    def _record_invalid_webhook(self, backend, raw_body, reason):
+        """Signed input we cannot read is kept whole, for a person to look at."""
+        return self.sudo().create(
+            {
+                "name": _(
+                    "A webhook from %(backend)s could not be read: %(reason)s",
+                    backend=backend.name,
+                    reason=reason,
+                ),
+                "category": "invalid_payload",
+                "backend_id": backend.id,
+                "payload": decode_raw_body(raw_body),
+                "technical_detail": reason,
+            }
+        )
+
+    @api.model
+    def _wake_waiting(self, bindings):
+        """Retry the events that waited for the objects these bindings bring."""
+        if not bindings:
+            return
+        keys = {(b.backend_id.id, b.external_type, b.external_id) for b in bindings}
+        waiting = (
+            self.sudo()
+            .search(
+                [
+                    ("state", "=", "open"),
+                    ("category", "=", "missing_reference"),
+                    ("backend_id", "in", list({k[0] for k in keys})),
+                    ("waiting_external_id", "in", list({k[2] for k in keys})),
+                ]
+            )
+            .filtered(lambda e: (e.backend_id.id, e.waiting_type, e.waiting_external_id) in keys)
+        )
+        waiting._retry(automatic=True)
+
+    @api.model
+    def _cron_retry_arrived_references(self):
+        """Retry waiting events whose reference has arrived meanwhile.
+
+        Binding creation wakes waiters at once, but a waiter recorded by a concurrent
+        job that had not committed yet is invisible to it; this sweep closes that gap.
+        """
+        self.env.cr.execute("""
+            SELECT e.id FROM psa_exception e
+              JOIN psa_binding b ON b.backend_id = e.backend_id
+                                AND b.external_type = e.waiting_type
+                                AND b.external_id = e.waiting_external_id
+             WHERE e.state = 'open' AND e.category = 'missing_reference'
+        """)
+        arrived = self.browse([row[0] for row in self.env.cr.fetchall()])
+        arrived._retry(automatic=True)
+        return len(arrived)
+
+    # Actions ---------------------------------------------------------------------
+
+    def _retry(self, automatic=False):
+        for exception in self:
+            if exception.state not in ("open", "retrying"):
+                continue
+            exception.write({"state": "retrying", "retry_count": exception.retry_count + 1})
+            if exception.payload_edited:
+                exception.event_id._replay_with_payload(exception.payload)
+            elif exception.event_id:
+                exception.event_id._retry()
+            else:
+                exception.state = "open"
+                continue
+            exception.message_post(
+                body=_("Retried automatically: the missing reference arrived.")
+                if automatic
+                else _("Retry requested.")
+            )
+
+    def action_retry(self):
+        retriable = self.filtered(lambda e: e.event_id and e.state in ("open", "retrying"))
+        if not retriable:
+            raise UserError(_("None of the selected exceptions can be retried."))
+        retriable._retry()
+        return True
+
+    def action_ignore(self, reason):
+        if not (reason or "").strip():
+            raise UserError(_("Say why the exception is ignored."))
+        for exception in self.filtered(lambda e: e.state in ("open", "retrying")):
+            exception.write(
+                {
+                    "state": "ignored",
+                    "ignore_reason": reason,
+                    "resolved_date": fields.Datetime.now(),
+                }
+            )
+            if exception.event_id.state in ("failed", "waiting"):
+                exception.event_id.state = "ignored"
+        return True
+
+    def action_open_ignore_wizard(self):
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Ignore exceptions"),
+            "res_model": "psa.exception.ignore.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_exception_ids": self.ids},
+        }
+
+    def action_open_record(self):
+        self.ensure_one()
+        if not (self.res_model and self.res_id):
+            raise UserError(_("This exception is not linked to an Odoo record."))
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self.res_model,
+            "res_id": self.res_id,
+            "view_mode": "form",
+        }
+
+    def _mark_resolved(self, note):
+        for exception in self:
+            exception.write({"state": "resolved", "resolved_date": fields.Datetime.now()})
+            exception.message_post(body=note)
+
+    def write(self, vals):
+        if "payload" in vals and not self.env.su:
+            if not self.env.user.has_group("psa_connector_base.group_connector_manager"):
+                raise AccessError(_("Only a Connector Manager may edit a payload."))
+            vals = {**vals, "payload_edited": True}
+        return super().write(vals)
+
+
+def _pretty(values):
+    return (
+        json.dumps(values, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+        if values
+        else False
+    )

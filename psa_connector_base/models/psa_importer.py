@@ -1,0 +1,293 @@
+import json
+
+from odoo import _, api, models
+from odoo.tools import html2plaintext
+
+from ..tools.errors import MissingReference, PayloadInvalid, SyncConflict
+from ..tools.schema import load_schema, validate
+from ..tools.versions import normalize_timestamp
+
+
+class PsaImporter(models.AbstractModel):
+    """Applies one canonical record to Odoo.
+
+    Subclasses are named ``psa.importer.<object type>`` and implement
+    :meth:`_map_values`; the flow around it (lock, staleness, ownership, binding,
+    audit, write-back) is shared. Small hooks are meant to be overridden.
+    """
+
+    _name = "psa.importer"
+    _description = "PSA Connector Importer"
+    _psa_object_type = None
+    _psa_odoo_model = None
+    _psa_write_back = True
+    # queue_job priority (lower runs first): parents before the records pointing to them.
+    _psa_priority = 50
+
+    @api.model
+    def _for_object_type(self, object_type):
+        name = f"psa.importer.{object_type}"
+        if not object_type or name not in self.env:
+            raise PayloadInvalid(_("Unsupported object type %r.", object_type))
+        return self.env[name]
+
+    @api.model
+    def _priority_for(self, object_type):
+        name = f"psa.importer.{object_type}"
+        return self.env[name]._psa_priority if name in self.env else self._psa_priority
+
+    # Flow ------------------------------------------------------------------------
+
+    def _import(self, event, action, data):
+        """Return (event state, message)."""
+        backend = event.backend_id
+        self = self.with_company(backend.company_id)
+        object_type = self._psa_object_type
+        external_id = self._external_id(data)
+        self._lock(backend, external_id)
+        binding = self.env["psa.binding"]._find(backend, object_type, external_id)
+        record = binding._record() if binding else None
+        if binding:
+            order = binding._compare_version(data.get("version"), data.get("updated_at"))
+            if order is not None and order < 0:
+                self._audit(
+                    event,
+                    "skip_stale",
+                    external_id,
+                    record,
+                    outcome="skipped",
+                    message=_("Older than the version Odoo holds; skipped."),
+                )
+                return "skipped", _("stale: older than the applied version")
+            if order == 0 and record and action != "deleted":
+                return "skipped", _("this version is already applied")
+        if action == "deleted":
+            return self._apply_delete(event, binding, record, external_id)
+        self._validate(data)
+        values = self._map_values(backend, data)
+        if record:
+            message = self._apply_update(event, binding, record, values, data)
+        else:
+            record, message = self._apply_create(event, binding, external_id, values, data)
+            binding = self.env["psa.binding"]._find(backend, object_type, external_id)
+        binding.write(
+            {
+                "external_version": data.get("version") or False,
+                "external_updated_at": normalize_timestamp(data.get("updated_at")),
+                "last_sync_date": self.env.cr.now(),
+                "synced_values": json.dumps(self._comparable_values(record, values), default=str),
+            }
+        )
+        return "done", message
+
+    def _apply_create(self, event, binding, external_id, values, data):
+        backend = event.backend_id
+        record = self._match_existing(backend, values, data)
+        if record:
+            operation, message = "match", _("matched existing %s", record.display_name)
+        else:
+            record = self._create_record(backend, values, data)
+            operation, message = "create", _("created %s", record.display_name)
+        if binding:
+            binding.write({"res_model": record._name, "res_id": record.id})
+        else:
+            self.env["psa.binding"].create(
+                {
+                    "backend_id": backend.id,
+                    "external_type": self._psa_object_type,
+                    "external_id": external_id,
+                    "res_model": record._name,
+                    "res_id": record.id,
+                }
+            )
+        self._audit(event, operation, external_id, record, values=values)
+        self._after_create(event, record, data)
+        if self._psa_write_back:
+            backend._enqueue_write_back(
+                self._psa_object_type, external_id, self._write_back_refs(record)
+            )
+        return record, message
+
+    def _apply_update(self, event, binding, record, values, data):
+        """Apply the fields the remote system owns; keep Odoo's, flag real conflicts."""
+        backend = event.backend_id
+        odoo_owned = self.env["psa.ownership.rule"]._odoo_owned(backend, self._psa_object_type)
+        synced = binding._synced_values()
+        current = self._comparable_values(record, values)
+        incoming = self._comparable_values(record, values, use=values)
+        to_write, kept, conflicts = {}, {}, {}
+        for name, value in values.items():
+            if incoming[name] == current[name]:
+                continue
+            if name not in odoo_owned:
+                to_write[name] = value
+                continue
+            kept[name] = incoming[name]
+            changed_locally = name in synced and current[name] != synced[name]
+            changed_remotely = name not in synced or incoming[name] != synced[name]
+            if changed_locally and changed_remotely:
+                conflicts[name] = (incoming[name], current[name])
+        external_id = binding.external_id
+        if to_write:
+            record.write(to_write)
+            self._audit(event, "update", external_id, record, values=to_write)
+        if kept:
+            self._audit(
+                event,
+                "skip_owned",
+                external_id,
+                record,
+                outcome="skipped",
+                values=kept,
+                message=_("Fields owned by Odoo were not changed."),
+            )
+        if conflicts:
+            self._raise_conflict(event, record, conflicts)
+        self._after_update(event, record, data, to_write)
+        parts = [_("updated %s field(s)", len(to_write))]
+        if kept:
+            parts.append(_("kept Odoo's %s", ", ".join(sorted(kept))))
+        if conflicts:
+            parts.append(_("conflict on %s raised", ", ".join(sorted(conflicts))))
+        return "; ".join(parts)
+
+    def _raise_conflict(self, event, record, conflicts):
+        error = SyncConflict(
+            _(
+                "%(record)s was changed in Odoo and in %(backend)s: %(fields)s. Odoo owns "
+                "these fields, so its values were kept; decide whether to keep them.",
+                record=record.display_name,
+                backend=event.backend_id.name,
+                fields=", ".join(sorted(conflicts)),
+            ),
+            incoming={k: v[0] for k, v in conflicts.items()},
+            current={k: v[1] for k, v in conflicts.items()},
+        )
+        error.details.update(res_model=record._name, res_id=record.id)
+        self.env["psa.exception"].sudo().create(
+            {
+                **self.env["psa.exception"]._exception_values(error, event=event),
+                "payload": event.payload,
+            }
+        )
+
+    def _apply_delete(self, event, binding, record, external_id):
+        if not record:
+            return "skipped", _("deleted remotely; Odoo holds no record of it")
+        if "active" in record._fields:
+            record.active = False
+            operation = "archive"
+        else:
+            record.unlink()
+            operation = "delete"
+        self._audit(event, operation, external_id, record if record.exists() else None)
+        return "done", _("%s after remote deletion", operation)
+
+    # Hooks -----------------------------------------------------------------------
+
+    def _external_id(self, data):
+        external_id = data.get("id")
+        if external_id in (None, "") or not isinstance(external_id, str | int):
+            raise PayloadInvalid(_("The record has no usable 'id'."))
+        return str(external_id)
+
+    def _validate(self, data):
+        problems = validate(data, load_schema(self._psa_object_type))
+        if problems:
+            raise PayloadInvalid(
+                _(
+                    "The %(type)s record does not match the canonical schema: %(problems)s",
+                    type=self._psa_object_type,
+                    problems="; ".join(problems[:10]),
+                ),
+                problems=problems,
+            )
+
+    def _map_values(self, backend, data):
+        raise NotImplementedError
+
+    def _match_existing(self, backend, values, data):
+        return None
+
+    def _create_record(self, backend, values, data):
+        return self.env[self._psa_odoo_model].create(values)
+
+    def _after_create(self, event, record, data):
+        pass
+
+    def _after_update(self, event, record, data, written):
+        pass
+
+    def _write_back_refs(self, record):
+        return {"id": record.id, "model": record._name}
+
+    # Helpers ---------------------------------------------------------------------
+
+    def _lock(self, backend, external_id):
+        """Serialize work on one external object across workers (until commit)."""
+        self.env.cr.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+            (backend.id, f"{self._psa_object_type}:{external_id}"),
+        )
+
+    def _resolve(self, backend, object_type, external_id):
+        """The Odoo record bound to a referenced external object, or wait for it."""
+        record = self.env["psa.binding"]._find_record(backend, object_type, external_id)
+        if not record:
+            raise MissingReference(object_type, str(external_id))
+        return record
+
+    def _state_mapping(self, backend, object_type, external_state):
+        mapping = self.env["psa.state.mapping"]._lookup(backend, object_type, external_state)
+        if external_state and not mapping:
+            raise PayloadInvalid(
+                _(
+                    "No state mapping for %(type)s state %(state)r on %(backend)s; add one "
+                    "under the backend's state mappings.",
+                    type=object_type,
+                    state=external_state,
+                    backend=backend.name,
+                )
+            )
+        return mapping
+
+    def _comparable_values(self, record, values, use=None):
+        """Values in one comparable, JSON-able shape, from ``record`` or from ``use``."""
+        result = {}
+        for name in values:
+            field = record._fields[name]
+            raw = use[name] if use is not None else record[name]
+            if field.type == "many2one":
+                result[name] = (raw if isinstance(raw, int) else raw.id) or False
+            elif field.type in ("many2many", "one2many"):
+                ids = raw.ids if use is None else [i for cmd in raw for i in (cmd[2] or [])]
+                result[name] = sorted(ids)
+            elif field.type == "html":
+                result[name] = _plain(raw)
+            elif field.type in ("date", "datetime"):
+                result[name] = str(raw) if raw else False
+            elif field.type == "float":
+                result[name] = round(raw or 0.0, 6)
+            else:
+                result[name] = raw or False
+        return result
+
+    def _audit(
+        self, event, operation, external_id, record, outcome="success", message=None, values=None
+    ):
+        return self.env["psa.audit.log"]._log(
+            backend=event.backend_id,
+            direction="in",
+            operation=operation,
+            object_type=self._psa_object_type,
+            external_id=external_id,
+            record=record,
+            event=event,
+            outcome=outcome,
+            message=message,
+            values=values,
+        )
+
+
+def _plain(html):
+    return html2plaintext(html or "").strip() or False

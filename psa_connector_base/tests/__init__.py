@@ -1,0 +1,1 @@
+from . import test_backend_secrets, test_importers, test_webhook

@@ -1,0 +1,126 @@
+import json
+import time
+
+from odoo.tests import HttpCase, tagged
+
+from ..tools.signature import sign
+from .common import WEBHOOK_SECRET, PsaTestMixin, customer_data
+
+
+@tagged("post_install", "-at_install")
+class TestWebhook(PsaTestMixin, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.backend = cls._create_backend(code="hook")
+
+    def post(
+        self, body, code="hook", timestamp=None, secret=WEBHOOK_SECRET, signature=None, headers=None
+    ):
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        timestamp = str(int(time.time())) if timestamp is None else str(timestamp)
+        all_headers = {"Content-Type": "application/json", "X-PSA-Timestamp": timestamp}
+        if signature is None and secret:
+            signature = sign(secret, timestamp, raw)
+        if signature:
+            all_headers["X-PSA-Signature"] = signature
+        all_headers.update(headers or {})
+        return self.url_open(f"/psa/webhook/{code}", data=raw, headers=all_headers)
+
+    def envelope(self, event_id="evt-1", **data):
+        return {
+            "id": event_id,
+            "type": "customer.created",
+            "occurred_at": "2026-11-20T10:00:00Z",
+            "data": customer_data(**data),
+        }
+
+    def events(self):
+        return self.env["psa.event"].search([("backend_id", "=", self.backend.id)])
+
+    def process_jobs(self):
+        return self.env["queue.job"].search([("method_name", "=", "_process_job")])
+
+    def test_signed_event_is_accepted_stored_and_queued(self):
+        response = self.post(self.envelope())
+        self.assertEqual(response.status_code, 202, response.text)
+        self.assertEqual(response.json()["event"], "evt-1")
+        event = self.events()
+        self.assertEqual(len(event), 1)
+        self.assertEqual(event.state, "pending")
+        self.assertEqual(json.loads(event.payload)["data"]["vat"], "DE811907980")
+        self.assertEqual(self.process_jobs().mapped("uuid"), [event.job_uuid])
+
+    def test_same_event_three_times_is_one_event_one_job_one_effect(self):
+        statuses = [self.post(self.envelope()).status_code for _ in range(3)]
+        self.assertEqual(statuses, [202, 200, 200])
+        self.assertEqual(len(self.events()), 1)
+        self.assertEqual(len(self.process_jobs()), 1)
+        self.run_jobs(methods=("_process_job",))
+        self.assertEqual(self.post(self.envelope()).status_code, 200)
+        self.run_jobs(methods=("_process_job",))
+        partners = self.env["res.partner"].search([("vat", "=", "DE811907980")])
+        self.assertEqual(len(partners), 1)
+        self.assertEqual(self.bound("customer", "C-1"), partners)
+
+    def test_malformed_json_is_400_and_kept_in_the_exception_queue(self):
+        raw = b'{"id": "evt-2", "type": "customer.created", "data": {'
+        response = self.post(raw)
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("malformed JSON", response.json()["message"])
+        exception = self.env["psa.exception"].search([("backend_id", "=", self.backend.id)])
+        self.assertEqual(exception.category, "invalid_payload")
+        self.assertEqual(exception.payload, raw.decode())
+        self.assertFalse(self.events())
+
+    def test_envelope_missing_fields_is_400(self):
+        for bad in (
+            {"id": "e", "type": "customer.created"},
+            {"type": "x", "data": {}},
+            {"id": "e", "type": 5, "occurred_at": "2026-01-01T00:00:00Z", "data": {}},
+            [1, 2, 3],
+            "just a string",
+        ):
+            with self.subTest(body=bad):
+                self.assertEqual(self.post(bad).status_code, 400)
+        self.assertFalse(self.events())
+        self.assertEqual(
+            self.env["psa.exception"].search_count([("backend_id", "=", self.backend.id)]), 5
+        )
+
+    def test_body_that_is_not_utf8_is_400(self):
+        self.assertEqual(self.post(b"\xff\xfe\x00garbage").status_code, 400)
+
+    def test_bad_or_missing_signature_is_401(self):
+        self.assertEqual(self.post(self.envelope(), secret="wrong-secret").status_code, 401)
+        self.assertEqual(self.post(self.envelope(), secret=None).status_code, 401)
+        self.assertEqual(self.post(self.envelope(), signature="sha256=00").status_code, 401)
+        self.assertFalse(self.events())
+
+    def test_timestamp_outside_tolerance_is_401(self):
+        # Margins of a minute either side of the 300 s limit keep the test off the edge.
+        now = int(time.time())
+        self.assertEqual(self.post(self.envelope(), timestamp=now - 360).status_code, 401)
+        self.assertEqual(self.post(self.envelope(), timestamp=now + 360).status_code, 401)
+        self.assertEqual(self.post(self.envelope(), timestamp="yesterday").status_code, 401)
+        self.assertEqual(self.post(self.envelope(), timestamp=now - 240).status_code, 202)
+
+    def test_signature_of_another_body_is_401(self):
+        timestamp = str(int(time.time()))
+        other = sign(WEBHOOK_SECRET, timestamp, b'{"id": "other"}')
+        response = self.post(self.envelope(), timestamp=timestamp, signature=other)
+        self.assertEqual(response.status_code, 401)
+
+    def test_unknown_or_inactive_backend_is_404(self):
+        self.assertEqual(self.post(self.envelope(), code="nope").status_code, 404)
+        self.backend.active = False
+        self.assertEqual(self.post(self.envelope()).status_code, 404)
+
+    def test_body_over_the_limit_is_413(self):
+        self.backend.max_body_bytes = 2048
+        big = self.envelope(name="x" * 4096)
+        self.assertEqual(self.post(big).status_code, 413)
+        self.backend.max_body_bytes = 1024 * 1024
+        self.assertEqual(self.post(big).status_code, 202)
+        huge = self.envelope(event_id="evt-huge", name="x" * (1024 * 1024))
+        self.assertEqual(self.post(huge).status_code, 413)

@@ -1,0 +1,1 @@
+from . import codec, crypto, errors, schema, signature, versions

@@ -1,0 +1,26 @@
+"""HMAC signatures of inbound webhooks (the public contract of /psa/webhook)."""
+
+import hashlib
+import hmac
+
+SIGNATURE_PREFIX = "sha256="
+
+
+def sign(secret, timestamp, raw_body):
+    digest = hmac.new(
+        secret.encode(), f"{timestamp}.".encode() + raw_body, hashlib.sha256
+    ).hexdigest()
+    return SIGNATURE_PREFIX + digest
+
+
+def is_valid_signature(secret, timestamp, raw_body, signature_header):
+    if not (secret and timestamp and signature_header):
+        return False
+    return hmac.compare_digest(sign(secret, timestamp, raw_body), signature_header.strip())
+
+
+def is_fresh(timestamp, now, tolerance_seconds):
+    try:
+        return abs(now - int(timestamp)) <= tolerance_seconds
+    except (TypeError, ValueError):
+        return False

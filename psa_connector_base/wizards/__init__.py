@@ -1,0 +1,1 @@
+from . import psa_exception_ignore_wizard

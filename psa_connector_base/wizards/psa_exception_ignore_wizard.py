@@ -1,0 +1,13 @@
+from odoo import fields, models
+
+
+class PsaExceptionIgnoreWizard(models.TransientModel):
+    _name = "psa.exception.ignore.wizard"
+    _description = "PSA Connector: Ignore Exceptions With a Reason"
+
+    exception_ids = fields.Many2many("psa.exception", required=True)
+    reason = fields.Text(required=True, help="Kept on each exception and in its chatter.")
+
+    def action_confirm(self):
+        self.exception_ids.action_ignore(self.reason)
+        return {"type": "ir.actions.act_window_close"}

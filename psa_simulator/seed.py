@@ -1,0 +1,414 @@
+"""Deterministic seed data for the demo PSA: a small professional-services firm.
+
+Ids and timestamps are fixed so that tests and demos see the same data on every run.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+# Collection name -> (object type used in webhook event types, id prefix, number before the
+# first id), so that ids generated in an empty store follow the same scheme as the seed.
+COLLECTIONS = {
+    "customers": ("customer", "C-", 1000),
+    "contacts": ("contact", "CT-", 1100),
+    "projects": ("project", "P-", 2000),
+    "tasks": ("task", "T-", 3000),
+    "time_entries": ("time_entry", "TE-", 5000),
+    "employees": ("employee", "E-", 4000),
+    "expenses": ("expense", "X-", 8000),
+    "milestones": ("milestone", "M-", 6000),
+    "allocations": ("allocation", "A-", 7000),
+}
+
+# Announcements go parents first so that a receiver can resolve references as it goes.
+ANNOUNCE_ORDER = ["customers", "projects", "tasks"] + [
+    name for name in COLLECTIONS if name not in ("customers", "projects", "tasks")
+]
+
+SEED_EPOCH = datetime(2026, 11, 1, 9, 0, 0, tzinfo=UTC)
+
+
+def resolve_collection(name):
+    """Return the collection for a plural collection name or a singular object type."""
+    if name in COLLECTIONS:
+        return name
+    for collection, (object_type, _prefix, _base) in COLLECTIONS.items():
+        if name == object_type:
+            return collection
+    raise KeyError(name)
+
+
+_CUSTOMERS = [
+    {
+        "id": "C-1001",
+        "name": "Northwind Logistics GmbH",
+        "is_company": True,
+        "vat": "DE811907980",
+        "ref": "NW-001",
+        "email": "ap@northwind.example",
+        "phone": "+49 40 5550 1200",
+        "website": "https://northwind.example",
+        "street": "Speicherstadt 12",
+        "city": "Hamburg",
+        "zip": "20457",
+        "country_code": "DE",
+        "payment_terms": "30 days",
+    },
+    {
+        "id": "C-1002",
+        "name": "Contoso Health Ltd",
+        "is_company": True,
+        "vat": "GB980780684",
+        "ref": "CH-002",
+        "email": "finance@contoso-health.example",
+        "phone": "+44 20 7946 0321",
+        "website": "https://contoso-health.example",
+        "street": "14 Harley Street",
+        "city": "London",
+        "zip": "W1G 9PQ",
+        "country_code": "GB",
+        "payment_terms": "45 days",
+    },
+    {
+        "id": "C-1003",
+        "name": "Fabrikam Retail Inc.",
+        "is_company": True,
+        "vat": None,
+        "ref": "FR-003",
+        "email": "payables@fabrikam.example",
+        "phone": "+1 312 555 0147",
+        "website": "https://fabrikam.example",
+        "street": "233 S Wacker Dr",
+        "city": "Chicago",
+        "zip": "60606",
+        "country_code": "US",
+        "payment_terms": "15 days",
+    },
+]
+
+_CONTACTS = [
+    {
+        "id": "CT-1101",
+        "customer_id": "C-1001",
+        "name": "Katrin Vogel",
+        "email": "katrin.vogel@northwind.example",
+        "phone": "+49 40 5550 1234",
+        "job_title": "Head of IT",
+    },
+    {
+        "id": "CT-1102",
+        "customer_id": "C-1001",
+        "name": "Jonas Becker",
+        "email": "jonas.becker@northwind.example",
+        "phone": "+49 40 5550 1260",
+        "job_title": "Accounts Payable Lead",
+    },
+    {
+        "id": "CT-1103",
+        "customer_id": "C-1002",
+        "name": "Emily Clarke",
+        "email": "emily.clarke@contoso-health.example",
+        "phone": "+44 20 7946 0388",
+        "job_title": "Programme Director",
+    },
+    {
+        "id": "CT-1104",
+        "customer_id": "C-1003",
+        "name": "Marcus Reed",
+        "email": "marcus.reed@fabrikam.example",
+        "phone": "+1 312 555 0190",
+        "job_title": "VP Digital Commerce",
+    },
+]
+
+_PROJECTS = [
+    {
+        "id": "P-2001",
+        "code": "NW-ERP-26",
+        "name": "Northwind ERP Rollout",
+        "customer_id": "C-1001",
+        "state": "active",
+        "billing_type": "time_and_materials",
+        "currency": "EUR",
+        "budget_hours": 480.0,
+        "date_start": "2026-10-01",
+        "date_end": "2027-03-31",
+        "description": "Finance and warehouse ERP rollout across three German sites.",
+        "manager_email": "anna.schmidt@consultancy.example",
+    },
+    {
+        "id": "P-2002",
+        "code": "CH-PORTAL-26",
+        "name": "Contoso Patient Portal",
+        "customer_id": "C-1002",
+        "state": "active",
+        "billing_type": "fixed_fee",
+        "currency": "GBP",
+        "budget_hours": 320.0,
+        "date_start": "2026-09-15",
+        "date_end": "2027-01-31",
+        "description": "Patient self-service portal with appointment booking.",
+        "manager_email": "james.carter@consultancy.example",
+    },
+    {
+        "id": "P-2003",
+        "code": "FR-ANALYTICS-27",
+        "name": "Fabrikam Retail Analytics",
+        "customer_id": "C-1003",
+        "state": "approved",
+        "billing_type": "milestone",
+        "currency": "USD",
+        "budget_hours": 200.0,
+        "date_start": "2026-12-01",
+        "date_end": "2027-04-30",
+        "description": "Store performance dashboards and demand forecasting.",
+        "manager_email": "anna.schmidt@consultancy.example",
+    },
+]
+
+_TASKS = [
+    ("T-3001", "P-2001", "Requirements workshops", "done", 40.0, "anna.schmidt"),
+    ("T-3002", "P-2001", "Finance module configuration", "in_progress", 160.0, "lukas.weber"),
+    ("T-3003", "P-2001", "Data migration", "open", 120.0, "priya.nair"),
+    ("T-3004", "P-2001", "User training", "open", 60.0, "anna.schmidt"),
+    ("T-3005", "P-2002", "UX design", "done", 80.0, "priya.nair"),
+    ("T-3006", "P-2002", "Booking API integration", "in_progress", 140.0, "lukas.weber"),
+    ("T-3007", "P-2002", "Accessibility audit", "open", 40.0, "james.carter"),
+    ("T-3008", "P-2003", "Data discovery", "open", 50.0, "priya.nair"),
+    ("T-3009", "P-2003", "Dashboard build", "open", 110.0, "lukas.weber"),
+    ("T-3010", "P-2003", "Forecasting model", "cancelled", 40.0, "priya.nair"),
+]
+
+_EMPLOYEES = [
+    {
+        "id": "E-4001",
+        "name": "Anna Schmidt",
+        "email": "anna.schmidt@consultancy.example",
+        "job_title": "Managing Consultant",
+        "department": "Delivery",
+        "manager_id": None,
+        "hourly_cost": 85.0,
+        "currency": "EUR",
+        "billable": True,
+        "start_date": "2019-04-01",
+        "status": "active",
+    },
+    {
+        "id": "E-4002",
+        "name": "James Carter",
+        "email": "james.carter@consultancy.example",
+        "job_title": "Senior Project Manager",
+        "department": "Delivery",
+        "manager_id": "E-4001",
+        "hourly_cost": 78.0,
+        "currency": "EUR",
+        "billable": True,
+        "start_date": "2021-02-15",
+        "status": "active",
+    },
+    {
+        "id": "E-4003",
+        "name": "Priya Nair",
+        "email": "priya.nair@consultancy.example",
+        "job_title": "Data Consultant",
+        "department": "Data & Analytics",
+        "manager_id": "E-4001",
+        "hourly_cost": 64.0,
+        "currency": "EUR",
+        "billable": True,
+        "start_date": "2022-09-01",
+        "status": "active",
+    },
+    {
+        "id": "E-4004",
+        "name": "Lukas Weber",
+        "email": "lukas.weber@consultancy.example",
+        "job_title": "Software Engineer",
+        "department": "Engineering",
+        "manager_id": "E-4002",
+        "hourly_cost": 58.0,
+        "currency": "EUR",
+        "billable": True,
+        "start_date": "2023-06-01",
+        "status": "active",
+    },
+]
+
+# (task, employee, date, hours, description, state); ids run from TE-5001 in this order.
+_TIME_ENTRIES = [
+    ("T-3001", "E-4001", "2026-11-02", 6.0, "Finance workshop", "approved"),
+    ("T-3002", "E-4004", "2026-11-02", 8.0, "Chart of accounts", "approved"),
+    ("T-3005", "E-4003", "2026-11-03", 7.5, "Booking flow wireframes", "approved"),
+    ("T-3006", "E-4004", "2026-11-03", 4.0, "API spike", "approved"),
+    ("T-3003", "E-4003", "2026-11-04", 5.5, "Legacy data profiling", "approved"),
+    ("T-3007", "E-4002", "2026-11-04", 2.0, "Audit scoping call", "approved"),
+    ("T-3002", "E-4004", "2026-11-05", 8.0, "Tax configuration", "approved"),
+    ("T-3001", "E-4001", "2026-11-06", 3.5, "Workshop minutes", "approved"),
+    ("T-3006", "E-4004", "2026-11-09", 7.0, "Slot availability endpoint", "approved"),
+    ("T-3005", "E-4003", "2026-11-10", 6.5, "Usability test round 1", "approved"),
+    ("T-3003", "E-4003", "2026-11-11", 8.0, "Customer master mapping", "approved"),
+    ("T-3008", "E-4003", "2026-11-12", 1.5, "Pre-sales data review", "rejected"),
+    ("T-3002", "E-4004", "2026-11-12", 7.5, "Payment run setup", "approved"),
+    ("T-3007", "E-4002", "2026-11-13", 4.5, "WCAG checklist review", "approved"),
+    ("T-3004", "E-4001", "2026-11-16", 3.0, "Training plan", "approved"),
+    ("T-3006", "E-4004", "2026-11-17", 8.0, "Booking confirmation emails", "approved"),
+    ("T-3003", "E-4003", "2026-11-18", 6.0, "Trial migration", "approved"),
+    ("T-3005", "E-4002", "2026-11-19", 2.5, "Design sign-off meeting", "approved"),
+    ("T-3002", "E-4004", "2026-11-20", 5.0, "Bank statement import", "submitted"),
+    ("T-3006", "E-4004", "2026-11-20", 3.0, "Error handling", "submitted"),
+]
+
+_MILESTONES = [
+    {
+        "id": "M-6001",
+        "project_id": "P-2003",
+        "name": "Discovery report accepted",
+        "amount": 18000.0,
+        "currency": "USD",
+        "state": "planned",
+        "due_date": "2027-01-15",
+    },
+    {
+        "id": "M-6002",
+        "project_id": "P-2002",
+        "name": "Portal design approved",
+        "amount": 24000.0,
+        "currency": "GBP",
+        "state": "completed",
+        "due_date": "2026-11-06",
+    },
+]
+
+_ALLOCATIONS = [
+    {
+        "id": "A-7001",
+        "employee_id": "E-4004",
+        "project_id": "P-2001",
+        "start_date": "2026-11-02",
+        "end_date": "2026-12-18",
+        "hours_per_day": 6.0,
+        "role": "ERP Developer",
+        "status": "confirmed",
+    },
+    {
+        "id": "A-7002",
+        "employee_id": "E-4003",
+        "project_id": "P-2002",
+        "start_date": "2026-11-02",
+        "end_date": "2026-11-27",
+        "hours_per_day": 4.0,
+        "role": "UX Researcher",
+        "status": "confirmed",
+    },
+    {
+        "id": "A-7003",
+        "employee_id": "E-4003",
+        "project_id": "P-2003",
+        "start_date": "2026-12-01",
+        "end_date": "2027-02-26",
+        "hours_per_day": 8.0,
+        "role": "Data Consultant",
+        "status": "tentative",
+    },
+]
+
+_EXPENSES = [
+    {
+        "id": "X-8001",
+        "employee_id": "E-4001",
+        "project_id": "P-2001",
+        "date": "2026-11-02",
+        "amount": 184.6,
+        "currency": "EUR",
+        "category": "travel",
+        "description": "Train Berlin-Hamburg return for finance workshop",
+        "reimbursable": True,
+        "state": "approved",
+        "receipt_ref": "RCPT-2026-1102-01",
+    },
+    {
+        "id": "X-8002",
+        "employee_id": "E-4002",
+        "project_id": "P-2002",
+        "date": "2026-11-13",
+        "amount": 96.4,
+        "currency": "GBP",
+        "category": "accommodation",
+        "description": "Hotel night London for accessibility audit",
+        "reimbursable": True,
+        "state": "approved",
+        "receipt_ref": "RCPT-2026-1113-02",
+    },
+]
+
+
+def _tasks():
+    return [
+        {
+            "id": task_id,
+            "project_id": project_id,
+            "name": name,
+            "state": state,
+            "description": f"{name} for {project_id}.",
+            "planned_hours": planned_hours,
+            "assignee_email": f"{assignee}@consultancy.example",
+        }
+        for task_id, project_id, name, state, planned_hours, assignee in _TASKS
+    ]
+
+
+def _time_entries():
+    project_of_task = {task_id: project_id for task_id, project_id, *_rest in _TASKS}
+    return [
+        {
+            "id": f"TE-{5001 + index}",
+            "project_id": project_of_task[task_id],
+            "task_id": task_id,
+            "employee_id": employee_id,
+            "date": date,
+            "hours": hours,
+            "description": description,
+            "billable": True,
+            "state": state,
+        }
+        for index, (task_id, employee_id, date, hours, description, state) in enumerate(
+            _TIME_ENTRIES
+        )
+    ]
+
+
+def format_timestamp(moment):
+    """ISO 8601 in UTC with a ``Z`` suffix; microseconds only when there are any."""
+    pattern = "%Y-%m-%dT%H:%M:%S.%fZ" if moment.microsecond else "%Y-%m-%dT%H:%M:%SZ"
+    return moment.astimezone(UTC).strftime(pattern)
+
+
+def build_seed():
+    """Return fresh seed records per collection, stamped one second apart from SEED_EPOCH."""
+    data = {
+        "customers": _CUSTOMERS,
+        "contacts": _CONTACTS,
+        "projects": _PROJECTS,
+        "tasks": _tasks(),
+        "employees": _EMPLOYEES,
+        "time_entries": _time_entries(),
+        "milestones": _MILESTONES,
+        "allocations": _ALLOCATIONS,
+        "expenses": _EXPENSES,
+    }
+    seeded = {}
+    offset = 0
+    for collection, records in data.items():
+        seeded[collection] = []
+        for record in records:
+            stamp = format_timestamp(SEED_EPOCH + timedelta(seconds=offset))
+            offset += 1
+            seeded[collection].append(
+                {
+                    **record,
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                    "version": 1,
+                    "external_refs": {},
+                }
+            )
+    return seeded

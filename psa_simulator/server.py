@@ -1,0 +1,674 @@
+"""Loopback HTTP server playing the PSA side of the canonical REST API, plus signed webhooks."""
+
+import copy
+import hashlib
+import hmac
+import http.client
+import json
+import logging
+import queue
+import socket
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .seed import ANNOUNCE_ORDER, COLLECTIONS, build_seed, format_timestamp, resolve_collection
+
+logger = logging.getLogger("psa_simulator")
+
+API_PREFIX = "/api/v1"
+SIM_PREFIX = "/_sim"
+MAX_BODY_BYTES = 5 * 1024 * 1024
+MAX_DRAINED_BYTES = 64 * 1024 * 1024
+MAX_PER_PAGE = 500
+DEFAULT_PER_PAGE = 100
+WEBHOOK_TIMEOUT_SECONDS = 10
+FIRST_RETRY_DELAY_SECONDS = 0.5
+# Fields the simulator owns; clients may send them back but cannot change them this way.
+SERVER_MANAGED_FIELDS = ("id", "created_at", "updated_at", "version", "external_refs")
+
+
+class ApiError(Exception):
+    """An error with the HTTP status it should be answered with."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def sign(secret, timestamp, body):
+    """Hex HMAC-SHA256 of ``"<timestamp>." + body``, as sent in ``X-PSA-Signature``."""
+    if isinstance(body, str):
+        body = body.encode()
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def parse_timestamp(value):
+    """Parse ISO 8601; a timestamp without offset is taken as UTC."""
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _collection_or_error(name):
+    try:
+        return resolve_collection(name)
+    except KeyError:
+        raise ApiError(404, f"unknown collection: {name}") from None
+
+
+def _require_object(payload):
+    if not isinstance(payload, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    return payload
+
+
+def _positive_int(params, name, default):
+    raw = params.get(name, [str(default)])[-1]
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be an integer, got {raw!r}") from None
+    if value < 1:
+        raise ApiError(400, f"{name} must be at least 1")
+    return value
+
+
+class PsaSimulator:
+    """In-process demo PSA: a seeded store behind a REST API, emitting signed webhooks."""
+
+    def __init__(
+        self,
+        host="127.0.0.1",
+        port=0,
+        token="demo-token",
+        webhook_url=None,
+        webhook_secret=None,
+        seed=True,
+        webhook_retries=5,
+    ):
+        self.host = host
+        self.port = port
+        self.token = token
+        self.webhook_url = webhook_url
+        self.webhook_secret = webhook_secret
+        self.seed = seed
+        self.webhook_retries = webhook_retries
+        self._lock = threading.Lock()
+        self._deliveries_changed = threading.Condition()
+        self._deliveries = []
+        self._requests_log = []
+        self._faults = []
+        self._events = queue.Queue()
+        self._stopping = threading.Event()
+        self._server = None
+        self._server_thread = None
+        self._webhook_thread = None
+        self._load_seed()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self):
+        self._stopping.clear()
+        self._server = ThreadingHTTPServer((self.host, self.port), _RequestHandler)
+        self._server.daemon_threads = True
+        self._server.simulator = self
+        self._server_thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},  # keeps stop() quick
+            name="psa-simulator-http",
+            daemon=True,
+        )
+        self._server_thread.start()
+        self._webhook_thread = threading.Thread(
+            target=self._deliver_events, name="psa-simulator-webhooks", daemon=True
+        )
+        self._webhook_thread.start()
+        return self
+
+    def stop(self):
+        if self._server is None:
+            return
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._server_thread.join()
+        self._events.put(None)  # wakes the worker if it is idle
+        self._webhook_thread.join(timeout=WEBHOOK_TIMEOUT_SECONDS)
+        self._server = None
+
+    @property
+    def url(self):
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    # -- store -------------------------------------------------------------------------------
+
+    def _load_seed(self):
+        seeded = build_seed() if self.seed else {}
+        self._store = {
+            collection: {record["id"]: record for record in seeded.get(collection, [])}
+            for collection in COLLECTIONS
+        }
+        self._last_stamp = max(
+            (parse_timestamp(r["updated_at"]) for r in self._all_records()),
+            default=datetime.min.replace(tzinfo=UTC),
+        )
+        # Generated ids continue after the highest seeded number and are never reused.
+        self._id_counters = {
+            collection: max(
+                (
+                    int(record_id[len(prefix) :])
+                    for record_id in self._store[collection]
+                    if record_id[len(prefix) :].isdigit()
+                ),
+                default=number_base,
+            )
+            for collection, (_type, prefix, number_base) in COLLECTIONS.items()
+        }
+
+    def _all_records(self):
+        for records in self._store.values():
+            yield from records.values()
+
+    def _now(self):
+        """Current UTC time, strictly after every timestamp handed out so far."""
+        now = datetime.now(UTC)
+        if now <= self._last_stamp:
+            now = self._last_stamp + timedelta(microseconds=1)
+        self._last_stamp = now
+        return format_timestamp(now)
+
+    def _next_id(self, collection):
+        prefix = COLLECTIONS[collection][1]
+        while True:
+            self._id_counters[collection] += 1
+            candidate = f"{prefix}{self._id_counters[collection]}"
+            if candidate not in self._store[collection]:
+                return candidate
+
+    def _existing(self, collection, record_id):
+        record = self._store[collection].get(record_id)
+        if record is None:
+            raise ApiError(404, f"{COLLECTIONS[collection][0]} {record_id} not found")
+        return record
+
+    def create(self, collection, record):
+        collection = _collection_or_error(collection)
+        fields = dict(_require_object(record))
+        record_id = fields.pop("id", None)
+        if record_id is not None and (not isinstance(record_id, str) or not record_id):
+            raise ApiError(400, "id must be a non-empty string")
+        for field in SERVER_MANAGED_FIELDS:
+            fields.pop(field, None)
+        with self._lock:
+            if record_id is None:
+                record_id = self._next_id(collection)
+            elif record_id in self._store[collection]:
+                raise ApiError(409, f"{COLLECTIONS[collection][0]} {record_id} already exists")
+            now = self._now()
+            stored = {
+                "id": record_id,
+                **fields,
+                "created_at": now,
+                "updated_at": now,
+                "version": 1,
+                "external_refs": {},
+            }
+            self._store[collection][record_id] = stored
+            self._emit(collection, "created", stored)
+            return copy.deepcopy(stored)
+
+    def update(self, collection, record_id, changes):
+        collection = _collection_or_error(collection)
+        changes = {
+            field: value
+            for field, value in _require_object(changes).items()
+            if field not in SERVER_MANAGED_FIELDS
+        }
+        with self._lock:
+            stored = self._existing(collection, record_id)
+            stored.update(copy.deepcopy(changes))
+            stored["version"] += 1
+            stored["updated_at"] = self._now()
+            self._emit(collection, "updated", stored)
+            return copy.deepcopy(stored)
+
+    def delete(self, collection, record_id):
+        collection = _collection_or_error(collection)
+        with self._lock:
+            stored = self._existing(collection, record_id)
+            del self._store[collection][record_id]
+            tombstone = {
+                "id": record_id,
+                "updated_at": self._now(),
+                "version": stored["version"] + 1,
+            }
+            self._emit(collection, "deleted", tombstone)
+
+    def get(self, collection, record_id):
+        """The record, or None when it does not exist."""
+        collection = _collection_or_error(collection)
+        with self._lock:
+            return copy.deepcopy(self._store[collection].get(record_id))
+
+    def records(self, collection):
+        """All records of a collection in API order (updated_at, id)."""
+        collection = _collection_or_error(collection)
+        with self._lock:
+            return copy.deepcopy(self._sorted(collection))
+
+    def _sorted(self, collection):
+        return sorted(
+            self._store[collection].values(),
+            key=lambda r: (parse_timestamp(r["updated_at"]), r["id"]),
+        )
+
+    def set_external_ref(self, collection, record_id, system, reference):
+        """Store the connector's write-back; deliberately no version bump and no webhook."""
+        collection = _collection_or_error(collection)
+        reference = _require_object(reference)
+        with self._lock:
+            stored = self._existing(collection, record_id)
+            stored["external_refs"][system] = copy.deepcopy(reference)
+            return copy.deepcopy(stored)
+
+    def list_page(self, collection, updated_since=None, page=1, per_page=DEFAULT_PER_PAGE):
+        collection = _collection_or_error(collection)
+        with self._lock:
+            matching = [
+                r
+                for r in self._sorted(collection)
+                if updated_since is None or parse_timestamp(r["updated_at"]) >= updated_since
+            ]
+            start = (page - 1) * per_page
+            data = copy.deepcopy(matching[start : start + per_page])
+        has_more = start + per_page < len(matching)
+        return {
+            "data": data,
+            "meta": {
+                "page": page,
+                "per_page": per_page,
+                "total": len(matching),
+                "next_page": page + 1 if has_more else None,
+            },
+        }
+
+    def reset(self):
+        """Reseed the store and forget logs and queued faults."""
+        with self._lock:
+            self._load_seed()
+            self._requests_log.clear()
+            self._faults.clear()
+        with self._deliveries_changed:
+            self._deliveries.clear()
+
+    def announce(self):
+        """Queue a ``<object>.created`` event per record, parents first; return how many."""
+        with self._lock:
+            count = 0
+            for collection in ANNOUNCE_ORDER:
+                for record in self._sorted(collection):
+                    count += self._emit(collection, "created", record)
+            return count
+
+    # -- faults ------------------------------------------------------------------------------
+
+    def add_fault(
+        self, status, count=1, retry_after=None, delay=0, path_prefix=API_PREFIX, body=None
+    ):
+        """Make the next ``count`` requests under ``path_prefix`` fail; status 0 drops them."""
+        if not isinstance(status, int) or not (status == 0 or 100 <= status <= 599):
+            raise ApiError(400, "status must be 0 or an HTTP status code")
+        if not isinstance(count, int) or count < 1:
+            raise ApiError(400, "count must be a positive integer")
+        if not isinstance(path_prefix, str):
+            raise ApiError(400, "path_prefix must be a string")
+        if not isinstance(delay, int | float) or delay < 0:
+            raise ApiError(400, "delay must be a non-negative number of seconds")
+        with self._lock:
+            self._faults.append(
+                {
+                    "status": status,
+                    "count": count,
+                    "retry_after": retry_after,
+                    "delay": delay,
+                    "path_prefix": path_prefix,
+                    "body": body,
+                }
+            )
+
+    def clear_faults(self):
+        with self._lock:
+            self._faults.clear()
+
+    def _take_fault(self, path):
+        with self._lock:
+            for fault in self._faults:
+                if path.startswith(fault["path_prefix"]):
+                    fault["count"] -= 1
+                    if fault["count"] == 0:
+                        self._faults.remove(fault)
+                    return dict(fault)
+        return None
+
+    # -- logs --------------------------------------------------------------------------------
+
+    @property
+    def requests_log(self):
+        with self._lock:
+            return list(self._requests_log)
+
+    def _log_request(self, method, path, status):
+        with self._lock:
+            self._requests_log.append((method, path, status))
+        logger.info("%s %s -> %s", method, path, status or "dropped")
+
+    @property
+    def deliveries(self):
+        with self._deliveries_changed:
+            return [dict(d) for d in self._deliveries]
+
+    def wait_for_deliveries(self, n, timeout=10):
+        """Block until at least ``n`` webhook events are finished; return the delivery log."""
+        with self._deliveries_changed:
+            if not self._deliveries_changed.wait_for(lambda: len(self._deliveries) >= n, timeout):
+                raise TimeoutError(
+                    f"only {len(self._deliveries)} of {n} webhook deliveries after {timeout}s"
+                )
+            return [dict(d) for d in self._deliveries]
+
+    # -- webhooks ----------------------------------------------------------------------------
+
+    def _emit(self, collection, action, data):
+        """Queue an event; called under the store lock so queue order is mutation order."""
+        if not (self.webhook_url and self.webhook_secret):
+            return 0
+        event = {
+            "id": f"evt_{uuid.uuid4().hex}",
+            "type": f"{COLLECTIONS[collection][0]}.{action}",
+            "occurred_at": self._now(),
+            "data": copy.deepcopy(data),
+        }
+        self._events.put(event)
+        return 1
+
+    def _deliver_events(self):
+        while not self._stopping.is_set():
+            event = self._events.get()
+            if event is None:
+                continue
+            delivery = self._deliver(event)
+            logger.info(
+                "webhook %s %s -> %s after %d attempt(s)",
+                delivery["type"],
+                delivery["event_id"],
+                delivery["status"] or delivery["error"],
+                delivery["attempts"],
+            )
+            with self._deliveries_changed:
+                self._deliveries.append(delivery)
+                self._deliveries_changed.notify_all()
+
+    def _deliver(self, event):
+        """POST one event until it is accepted, finally refused, or out of attempts."""
+        body = json.dumps(event).encode()
+        delivery = {
+            "event_id": event["id"],
+            "type": event["type"],
+            "status": None,
+            "error": None,
+            "attempts": 0,
+            "delivered": False,
+        }
+        retry_delay = FIRST_RETRY_DELAY_SECONDS
+        while True:
+            delivery["attempts"] += 1
+            status, error = self._post_webhook(body)
+            delivery["status"], delivery["error"] = status, error
+            if status is not None and 200 <= status < 300:
+                delivery["delivered"] = True
+                return delivery
+            retryable = status is None or status == 429 or status >= 500
+            if not retryable or delivery["attempts"] >= self.webhook_retries:
+                return delivery
+            if self._stopping.wait(retry_delay):
+                return delivery
+            retry_delay *= 2
+
+    def _post_webhook(self, body):
+        """One signed attempt; returns (status code or None, error text or None)."""
+        timestamp = int(time.time())  # fresh per attempt so receivers can enforce a window
+        target = urlsplit(self.webhook_url)
+        connection_class = (
+            http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
+        )
+        connection = connection_class(target.hostname, target.port, timeout=WEBHOOK_TIMEOUT_SECONDS)
+        # http.client keeps header names as written (urllib would turn them into
+        # "X-psa-timestamp"), so receivers see the documented spelling.
+        headers = {
+            "Content-Type": "application/json",
+            "X-PSA-Timestamp": str(timestamp),
+            "X-PSA-Signature": f"sha256={sign(self.webhook_secret, timestamp, body)}",
+        }
+        path = target.path or "/"
+        if target.query:
+            path += f"?{target.query}"
+        try:
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            return response.status, None
+        except (OSError, http.client.HTTPException) as error:
+            return None, f"{type(error).__name__}: {error}"
+        finally:
+            connection.close()
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server_version = "DemoPSA/1.0"
+    protocol_version = "HTTP/1.1"  # keep-alive, as a real API would offer
+    timeout = 60  # idle keep-alive connections must not pin threads forever
+
+    def do_GET(self):
+        self._handle()
+
+    def do_POST(self):
+        self._handle()
+
+    def do_PATCH(self):
+        self._handle()
+
+    def do_PUT(self):
+        self._handle()
+
+    def do_DELETE(self):
+        self._handle()
+
+    def log_message(self, format, *args):
+        logger.debug("%s - %s", self.address_string(), format % args)
+
+    @property
+    def simulator(self):
+        return self.server.simulator
+
+    def _handle(self):
+        path = urlsplit(self.path).path
+        try:
+            body = self._read_body()
+            # /_sim is exempt from faults so that a test can always clear them again.
+            fault = None if path.startswith(SIM_PREFIX) else self.simulator._take_fault(path)
+            if fault:
+                self._answer_fault(fault)
+                return
+            if path.startswith(SIM_PREFIX + "/"):
+                status, payload = self._route_sim(path, body)
+            elif path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+                self._check_token()
+                status, payload = self._route_api(path, body)
+            else:
+                raise ApiError(404, f"no such path: {path}")
+        except ApiError as error:
+            status, payload = error.status, {"error": error.message}
+        self._send_json(status, payload)
+
+    def _read_body(self):
+        raw_length = self.headers.get("Content-Length", "0")
+        try:
+            length = int(raw_length)
+        except ValueError:
+            self.close_connection = True
+            raise ApiError(400, "invalid Content-Length") from None
+        if length > MAX_BODY_BYTES:
+            # Drain a moderately oversized body so that a client still busy sending it reads
+            # the 413 instead of hitting a broken pipe; anything larger just ends the connection.
+            if length <= MAX_DRAINED_BYTES:
+                remaining = length
+                while remaining > 0:
+                    chunk = self.rfile.read(min(remaining, 64 * 1024))
+                    if not chunk:
+                        break
+                    remaining -= len(chunk)
+            else:
+                self.close_connection = True
+            raise ApiError(413, f"request body exceeds {MAX_BODY_BYTES} bytes")
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _json_body(self, body):
+        try:
+            return json.loads(body.decode("utf-8")) if body else None
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ApiError(400, f"malformed JSON body: {error}") from None
+
+    def _check_token(self):
+        header = self.headers.get("Authorization", "")
+        expected = f"Bearer {self.simulator.token}"
+        if not hmac.compare_digest(header.encode(), expected.encode()):
+            raise ApiError(401, "invalid or missing bearer token")
+
+    def _route_api(self, path, body):
+        segments = [unquote(s) for s in path[len(API_PREFIX) :].split("/") if s]
+        method = self.command
+        sim = self.simulator
+        if segments == ["account"] and method == "GET":
+            return 200, {"name": "Demo PSA", "api_version": "1", "collections": list(COLLECTIONS)}
+        if not segments or segments[0] not in COLLECTIONS:
+            raise ApiError(404, f"unknown collection: {segments[0] if segments else ''}")
+        collection = segments[0]
+        if len(segments) == 1:
+            if method == "GET":
+                return 200, self._list(collection)
+            if method == "POST":
+                return 201, sim.create(collection, self._json_body(body))
+        elif len(segments) == 2:
+            record_id = segments[1]
+            if method == "GET":
+                record = sim.get(collection, record_id)
+                if record is None:
+                    raise ApiError(404, f"{COLLECTIONS[collection][0]} {record_id} not found")
+                return 200, record
+            if method == "PATCH":
+                return 200, sim.update(collection, record_id, self._json_body(body))
+            if method == "DELETE":
+                sim.delete(collection, record_id)
+                return 204, None
+        elif len(segments) == 4 and segments[2] == "external_refs":
+            if method == "PUT":
+                return 200, sim.set_external_ref(
+                    collection, segments[1], segments[3], self._json_body(body)
+                )
+        else:
+            raise ApiError(404, f"no such path: {path}")
+        raise ApiError(405, f"method {method} not allowed on {path}")
+
+    def _list(self, collection):
+        params = parse_qs(urlsplit(self.path).query)
+        page = _positive_int(params, "page", 1)
+        per_page = _positive_int(params, "per_page", DEFAULT_PER_PAGE)
+        if per_page > MAX_PER_PAGE:
+            raise ApiError(400, f"per_page must be at most {MAX_PER_PAGE}")
+        updated_since = None
+        if "updated_since" in params:
+            # An unencoded "+00:00" offset arrives as " 00:00" after query decoding.
+            raw = params["updated_since"][-1].replace(" ", "+")
+            try:
+                updated_since = parse_timestamp(raw)
+            except ValueError:
+                raise ApiError(400, f"updated_since is not ISO 8601: {raw!r}") from None
+        return self.simulator.list_page(collection, updated_since, page, per_page)
+
+    def _route_sim(self, path, body):
+        sim = self.simulator
+        route = (self.command, path.rstrip("/"))
+        if route == ("POST", "/_sim/faults"):
+            spec = _require_object(self._json_body(body) or {})
+            allowed = {"status", "count", "retry_after", "delay", "path_prefix", "body"}
+            if "status" not in spec or set(spec) - allowed:
+                raise ApiError(400, f"fault needs 'status' and only these keys: {sorted(allowed)}")
+            sim.add_fault(**spec)
+            return 201, {"queued": True}
+        if route == ("DELETE", "/_sim/faults"):
+            sim.clear_faults()
+            return 200, {"cleared": True}
+        if route == ("GET", "/_sim/requests"):
+            return 200, {
+                "data": [{"method": m, "path": p, "status": s} for m, p, s in sim.requests_log]
+            }
+        if route == ("GET", "/_sim/deliveries"):
+            return 200, {"data": sim.deliveries}
+        if route == ("POST", "/_sim/reset"):
+            sim.reset()
+            return 200, {"reset": True}
+        if route == ("POST", "/_sim/announce"):
+            return 200, {"queued": sim.announce()}
+        raise ApiError(404, f"no such path: {path}")
+
+    def _answer_fault(self, fault):
+        if fault["delay"]:
+            time.sleep(fault["delay"])
+        if fault["status"] == 0:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self._record(0)
+            return
+        if fault["body"] is None:
+            payload = json.dumps({"error": "simulated fault"}).encode()
+        else:
+            payload = str(fault["body"]).encode()
+        headers = {}
+        if fault["retry_after"] is not None:
+            headers["Retry-After"] = str(fault["retry_after"])
+        self._send(fault["status"], payload, headers)
+
+    def _send_json(self, status, payload):
+        body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
+        self._send(status, body, {})
+
+    def _send(self, status, body, headers):
+        # Logged before answering, so a client that got the answer finds it in the log.
+        self._record(status)
+        self.send_response(status)
+        if body:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    def _record(self, status):
+        # The /_sim endpoints are the test harness talking, not the client under test.
+        if not urlsplit(self.path).path.startswith(SIM_PREFIX):
+            self.simulator._log_request(self.command, self.path, status)

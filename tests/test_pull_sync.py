@@ -1,0 +1,102 @@
+"""The pull path, write-back and remote faults, against the demo PSA over real HTTP."""
+
+from odoo.addons.psa_connector_base.tests.common import API_TOKEN, PsaTestMixin
+from odoo.addons.queue_job.exception import RetryableJobError
+
+from psa_simulator import PsaSimulator
+
+from .common import SuiteTransactionCase
+
+
+class TestPullSync(PsaTestMixin, SuiteTransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.simulator = PsaSimulator(token=API_TOKEN).start()
+        cls.addClassCleanup(cls.simulator.stop)
+        cls.backend = cls._create_backend(code="sim-pull", base_url=cls.simulator.url)
+
+    def setUp(self):
+        super().setUp()
+        self.simulator.reset()
+
+    def pull(self):
+        self.backend.action_pull_now()
+        return self.run_jobs()
+
+    def odoo_count(self, object_type):
+        return self.env["psa.binding"].search_count(
+            [("backend_id", "=", self.backend.id), ("external_type", "=", object_type)]
+        )
+
+    def test_pull_brings_every_seeded_record_once_and_writes_ids_back(self):
+        self.pull()
+        for object_type in ("customer", "contact", "project", "task"):
+            with self.subTest(object_type=object_type):
+                self.assertEqual(
+                    self.odoo_count(object_type), len(self.simulator.records(object_type))
+                )
+        project = self.simulator.records("project")[0]
+        odoo_project = self.bound("project", project["id"])
+        self.assertEqual(odoo_project.name, project["name"])
+        self.assertEqual(odoo_project.account_id.code, project["code"])
+        refs = self.simulator.get("project", project["id"])["external_refs"]["odoo"]
+        self.assertEqual(refs["id"], odoo_project.id)
+        self.assertEqual(refs["model"], "project.project")
+        self.assertEqual(refs["analytic_account_code"], project["code"])
+        # A second pull of unchanged data stores no new event and changes nothing.
+        events_before = self.env["psa.event"].search_count([])
+        self.pull()
+        self.assertEqual(self.env["psa.event"].search_count([]), events_before)
+
+    def test_webhook_and_pull_of_the_same_change_converge(self):
+        self.pull()
+        project = self.simulator.records("project")[0]
+        updated = self.simulator.update("project", project["id"], {"name": "ERP rollout, phase 2"})
+        # The webhook path: the same record as an envelope.
+        self.receive("project.updated", updated)
+        self.run_jobs()
+        odoo_project = self.bound("project", project["id"])
+        self.assertEqual(odoo_project.name, "ERP rollout, phase 2")
+        write_date = odoo_project.write_date
+        # The pull path sees the same version and leaves it alone.
+        self.pull()
+        pulled = self.env["psa.event"].search(
+            [("source", "=", "pull"), ("external_id", "=", project["id"])], order="id desc", limit=1
+        )
+        self.assertEqual(pulled.state, "skipped")
+        self.assertEqual(odoo_project.write_date, write_date)
+
+    def test_adapter_honours_retry_after_and_retries_5xx(self):
+        self.simulator.add_fault(status=429, count=1, retry_after=1)
+        self.simulator.add_fault(status=503, count=1)
+        adapter = self.backend._get_adapter()
+        pages = list(adapter.iter_changes("customer"))
+        self.assertEqual(sum(len(p) for p in pages), len(self.simulator.records("customer")))
+        self.assertEqual(adapter.attempts_made, 3)
+        statuses = [
+            status for _m, path, status in self.simulator.requests_log if "customers" in path
+        ]
+        self.assertEqual(statuses, [429, 503, 200])
+
+    def test_adapter_gives_up_after_its_limit_and_raises_an_exception_record(self):
+        self.simulator.add_fault(status=503, count=50)
+        # Inside a job that will run again, the failure is handed back to queue_job.
+        job_env = self.backend.with_context(job_uuid="not-a-stored-job-uuid")
+        self.env["queue.job"].flush_model()
+        with self.assertRaises(RetryableJobError):
+            self.backend.with_context(job_uuid=self._stored_job_uuid())._pull_job("customer")
+        self.assertEqual(len(self.simulator.requests_log), self.backend.max_attempts)
+        # On the last attempt it becomes an exception record a person can see.
+        result = job_env._pull_job("customer")
+        exception = self.env["psa.exception"].search(
+            [("backend_id", "=", self.backend.id), ("category", "=", "remote_error")]
+        )
+        self.assertEqual(len(exception), 1, result)
+        self.assertIn("503", exception.name)
+        self.assertIn("gave up after 3 attempts", exception.name)
+        self.assertEqual(len(self.simulator.requests_log), 2 * self.backend.max_attempts)
+
+    def _stored_job_uuid(self):
+        job = self.backend.with_delay(max_retries=5)._pull_job("customer")
+        return job.uuid
