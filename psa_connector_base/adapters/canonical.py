@@ -12,6 +12,8 @@ COLLECTIONS = {
     "task": "tasks",
     "time_entry": "time_entries",
     "employee": "employees",
+    "department": "departments",
+    "leave": "leaves",
     "expense": "expenses",
     "milestone": "milestones",
     "allocation": "allocations",

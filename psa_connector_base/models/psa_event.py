@@ -214,8 +214,19 @@ class PsaEvent(models.Model):
     # Processing -------------------------------------------------------------------
 
     def _process_job(self):
-        """Job entry point; safe to run twice (applied events are left alone)."""
-        outcomes = [event._process_one() for event in self.sorted("id")]
+        """Job entry point; safe to run twice (applied events are left alone).
+
+        Events are handed to their importer by object type, so an importer can apply
+        a chunk with batched ORM calls (see ``psa.importer._import_events``).
+        """
+        outcomes = []
+        for object_type in dict.fromkeys(self.sorted("id").mapped("object_type")):
+            events = self.filtered(lambda e, t=object_type: e.object_type == t).sorted("id")
+            importer = self.env["psa.importer"]._for_object_type_or_none(object_type)
+            if importer is None:
+                outcomes += [event._process_one() for event in events]
+            else:
+                outcomes += importer._import_events(events)
         return "\n".join(outcomes)
 
     def _process_one(self):

@@ -32,6 +32,19 @@ class PsaImporter(models.AbstractModel):
         return self.env[name]
 
     @api.model
+    def _for_object_type_or_none(self, object_type):
+        name = f"psa.importer.{object_type}"
+        return self.env[name] if object_type and name in self.env else None
+
+    def _import_events(self, events):
+        """Apply a chunk of events of this importer's type; returns one line per event.
+
+        The default applies them one by one, each in its own savepoint. Importers facing
+        month-end volumes override it with batched reads and creates.
+        """
+        return [event._process_one() for event in events]
+
+    @api.model
     def _priority_for(self, object_type):
         name = f"psa.importer.{object_type}"
         return self.env[name]._psa_priority if name in self.env else self._psa_priority
