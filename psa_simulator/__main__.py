@@ -50,6 +50,13 @@ def _build_parser():
     serve.add_argument("--webhook-secret")
     serve.add_argument("--no-seed", action="store_true", help="start with an empty store")
     serve.add_argument(
+        "--time-entries",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed N extra approved time entries over the seeded projects, tasks and employees",
+    )
+    serve.add_argument(
         "--announce",
         action="store_true",
         help="send a created-webhook for every record after start",
@@ -83,6 +90,12 @@ def _serve(args):
         webhook_secret=args.webhook_secret,
         seed=not args.no_seed,
     )
+    if args.time_entries < 0 or (args.time_entries and args.no_seed):
+        print("--time-entries needs a non-negative N and the seed", file=sys.stderr)
+        return 2
+    if args.time_entries:
+        simulator.add_time_entries(args.time_entries)
+        print(f"seeded {args.time_entries} extra time entries", flush=True)
     stop_requested = threading.Event()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signal_number, lambda *_: stop_requested.set())

@@ -3,26 +3,32 @@
 Ids and timestamps are fixed so that tests and demos see the same data on every run.
 """
 
-from datetime import UTC, datetime, timedelta
+import random
+from datetime import UTC, date, datetime, timedelta
 
 # Collection name -> (object type used in webhook event types, id prefix, number before the
 # first id), so that ids generated in an empty store follow the same scheme as the seed.
+# Listed parents first: a record only refers to records of collections listed before it.
 COLLECTIONS = {
     "customers": ("customer", "C-", 1000),
     "contacts": ("contact", "CT-", 1100),
+    "departments": ("department", "D-", 4500),
+    "employees": ("employee", "E-", 4000),
     "projects": ("project", "P-", 2000),
     "tasks": ("task", "T-", 3000),
     "time_entries": ("time_entry", "TE-", 5000),
-    "employees": ("employee", "E-", 4000),
     "expenses": ("expense", "X-", 8000),
     "milestones": ("milestone", "M-", 6000),
     "allocations": ("allocation", "A-", 7000),
+    "leaves": ("leave", "L-", 9000),
 }
 
 # Announcements go parents first so that a receiver can resolve references as it goes.
-ANNOUNCE_ORDER = ["customers", "projects", "tasks"] + [
-    name for name in COLLECTIONS if name not in ("customers", "projects", "tasks")
-]
+ANNOUNCE_ORDER = list(COLLECTIONS)
+
+# Generated time entries (benchmarks, ``serve --time-entries``) are numbered from here on,
+# far above the seeded TE-5001...
+GENERATED_TIME_ENTRY_BASE = 100000
 
 SEED_EPOCH = datetime(2026, 11, 1, 9, 0, 0, tzinfo=UTC)
 
@@ -178,12 +184,20 @@ _TASKS = [
     ("T-3010", "P-2003", "Forecasting model", "cancelled", 40.0, "priya.nair"),
 ]
 
+_DEPARTMENTS = [
+    {"id": "D-4501", "name": "Delivery", "manager_id": "E-4001", "parent_id": None},
+    {"id": "D-4502", "name": "Data & Analytics", "manager_id": "E-4003", "parent_id": None},
+    {"id": "D-4503", "name": "Engineering", "manager_id": None, "parent_id": None},
+]
+
 _EMPLOYEES = [
     {
         "id": "E-4001",
         "name": "Anna Schmidt",
         "email": "anna.schmidt@consultancy.example",
+        "work_email": "anna.schmidt@consultancy.example",
         "job_title": "Managing Consultant",
+        "department_id": "D-4501",
         "department": "Delivery",
         "manager_id": None,
         "hourly_cost": 85.0,
@@ -196,7 +210,9 @@ _EMPLOYEES = [
         "id": "E-4002",
         "name": "James Carter",
         "email": "james.carter@consultancy.example",
+        "work_email": "james.carter@consultancy.example",
         "job_title": "Senior Project Manager",
+        "department_id": "D-4501",
         "department": "Delivery",
         "manager_id": "E-4001",
         "hourly_cost": 78.0,
@@ -209,7 +225,9 @@ _EMPLOYEES = [
         "id": "E-4003",
         "name": "Priya Nair",
         "email": "priya.nair@consultancy.example",
+        "work_email": "priya.nair@consultancy.example",
         "job_title": "Data Consultant",
+        "department_id": "D-4502",
         "department": "Data & Analytics",
         "manager_id": "E-4001",
         "hourly_cost": 64.0,
@@ -222,7 +240,9 @@ _EMPLOYEES = [
         "id": "E-4004",
         "name": "Lukas Weber",
         "email": "lukas.weber@consultancy.example",
+        "work_email": "lukas.weber@consultancy.example",
         "job_title": "Software Engineer",
+        "department_id": "D-4503",
         "department": "Engineering",
         "manager_id": "E-4002",
         "hourly_cost": 58.0,
@@ -341,6 +361,37 @@ _EXPENSES = [
 ]
 
 
+_LEAVES = [
+    {
+        "id": "L-9001",
+        "employee_id": "E-4004",
+        "date_from": "2026-11-23",
+        "date_to": "2026-11-27",
+        "leave_type": "vacation",
+        "hours": 40.0,
+        "state": "approved",
+    },
+    {
+        "id": "L-9002",
+        "employee_id": "E-4003",
+        "date_from": "2026-12-03",
+        "date_to": "2026-12-04",
+        "leave_type": "sick",
+        "hours": 16.0,
+        "state": "approved",
+    },
+    {
+        "id": "L-9003",
+        "employee_id": "E-4001",
+        "date_from": "2026-12-21",
+        "date_to": "2026-12-31",
+        "leave_type": "vacation",
+        "hours": 64.0,
+        "state": "requested",
+    },
+]
+
+
 def _tasks():
     return [
         {
@@ -356,24 +407,133 @@ def _tasks():
     ]
 
 
+def _time_entry(entry_id, project_id, task_id, employee, day, hours, description, billable, state):
+    return {
+        "id": entry_id,
+        "project_id": project_id,
+        "task_id": task_id,
+        "employee_id": employee["id"],
+        "employee_email": employee["email"],
+        "date": day,
+        "hours": hours,
+        "description": description,
+        "billable": billable,
+        "state": state,
+        "billed": False,
+        "locked": False,
+        "invoice_ref": None,
+    }
+
+
 def _time_entries():
     project_of_task = {task_id: project_id for task_id, project_id, *_rest in _TASKS}
+    employees = {employee["id"]: employee for employee in _EMPLOYEES}
     return [
-        {
-            "id": f"TE-{5001 + index}",
-            "project_id": project_of_task[task_id],
-            "task_id": task_id,
-            "employee_id": employee_id,
-            "date": date,
-            "hours": hours,
-            "description": description,
-            "billable": True,
-            "state": state,
-        }
-        for index, (task_id, employee_id, date, hours, description, state) in enumerate(
+        _time_entry(
+            f"TE-{5001 + index}",
+            project_of_task[task_id],
+            task_id,
+            employees[employee_id],
+            day,
+            hours,
+            description,
+            True,
+            state,
+        )
+        for index, (task_id, employee_id, day, hours, description, state) in enumerate(
             _TIME_ENTRIES
         )
     ]
+
+
+_ACTIVITIES = (
+    "Workshop on",
+    "Configuration of",
+    "Review of",
+    "Testing of",
+    "Documentation for",
+    "Bug fixing in",
+    "Stakeholder call about",
+    "Design of",
+    "Data validation for",
+    "Deployment of",
+    "Pairing session on",
+    "Estimation of",
+)
+_TOPICS = (
+    "invoicing rules",
+    "user roles",
+    "reporting dashboards",
+    "the booking API",
+    "master data",
+    "payment terms",
+    "the import pipeline",
+    "access rights",
+    "email templates",
+    "the approval workflow",
+    "performance tuning",
+    "the release checklist",
+)
+
+
+def _working_days(start_date, days):
+    day = date.fromisoformat(start_date) if isinstance(start_date, str) else start_date
+    found = []
+    while len(found) < days:
+        if day.weekday() < 5:
+            found.append(day.isoformat())
+        day += timedelta(days=1)
+    return found
+
+
+def generate_time_entries(
+    count,
+    project_ids,
+    task_ids_by_project,
+    employees,
+    start_date,
+    days,
+    state="approved",
+    seed=42,
+    first_number=GENERATED_TIME_ENTRY_BASE + 1,
+):
+    """Return ``count`` deterministic, realistic time entries (no timestamps or version).
+
+    Ids run ``TE-<first_number>``, ``TE-<first_number + 1>``, ...; dates are spread evenly, in
+    id order, over ``days`` working days (Monday to Friday) from ``start_date`` (a date or
+    ``YYYY-MM-DD``). ``employees`` are dicts with ``id`` and ``email`` (or ``work_email``);
+    a project without tasks in ``task_ids_by_project`` gets entries with ``task_id`` None.
+    """
+    if count < 0 or days < 1:
+        raise ValueError("count must be >= 0 and days >= 1")
+    if count and not (project_ids and employees):
+        raise ValueError("generating time entries needs projects and employees")
+    rng = random.Random(seed)
+    workdays = _working_days(start_date, days)
+    project_ids = list(project_ids)
+    people = [
+        {"id": employee["id"], "email": employee.get("email") or employee.get("work_email")}
+        for employee in employees
+    ]
+    entries = []
+    for index in range(count):
+        project_id = rng.choice(project_ids)
+        task_ids = task_ids_by_project.get(project_id) or [None]
+        description = f"{rng.choice(_ACTIVITIES)} {rng.choice(_TOPICS)}"
+        entries.append(
+            _time_entry(
+                f"TE-{first_number + index}",
+                project_id,
+                rng.choice(task_ids),
+                rng.choice(people),
+                workdays[index * len(workdays) // count],
+                rng.randint(1, 32) * 0.25,
+                description,
+                rng.random() < 0.9,
+                state,
+            )
+        )
+    return entries
 
 
 def format_timestamp(moment):
@@ -394,6 +554,9 @@ def build_seed():
         "milestones": _MILESTONES,
         "allocations": _ALLOCATIONS,
         "expenses": _EXPENSES,
+        # Appended last so that the stamps of the older collections stay as they were.
+        "departments": _DEPARTMENTS,
+        "leaves": _LEAVES,
     }
     seeded = {}
     offset = 0

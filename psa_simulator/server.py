@@ -7,15 +7,25 @@ import http.client
 import json
 import logging
 import queue
+import re
 import socket
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from bisect import bisect_left
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .seed import ANNOUNCE_ORDER, COLLECTIONS, build_seed, format_timestamp, resolve_collection
+from .seed import (
+    ANNOUNCE_ORDER,
+    COLLECTIONS,
+    GENERATED_TIME_ENTRY_BASE,
+    build_seed,
+    format_timestamp,
+    generate_time_entries,
+    resolve_collection,
+)
 
 logger = logging.getLogger("psa_simulator")
 
@@ -29,6 +39,34 @@ WEBHOOK_TIMEOUT_SECONDS = 10
 FIRST_RETRY_DELAY_SECONDS = 0.5
 # Fields the simulator owns; clients may send them back but cannot change them this way.
 SERVER_MANAGED_FIELDS = ("id", "created_at", "updated_at", "version", "external_refs")
+
+# List filters per collection, besides updated_since/page/per_page. "equal": fields that can be
+# filtered with ``?<field>=a,b`` (any of the comma-separated values). "dates": what
+# ``date_from``/``date_to`` (inclusive, YYYY-MM-DD) apply to: one date field that must lie in the
+# period, or a (start field, end field) pair whose span must overlap it (no end = open-ended).
+LIST_FILTERS = {
+    "customers": {"equal": (), "dates": None},
+    "contacts": {"equal": ("customer_id",), "dates": None},
+    "departments": {"equal": ("parent_id", "manager_id"), "dates": None},
+    "employees": {"equal": ("department_id", "manager_id", "status"), "dates": None},
+    "projects": {"equal": ("customer_id", "state"), "dates": None},
+    "tasks": {"equal": ("project_id", "state"), "dates": None},
+    "time_entries": {"equal": ("state", "project_id", "task_id", "employee_id"), "dates": "date"},
+    "expenses": {"equal": ("state", "project_id", "employee_id"), "dates": "date"},
+    "milestones": {"equal": ("project_id", "state"), "dates": "due_date"},
+    "allocations": {
+        "equal": ("employee_id", "project_id", "status"),
+        "dates": ("start_date", "end_date"),
+    },
+    "leaves": {"equal": ("employee_id", "state", "leave_type"), "dates": ("date_from", "date_to")},
+}
+DATE_RANGE_PARAMS = ("date_from", "date_to")
+# Every query parameter some collection filters on; one the collection at hand does not
+# support is refused rather than silently ignored.
+FILTER_PARAMS = frozenset(
+    {field for spec in LIST_FILTERS.values() for field in spec["equal"]} | set(DATE_RANGE_PARAMS)
+)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class ApiError(Exception):
@@ -53,6 +91,20 @@ def parse_timestamp(value):
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _copy_record(record):
+    """A deep copy of a JSON-like record, much faster than ``copy.deepcopy`` for flat ones."""
+    if isinstance(record, _SCALARS):
+        return record
+    if isinstance(record, dict):
+        return {key: _copy_record(value) for key, value in record.items()}
+    if isinstance(record, list):
+        return [_copy_record(value) for value in record]
+    return copy.deepcopy(record)
+
+
 def _collection_or_error(name):
     try:
         return resolve_collection(name)
@@ -64,6 +116,64 @@ def _require_object(payload):
     if not isinstance(payload, dict):
         raise ApiError(400, "request body must be a JSON object")
     return payload
+
+
+def _iso_date(name, value):
+    """``value`` as a YYYY-MM-DD string (a ``date`` is accepted too); 400 when invalid."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    raise ApiError(400, f"{name} must be a date as YYYY-MM-DD, got {value!r}")
+
+
+def _filter_values(name, value):
+    """A filter value as a set of strings: ``"a,b"``, or a list/tuple/set of such strings."""
+    parts = [value] if isinstance(value, str) else list(value)
+    values = {item.strip() for part in parts for item in str(part).split(",") if item.strip()}
+    if not values:
+        raise ApiError(400, f"{name} needs at least one value")
+    return values
+
+
+def _record_matcher(collection, filters, date_from, date_to):
+    """A predicate for the list filters of ``collection``; ApiError 400 for unsupported ones."""
+    spec = LIST_FILTERS.get(collection, {"equal": (), "dates": None})
+    wanted = {}
+    for name, value in (filters or {}).items():
+        if name not in spec["equal"]:
+            raise ApiError(400, f"{collection} cannot be filtered by {name}")
+        wanted[name] = _filter_values(name, value)
+    low = None if date_from is None else _iso_date("date_from", date_from)
+    high = None if date_to is None else _iso_date("date_to", date_to)
+    if (low or high) and spec["dates"] is None:
+        raise ApiError(400, f"{collection} cannot be filtered by date")
+    if low and high and low > high:
+        raise ApiError(400, "date_from must not be after date_to")
+    if not wanted and not (low or high):
+        return None
+    dates = spec["dates"]
+    start_field, end_field = (dates, dates) if isinstance(dates, str) else (dates or (None, None))
+
+    def matches(record):
+        for name, values in wanted.items():
+            value = record.get(name)
+            if value is None or str(value) not in values:
+                return False
+        if low or high:
+            start, end = record.get(start_field), record.get(end_field)
+            if not isinstance(start, str):
+                return False
+            if high and start > high:
+                return False
+            if low and isinstance(end, str) and end < low:
+                return False
+        return True
+
+    return matches
 
 
 def _positive_int(params, name, default):
@@ -159,8 +269,16 @@ class PsaSimulator:
             collection: {record["id"]: record for record in seeded.get(collection, [])}
             for collection in COLLECTIONS
         }
+        # Parsed updated_at per record, and the API order per collection (built on demand,
+        # dropped whenever a record is added, removed or restamped), so that listing a large
+        # collection does not re-parse and re-sort it on every page.
+        self._stamps = {
+            collection: {r["id"]: parse_timestamp(r["updated_at"]) for r in records.values()}
+            for collection, records in self._store.items()
+        }
+        self._order = {}
         self._last_stamp = max(
-            (parse_timestamp(r["updated_at"]) for r in self._all_records()),
+            (stamp for stamps in self._stamps.values() for stamp in stamps.values()),
             default=datetime.min.replace(tzinfo=UTC),
         )
         # Generated ids continue after the highest seeded number and are never reused.
@@ -176,17 +294,22 @@ class PsaSimulator:
             for collection, (_type, prefix, number_base) in COLLECTIONS.items()
         }
 
-    def _all_records(self):
-        for records in self._store.values():
-            yield from records.values()
+    def _put(self, collection, stored, stamp=None):
+        """Store a new or restamped record (``stamp``: its parsed updated_at); under the lock."""
+        self._store[collection][stored["id"]] = stored
+        self._stamps[collection][stored["id"]] = stamp or parse_timestamp(stored["updated_at"])
+        self._order.pop(collection, None)
 
     def _now(self):
         """Current UTC time, strictly after every timestamp handed out so far."""
+        return format_timestamp(self._now_moment())
+
+    def _now_moment(self):
         now = datetime.now(UTC)
         if now <= self._last_stamp:
             now = self._last_stamp + timedelta(microseconds=1)
         self._last_stamp = now
-        return format_timestamp(now)
+        return now
 
     def _next_id(self, collection):
         prefix = COLLECTIONS[collection][1]
@@ -202,31 +325,100 @@ class PsaSimulator:
             raise ApiError(404, f"{COLLECTIONS[collection][0]} {record_id} not found")
         return record
 
-    def create(self, collection, record):
-        collection = _collection_or_error(collection)
+    @staticmethod
+    def _new_fields(record):
+        """(requested id or None, client fields) of a record to create; 400 when malformed."""
         fields = dict(_require_object(record))
         record_id = fields.pop("id", None)
         if record_id is not None and (not isinstance(record_id, str) or not record_id):
             raise ApiError(400, "id must be a non-empty string")
         for field in SERVER_MANAGED_FIELDS:
             fields.pop(field, None)
+        return record_id, fields
+
+    def _insert(self, collection, record_id, fields):
+        """Stamp and store a new record; call under the store lock."""
+        if record_id is None:
+            record_id = self._next_id(collection)
+        moment = self._now_moment()
+        now = format_timestamp(moment)
+        stored = {
+            "id": record_id,
+            **fields,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+            "external_refs": {},
+        }
+        self._put(collection, stored, moment)
+        return stored
+
+    def create(self, collection, record):
+        collection = _collection_or_error(collection)
+        record_id, fields = self._new_fields(record)
         with self._lock:
-            if record_id is None:
-                record_id = self._next_id(collection)
-            elif record_id in self._store[collection]:
+            if record_id in self._store[collection]:
                 raise ApiError(409, f"{COLLECTIONS[collection][0]} {record_id} already exists")
-            now = self._now()
-            stored = {
-                "id": record_id,
-                **fields,
-                "created_at": now,
-                "updated_at": now,
-                "version": 1,
-                "external_refs": {},
-            }
-            self._store[collection][record_id] = stored
+            stored = self._insert(collection, record_id, fields)
             self._emit(collection, "created", stored)
             return copy.deepcopy(stored)
+
+    def bulk_create(self, collection, records, fire_webhooks=False):
+        """Create many records under one lock acquisition, all or none; return them.
+
+        Ids, timestamps and versions are assigned as by ``create``. Webhooks are only queued
+        with ``fire_webhooks=True``: this is a fixture loader for tests and benchmarks.
+        """
+        collection = _collection_or_error(collection)
+        prepared = [self._new_fields(record) for record in records]
+        requested = [record_id for record_id, _fields in prepared if record_id is not None]
+        if len(set(requested)) != len(requested):
+            raise ApiError(409, "duplicate ids in the batch")
+        with self._lock:
+            existing = self._store[collection]
+            for record_id in requested:
+                if record_id in existing:
+                    raise ApiError(409, f"{COLLECTIONS[collection][0]} {record_id} already exists")
+            created = []
+            for record_id, fields in prepared:
+                stored = self._insert(collection, record_id, fields)
+                if fire_webhooks:
+                    self._emit(collection, "created", stored)
+                created.append(stored)
+            return [_copy_record(record) for record in created]
+
+    def add_time_entries(self, count, start_date="2026-11-02", days=40, state="approved", seed=42):
+        """Bulk-create ``count`` generated time entries over the stored projects/tasks/employees.
+
+        Open tasks only (not done/cancelled ones); no webhooks. Returns the created entries.
+        """
+        with self._lock:
+            projects = [p["id"] for p in self._store["projects"].values()]
+            tasks = {}
+            for task in self._store["tasks"].values():
+                if task.get("state") not in ("done", "cancelled"):
+                    tasks.setdefault(task.get("project_id"), []).append(task["id"])
+            employees = [copy.deepcopy(e) for e in self._store["employees"].values()]
+            first_number = 1 + max(
+                [GENERATED_TIME_ENTRY_BASE]
+                + [
+                    int(record_id[3:])
+                    for record_id in self._store["time_entries"]
+                    if record_id.startswith("TE-") and record_id[3:].isdigit()
+                ]
+            )
+        entries = generate_time_entries(
+            count,
+            sorted(projects),
+            {project: sorted(ids) for project, ids in tasks.items()},
+            sorted(employees, key=lambda e: e["id"]),
+            start_date,
+            days,
+            state=state,
+            seed=seed,
+            first_number=first_number,
+        )
+        return self.bulk_create("time_entries", entries)
 
     def update(self, collection, record_id, changes):
         collection = _collection_or_error(collection)
@@ -240,6 +432,7 @@ class PsaSimulator:
             stored.update(copy.deepcopy(changes))
             stored["version"] += 1
             stored["updated_at"] = self._now()
+            self._put(collection, stored)
             self._emit(collection, "updated", stored)
             return copy.deepcopy(stored)
 
@@ -248,6 +441,8 @@ class PsaSimulator:
         with self._lock:
             stored = self._existing(collection, record_id)
             del self._store[collection][record_id]
+            del self._stamps[collection][record_id]
+            self._order.pop(collection, None)
             tombstone = {
                 "id": record_id,
                 "updated_at": self._now(),
@@ -268,10 +463,19 @@ class PsaSimulator:
             return copy.deepcopy(self._sorted(collection))
 
     def _sorted(self, collection):
-        return sorted(
-            self._store[collection].values(),
-            key=lambda r: (parse_timestamp(r["updated_at"]), r["id"]),
-        )
+        """Records in API order; the cached list itself, so callers must not change it."""
+        return self._ordered(collection)[0]
+
+    def _ordered(self, collection):
+        """(records sorted by (updated_at, id), their parsed updated_at); call under the lock."""
+        if collection not in self._order:
+            stamps = self._stamps[collection]
+            ids = sorted(stamps, key=lambda record_id: (stamps[record_id], record_id))
+            self._order[collection] = (
+                [self._store[collection][record_id] for record_id in ids],
+                [stamps[record_id] for record_id in ids],
+            )
+        return self._order[collection]
 
     def set_external_ref(self, collection, record_id, system, reference):
         """Store the connector's write-back; deliberately no version bump and no webhook."""
@@ -282,14 +486,56 @@ class PsaSimulator:
             stored["external_refs"][system] = copy.deepcopy(reference)
             return copy.deepcopy(stored)
 
-    def list_page(self, collection, updated_since=None, page=1, per_page=DEFAULT_PER_PAGE):
-        collection = _collection_or_error(collection)
+    def mark_billed(self, ids, invoice):
+        """Lock time entries as invoiced: the connector telling the PSA, so like the
+        external_refs write-back no version bump, no new updated_at and no webhook.
+
+        Returns ``{"updated": [...], "unknown": [...]}`` (ids in request order, deduplicated).
+        """
+        if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+            raise ApiError(400, "ids must be a list of time entry ids")
+        if not isinstance(invoice, dict):
+            raise ApiError(400, "invoice must be an object with a number")
+        number = invoice.get("number")
+        if not isinstance(number, str) or not number:
+            raise ApiError(400, "invoice.number must be a non-empty string")
+        if invoice.get("date") is not None:
+            _iso_date("invoice.date", invoice["date"])
+        updated, unknown = [], []
         with self._lock:
-            matching = [
-                r
-                for r in self._sorted(collection)
-                if updated_since is None or parse_timestamp(r["updated_at"]) >= updated_since
-            ]
+            for record_id in dict.fromkeys(ids):
+                stored = self._store["time_entries"].get(record_id)
+                if stored is None:
+                    unknown.append(record_id)
+                    continue
+                stored.update(billed=True, locked=True, invoice_ref=number)
+                updated.append(record_id)
+        return {"updated": updated, "unknown": unknown}
+
+    def list_page(
+        self,
+        collection,
+        updated_since=None,
+        page=1,
+        per_page=DEFAULT_PER_PAGE,
+        filters=None,
+        date_from=None,
+        date_to=None,
+    ):
+        """One page in (updated_at, id) order.
+
+        ``filters`` maps a field of ``LIST_FILTERS[collection]["equal"]`` to accepted values
+        (``"a,b"`` or a list); ``date_from``/``date_to`` (YYYY-MM-DD, inclusive) restrict the
+        collection's date field, or select spans overlapping the period.
+        """
+        collection = _collection_or_error(collection)
+        matches = _record_matcher(collection, filters, date_from, date_to)
+        with self._lock:
+            records, stamps = self._ordered(collection)
+            first = 0 if updated_since is None else bisect_left(stamps, updated_since)
+            matching = records[first:] if first else records
+            if matches is not None:
+                matching = [r for r in matching if matches(r)]
             start = (page - 1) * per_page
             data = copy.deepcopy(matching[start : start + per_page])
         has_more = start + per_page < len(matching)
@@ -569,6 +815,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 return 200, self._list(collection)
             if method == "POST":
                 return 201, sim.create(collection, self._json_body(body))
+        elif segments == ["time_entries", "billed"]:
+            if method == "POST":
+                payload = _require_object(self._json_body(body))
+                return 200, sim.mark_billed(payload.get("ids"), payload.get("invoice"))
         elif len(segments) == 2:
             record_id = segments[1]
             if method == "GET":
@@ -596,6 +846,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         per_page = _positive_int(params, "per_page", DEFAULT_PER_PAGE)
         if per_page > MAX_PER_PAGE:
             raise ApiError(400, f"per_page must be at most {MAX_PER_PAGE}")
+        filters = {
+            name: ",".join(values)
+            for name, values in params.items()
+            if name in FILTER_PARAMS and name not in DATE_RANGE_PARAMS
+        }
+        date_from, date_to = (
+            params[name][-1] if name in params else None for name in DATE_RANGE_PARAMS
+        )
         updated_since = None
         if "updated_since" in params:
             # An unencoded "+00:00" offset arrives as " 00:00" after query decoding.
@@ -604,7 +862,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 updated_since = parse_timestamp(raw)
             except ValueError:
                 raise ApiError(400, f"updated_since is not ISO 8601: {raw!r}") from None
-        return self.simulator.list_page(collection, updated_since, page, per_page)
+        return self.simulator.list_page(
+            collection, updated_since, page, per_page, filters, date_from, date_to
+        )
 
     def _route_sim(self, path, body):
         sim = self.simulator

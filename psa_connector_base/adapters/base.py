@@ -171,6 +171,17 @@ class HttpAdapter:
         """Tell the remote system which Odoo record an external one maps to."""
         raise NotImplementedError
 
+    def iter_time_entries(self, date_from, date_to, states):
+        """Yield pages of canonical time entries dated in [date_from, date_to] in ``states``."""
+        raise NotImplementedError
+
+    def mark_time_entries_billed(self, external_ids, invoice):
+        """Tell the remote system these entries are billed, so it can lock them.
+
+        Returns the ids it did not know.
+        """
+        raise NotImplementedError
+
 
 def parse_retry_after(value):
     if not value:

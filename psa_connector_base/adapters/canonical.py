@@ -53,3 +53,20 @@ class CanonicalRestAdapter(HttpAdapter):
             f"api/v1/{COLLECTIONS[object_type]}/{external_id}/external_refs/odoo",
             json=odoo_refs,
         )
+
+    def iter_time_entries(self, date_from, date_to, states):
+        params = {
+            "per_page": self.config.page_size,
+            "date_from": str(date_from),
+            "date_to": str(date_to),
+            "state": ",".join(sorted(states)),
+        }
+        yield from self.paginate("api/v1/time_entries", params)
+
+    def mark_time_entries_billed(self, external_ids, invoice):
+        answer = self.request(
+            "POST",
+            "api/v1/time_entries/billed",
+            json={"ids": list(external_ids), "invoice": invoice},
+        )
+        return (answer or {}).get("unknown", [])

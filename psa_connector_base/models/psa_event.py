@@ -172,15 +172,20 @@ class PsaEvent(models.Model):
         return existing, False
 
     @api.model
+    def _pull_uid(self, object_type, record):
+        """One event per version of a pulled record: pulling it again stores nothing."""
+        stamp = normalize_timestamp(record.get("updated_at")) or record.get("version") or ""
+        return f"pull:{object_type}:{record.get('id')}:{stamp}"
+
+    @api.model
     def _store_pulled(self, backend, object_type, records):
         """Store pulled records as events; a version already stored is not stored twice."""
         rows = []
         for record in records:
-            stamp = normalize_timestamp(record.get("updated_at")) or record.get("version") or ""
             action = "deleted" if record.get("deleted") else "updated"
             rows.append(
                 {
-                    "event_uid": f"pull:{object_type}:{record.get('id')}:{stamp}",
+                    "event_uid": self._pull_uid(object_type, record),
                     "event_type": f"{object_type}.{action}",
                     "external_id": str(record.get("id")),
                     "occurred_at": to_odoo_datetime(record.get("updated_at")),

@@ -111,6 +111,7 @@ class PsaException(models.Model):
             "res_model": error.details.get("res_model") or False,
             "res_id": error.details.get("res_id") or False,
             "state": "open",
+            **error.exception_values,
         }
 
     @api.model
@@ -144,25 +145,32 @@ class PsaException(models.Model):
             }
         )
 
+    # References that identify one thing across all backends of a company (an employee
+    # bound by the HR system is the one the PSA's time entries name).
+    _shared_reference_types = ("employee",)
+
     @api.model
     def _wake_waiting(self, bindings):
         """Retry the events that waited for the objects these bindings bring."""
         if not bindings:
             return
-        keys = {(b.backend_id.id, b.external_type, b.external_id) for b in bindings}
-        waiting = (
-            self.sudo()
-            .search(
-                [
-                    ("state", "=", "open"),
-                    ("category", "=", "missing_reference"),
-                    ("backend_id", "in", list({k[0] for k in keys})),
-                    ("waiting_external_id", "in", list({k[2] for k in keys})),
-                ]
-            )
-            .filtered(lambda e: (e.backend_id.id, e.waiting_type, e.waiting_external_id) in keys)
+        waiting = self.sudo().search(
+            [
+                ("state", "=", "open"),
+                ("category", "=", "missing_reference"),
+                ("waiting_external_id", "in", list(set(bindings.mapped("external_id")))),
+            ]
         )
-        waiting._retry(automatic=True)
+        keys = {(b.backend_id.id, b.external_type, b.external_id) for b in bindings}
+        shared_keys = {
+            (b.company_id.id, b.external_type, b.external_id)
+            for b in bindings
+            if b.external_type in self._shared_reference_types
+        }
+        waiting.filtered(
+            lambda e: (e.backend_id.id, e.waiting_type, e.waiting_external_id) in keys
+            or (e.company_id.id, e.waiting_type, e.waiting_external_id) in shared_keys
+        )._retry(automatic=True)
 
     @api.model
     def _cron_retry_arrived_references(self):
@@ -171,14 +179,18 @@ class PsaException(models.Model):
         Binding creation wakes waiters at once, but a waiter recorded by a concurrent
         job that had not committed yet is invisible to it; this sweep closes that gap.
         """
-        self.env.cr.execute("""
+        self.env.cr.execute(
+            """
             SELECT e.id FROM psa_exception e
-              JOIN psa_binding b ON b.backend_id = e.backend_id
-                                AND b.external_type = e.waiting_type
+              JOIN psa_binding b ON b.external_type = e.waiting_type
                                 AND b.external_id = e.waiting_external_id
+                                AND (b.backend_id = e.backend_id
+                                     OR (b.external_type IN %s AND b.company_id = e.company_id))
              WHERE e.state = 'open' AND e.category = 'missing_reference'
-        """)
-        arrived = self.browse([row[0] for row in self.env.cr.fetchall()])
+        """,
+            [tuple(self._shared_reference_types)],
+        )
+        arrived = self.browse(list({row[0] for row in self.env.cr.fetchall()}))
         arrived._retry(automatic=True)
         return len(arrived)
 

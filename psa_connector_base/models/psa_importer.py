@@ -75,7 +75,11 @@ class PsaImporter(models.AbstractModel):
             if order == 0 and record and action != "deleted":
                 return "skipped", _("this version is already applied")
         if action == "deleted":
-            return self._apply_delete(event, binding, record, external_id)
+            state, message = self._apply_delete(event, binding, record, external_id)
+            if binding:
+                # Remember the version, so a replay of an older one cannot resurrect it.
+                binding.write(self._binding_version_values(data))
+            return state, message
         self._validate(data)
         values = self._map_values(backend, data)
         if record:
@@ -85,13 +89,18 @@ class PsaImporter(models.AbstractModel):
             binding = self.env["psa.binding"]._find(backend, object_type, external_id)
         binding.write(
             {
-                "external_version": data.get("version") or False,
-                "external_updated_at": normalize_timestamp(data.get("updated_at")),
-                "last_sync_date": self.env.cr.now(),
+                **self._binding_version_values(data),
                 "synced_values": json.dumps(self._comparable_values(record, values), default=str),
             }
         )
         return "done", message
+
+    def _binding_version_values(self, data):
+        return {
+            "external_version": data.get("version") or False,
+            "external_updated_at": normalize_timestamp(data.get("updated_at")),
+            "last_sync_date": self.env.cr.now(),
+        }
 
     def _apply_create(self, event, binding, external_id, values, data):
         backend = event.backend_id

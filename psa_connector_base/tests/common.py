@@ -52,7 +52,7 @@ class PsaTestMixin:
         if methods:
             domain.append(("method_name", "in", list(methods)))
         for _round in range(max_rounds):
-            pending = self.env["queue.job"].search(domain, order="id")
+            pending = self.env["queue.job"].search(domain, order="priority, id")
             if not pending:
                 return performed
             for record in pending:

@@ -12,6 +12,8 @@ class SyncError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+        # Extra psa.exception values an addon wants recorded (e.g. a waiting e-mail).
+        self.exception_values = {}
 
 
 class PayloadInvalid(SyncError):

@@ -9,12 +9,14 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from psa_simulator import PsaSimulator, sign
+from psa_simulator.seed import generate_time_entries
 
 TOKEN = "demo-token"
 SECRET = "whsec-test"
@@ -267,10 +269,15 @@ def test_announce_sends_parents_first(receiver):
         assert status == 200
         deliveries = simulator.wait_for_deliveries(answer["queued"])
     types = [d["type"] for d in deliveries]
-    assert len(types) == 51
+    assert len(types) == 57
     assert types[:3] == ["customer.created"] * 3
-    assert types[3:6] == ["project.created"] * 3
-    assert types[6:16] == ["task.created"] * 10
+    assert types[3:7] == ["contact.created"] * 4
+    assert types[7:10] == ["department.created"] * 3
+    assert types[10:14] == ["employee.created"] * 4
+    assert types[14:17] == ["project.created"] * 3
+    assert types[17:27] == ["task.created"] * 10
+    assert types[27:47] == ["time_entry.created"] * 20
+    assert types[-3:] == ["leave.created"] * 3
 
 
 def test_fault_429_with_retry_after_then_normal_answers(simulator):
@@ -310,6 +317,282 @@ def test_reset_restores_the_seed(simulator):
     assert call(simulator, "POST", "/_sim/reset", token=None)[0] == 200
     assert simulator.get("projects", "P-2003")["version"] == 1
     assert simulator.requests_log == []
+
+
+def listed(simulator, path):
+    """Ids of every record a filtered list answers, following next_page; 400s raise."""
+    ids, page, separator = [], 1, "&" if "?" in path else "?"
+    while page:
+        status, _headers, answer = call(
+            simulator, "GET", f"{path}{separator}per_page=3&page={page}"
+        )
+        assert status == 200, answer
+        ids.extend(record["id"] for record in answer["data"])
+        page = answer["meta"]["next_page"]
+    assert answer["meta"]["total"] == len(ids)
+    return ids
+
+
+def test_time_entry_filters(simulator):
+    entries = simulator.records("time_entries")
+    by_state = {}
+    for entry in entries:
+        by_state.setdefault(entry["state"], []).append(entry["id"])
+    assert listed(simulator, "/api/v1/time_entries?state=approved") == by_state["approved"]
+    assert len(by_state["approved"]) == 17
+    both = listed(simulator, "/api/v1/time_entries?state=approved,submitted")
+    assert both == [e["id"] for e in entries if e["state"] != "rejected"]
+    assert listed(simulator, "/api/v1/time_entries?state=approved&state=rejected") == [
+        e["id"] for e in entries if e["state"] != "submitted"
+    ]
+    in_period = listed(simulator, "/api/v1/time_entries?date_from=2026-11-10&date_to=2026-11-12")
+    assert in_period == ["TE-5010", "TE-5011", "TE-5012", "TE-5013"]
+    assert listed(simulator, "/api/v1/time_entries?date_from=2026-11-20") == ["TE-5019", "TE-5020"]
+    assert listed(simulator, "/api/v1/time_entries?date_to=2026-11-02") == ["TE-5001", "TE-5002"]
+    portal = listed(simulator, "/api/v1/time_entries?project_id=P-2002&state=approved")
+    assert portal == [
+        e["id"] for e in entries if e["project_id"] == "P-2002" and e["state"] == "approved"
+    ]
+    assert portal and len(portal) < len(by_state["approved"])
+    # Filters combine with updated_since; the order stays (updated_at, id).
+    patched = simulator.update("time_entries", "TE-5001", {"hours": 6.5})
+    since = listed(
+        simulator, f"/api/v1/time_entries?state=approved&updated_since={patched['updated_at']}"
+    )
+    assert since == ["TE-5001"]
+    for bad_query in (
+        "date_from=2026-13-01",
+        "date_to=yesterday",
+        "date_from=20261101",
+        "date_from=2026-11-20&date_to=2026-11-10",
+        "leave_type=sick",
+    ):
+        status, _headers, body = call(simulator, "GET", f"/api/v1/time_entries?{bad_query}")
+        assert status == 400, bad_query
+        assert "error" in body
+    assert call(simulator, "GET", "/api/v1/customers?date_from=2026-11-01")[0] == 400
+    assert call(simulator, "GET", "/api/v1/customers?state=active")[0] == 400
+
+
+def test_allocation_and_leave_filters_overlap_the_period(simulator):
+    assert listed(simulator, "/api/v1/allocations?employee_id=E-4003") == ["A-7002", "A-7003"]
+    assert listed(simulator, "/api/v1/allocations?project_id=P-2001,P-2003") == [
+        "A-7001",
+        "A-7003",
+    ]
+    overlapping = "/api/v1/allocations?date_from=2026-11-28&date_to=2026-11-30"
+    assert listed(simulator, overlapping) == ["A-7001"]
+    assert listed(simulator, "/api/v1/allocations?date_from=2026-11-27&date_to=2026-12-01") == [
+        "A-7001",
+        "A-7002",
+        "A-7003",
+    ]
+    assert listed(simulator, "/api/v1/leaves?date_from=2026-11-27&date_to=2026-12-03") == [
+        "L-9001",
+        "L-9002",
+    ]
+    assert listed(simulator, "/api/v1/leaves?date_from=2027-01-01") == []
+    assert listed(simulator, "/api/v1/leaves?employee_id=E-4001") == ["L-9003"]
+    assert listed(simulator, "/api/v1/leaves?employee_id=E-4001&date_to=2026-12-20") == []
+    assert call(simulator, "GET", "/api/v1/leaves?date_to=2026-02-30")[0] == 400
+    # The Python API takes the same filters.
+    page = simulator.list_page("leaves", filters={"state": ["requested"]})
+    assert [leave["id"] for leave in page["data"]] == ["L-9003"]
+
+
+def test_billing_lock_is_silent(receiver):
+    with PsaSimulator(webhook_url=receiver.url, webhook_secret=SECRET) as simulator:
+        before = {e["id"]: e for e in simulator.records("time_entries")}
+        assert before["TE-5001"]["billed"] is False
+        assert before["TE-5001"]["locked"] is False
+        assert before["TE-5001"]["invoice_ref"] is None
+        payload = {
+            "ids": ["TE-5001", "TE-9999", "TE-5002", "TE-5001"],
+            "invoice": {"number": "INV/2026/0001", "date": "2026-11-30", "odoo_id": 42},
+        }
+        status, _headers, answer = call(simulator, "POST", "/api/v1/time_entries/billed", payload)
+        assert status == 200
+        assert answer == {"updated": ["TE-5001", "TE-5002"], "unknown": ["TE-9999"]}
+        for entry_id in ("TE-5001", "TE-5002"):
+            status, _headers, entry = call(simulator, "GET", f"/api/v1/time_entries/{entry_id}")
+            assert status == 200
+            assert entry["billed"] is True
+            assert entry["locked"] is True
+            assert entry["invoice_ref"] == "INV/2026/0001"
+            assert entry["version"] == before[entry_id]["version"]
+            assert entry["updated_at"] == before[entry_id]["updated_at"]
+        assert simulator.get("time_entries", "TE-5003")["billed"] is False
+        # Nothing changed for an incremental pull either.
+        newest = max(e["updated_at"] for e in before.values())
+        assert listed(simulator, f"/api/v1/time_entries?updated_since={newest}") == ["TE-5020"]
+        for bad in (
+            b"{not json",
+            b"[]",
+            json.dumps({"ids": "TE-5001", "invoice": {"number": "INV/1"}}).encode(),
+            json.dumps({"ids": ["TE-5001", 7], "invoice": {"number": "INV/1"}}).encode(),
+            json.dumps({"ids": ["TE-5001"]}).encode(),
+            json.dumps({"ids": ["TE-5001"], "invoice": {"number": ""}}).encode(),
+            json.dumps({"ids": ["TE-5001"], "invoice": {"number": "I", "date": "30.11"}}).encode(),
+        ):
+            status, _headers, body = call(simulator, "POST", "/api/v1/time_entries/billed", raw=bad)
+            assert status == 400, bad
+            assert "error" in body
+        assert call(simulator, "GET", "/api/v1/time_entries/billed")[0] == 405
+        # A later mutation is the first and only event: billing queued nothing.
+        simulator.update("customers", "C-1001", {"phone": "+49 40 5550 9999"})
+        deliveries = simulator.wait_for_deliveries(1)
+    assert [d["type"] for d in deliveries] == ["customer.updated"]
+    assert len(receiver.received) == 1
+
+
+def test_departments_leaves_and_employee_links(simulator):
+    status, _headers, account = call(simulator, "GET", "/api/v1/account")
+    assert {"departments", "leaves"} <= set(account["collections"])
+    assert listed(simulator, "/api/v1/departments") == ["D-4501", "D-4502", "D-4503"]
+    departments = {d["id"]: d for d in simulator.records("departments")}
+    assert listed(simulator, "/api/v1/employees?department_id=D-4501") == ["E-4001", "E-4002"]
+    employees = {e["id"]: e for e in simulator.records("employees")}
+    for department in departments.values():
+        assert set(department) >= {"id", "name", "manager_id", "parent_id"}
+        assert department["parent_id"] is None
+        assert department["manager_id"] is None or department["manager_id"] in employees
+    for employee in employees.values():
+        assert departments[employee["department_id"]]["name"] == employee["department"]
+        assert employee["work_email"] == employee["email"]
+        assert employee["status"] == "active"
+    for entry in simulator.records("time_entries"):
+        assert entry["employee_email"] == employees[entry["employee_id"]]["email"]
+    leaves = simulator.records("leaves")
+    assert [leave["id"] for leave in leaves] == ["L-9001", "L-9002", "L-9003"]
+    assert sorted(leave["state"] for leave in leaves) == ["approved", "approved", "requested"]
+    assert {leave["leave_type"] for leave in leaves} == {"vacation", "sick"}
+    for leave in leaves:
+        assert leave["employee_id"] in employees
+        assert "2026-11-01" <= leave["date_from"] <= leave["date_to"] <= "2026-12-31"
+        assert leave["hours"] > 0
+    status, _headers, created = call(
+        simulator, "POST", "/api/v1/departments", {"name": "Sales", "parent_id": "D-4501"}
+    )
+    assert (status, created["id"]) == (201, "D-4504")
+    status, _headers, created = call(
+        simulator,
+        "POST",
+        "/api/v1/leaves",
+        {"employee_id": "E-4002", "date_from": "2026-12-07", "date_to": "2026-12-07"},
+    )
+    assert (status, created["id"]) == (201, "L-9004")
+    assert simulator.get("leave", "L-9004")["employee_id"] == "E-4002"
+
+
+def test_bulk_create_is_quiet_unless_asked(receiver):
+    with PsaSimulator(webhook_url=receiver.url, webhook_secret=SECRET) as simulator:
+        records = [{"customer_id": "C-1002", "name": f"Contact {n}"} for n in range(500)]
+        created = simulator.bulk_create("contacts", records)
+        assert [c["id"] for c in created] == [f"CT-{1105 + n}" for n in range(500)]
+        assert all(c["version"] == 1 and c["external_refs"] == {} for c in created)
+        stamps = [c["updated_at"] for c in created]
+        assert all(c["created_at"] == c["updated_at"] for c in created)
+        listing = simulator.records("contacts")
+        assert [c["id"] for c in listing[-500:]] == [c["id"] for c in created]
+        assert len(set(stamps)) == 500
+        # Returned copies are detached from the store.
+        created[0]["name"] = "changed"
+        assert simulator.get("contacts", "CT-1105")["name"] == "Contact 0"
+        # All or nothing: a clash with a stored id or within the batch inserts nothing.
+        with pytest.raises(Exception, match="already exists"):
+            simulator.bulk_create("contacts", [{"id": "CT-9000"}, {"id": "CT-1101"}])
+        with pytest.raises(Exception, match="duplicate"):
+            simulator.bulk_create("contacts", [{"id": "CT-9000"}, {"id": "CT-9000"}])
+        assert simulator.get("contacts", "CT-9000") is None
+        # With fire_webhooks=True each record is announced as created.
+        loud = simulator.bulk_create(
+            "departments", [{"name": "Legal"}, {"name": "Finance"}], fire_webhooks=True
+        )
+        deliveries = simulator.wait_for_deliveries(2)
+    assert [d["type"] for d in deliveries] == ["department.created"] * 2
+    assert [json.loads(body)["data"]["id"] for _h, body in receiver.received] == [
+        d["id"] for d in loud
+    ]
+
+
+def test_generate_time_entries_is_deterministic_and_realistic():
+    employees = [
+        {"id": "E-4001", "email": "anna.schmidt@consultancy.example"},
+        {"id": "E-4004", "email": "lukas.weber@consultancy.example"},
+    ]
+    tasks = {"P-2001": ["T-3002", "T-3003"], "P-2002": ["T-3006"]}
+    arguments = (1000, ["P-2001", "P-2002"], tasks, employees, "2026-11-02", 20)
+    entries = generate_time_entries(*arguments)
+    assert entries == generate_time_entries(*arguments)
+    assert entries != generate_time_entries(*arguments, seed=7)
+    assert [e["id"] for e in entries] == [f"TE-{100001 + n}" for n in range(1000)]
+    emails = {e["id"]: e["email"] for e in employees}
+    dates = [e["date"] for e in entries]
+    assert dates == sorted(dates)
+    assert dates[0] == "2026-11-02" and dates[-1] == "2026-11-27"  # 20 working days
+    assert len(set(dates)) == 20
+    for entry in entries:
+        assert entry["task_id"] in tasks[entry["project_id"]]
+        assert entry["employee_email"] == emails[entry["employee_id"]]
+        assert 0.25 <= entry["hours"] <= 8 and (entry["hours"] * 4).is_integer()
+        assert entry["state"] == "approved"
+        assert entry["billed"] is False and entry["locked"] is False
+        assert datetime_weekday(entry["date"]) < 5
+    assert 0.75 < sum(e["billable"] for e in entries) / 1000 < 1
+    assert len({e["description"] for e in entries}) > 50
+    assert len({e["hours"] for e in entries}) > 20
+    submitted = generate_time_entries(3, ["P-2002"], {}, employees, "2026-11-02", 5, "submitted")
+    assert {(e["state"], e["task_id"]) for e in submitted} == {("submitted", None)}
+
+
+def datetime_weekday(text):
+    return date.fromisoformat(text).weekday()
+
+
+def test_add_time_entries_over_the_seed_pages_through(simulator):
+    created = simulator.add_time_entries(1200)
+    assert created[0]["id"] == "TE-100001"
+    assert created[-1]["id"] == "TE-101200"
+    more = simulator.add_time_entries(2, seed=1)
+    assert [e["id"] for e in more] == ["TE-101201", "TE-101202"]
+    projects = {p["id"] for p in simulator.records("projects")}
+    assert {e["project_id"] for e in created} <= projects
+    status, _headers, answer = call(
+        simulator, "GET", "/api/v1/time_entries?state=approved&per_page=500&page=3"
+    )
+    assert status == 200
+    assert answer["meta"]["total"] == 17 + 1202
+    # Page 3 starts after the 17 seeded approved entries and 983 generated ones.
+    assert [e["id"] for e in answer["data"]] == [f"TE-{100984 + n}" for n in range(219)]
+    assert answer["meta"]["next_page"] is None
+
+
+def test_cli_serve_seeds_extra_time_entries():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "psa_simulator", "serve", "--port", "0", "--time-entries", "250"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "listening on" in line:
+                break
+        assert "seeded 250 extra time entries\n" in lines, lines
+        url = lines[-1].rsplit(" ", 1)[1].strip()
+        request = urllib.request.Request(
+            url + "/api/v1/time_entries?per_page=1&date_from=2026-11-01",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["meta"]["total"] == 270
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+    assert process.returncode == 0
 
 
 def run_cli(*args):

@@ -1,0 +1,80 @@
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+
+from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
+
+
+class PsaBackend(models.Model):
+    _inherit = "psa.backend"
+
+    approved_time_states = fields.Char(
+        default="approved",
+        help="Comma-separated time-entry states of the remote system that count as approved. "
+        "Only approved entries become timesheet lines.",
+    )
+    employee_match_key = fields.Selection(
+        [("binding", "Employee bindings only"), ("work_email", "Bindings, then work e-mail")],
+        default="work_email",
+        required=True,
+        help="How a time entry's employee is found when no employee binding names it.",
+    )
+    reconciliation_days = fields.Integer(
+        default=31, help="Days back the nightly reconciliation compares."
+    )
+
+    def _approved_time_states(self):
+        self.ensure_one()
+        return {s.strip() for s in (self.approved_time_states or "").split(",") if s.strip()}
+
+    def _pull_object_types(self):
+        types = super()._pull_object_types()
+        if self.kind == "psa":
+            types.append("time_entry")
+        return types
+
+    # Billed entries out ---------------------------------------------------------------
+
+    def _enqueue_billed_push(self, external_ids, invoice):
+        self.ensure_one()
+        self.with_delay(
+            description=f"Tell {self.name}: {len(external_ids)} time entries billed",
+        )._push_billed_job(sorted(external_ids), invoice)
+
+    def _push_billed_job(self, external_ids, invoice):
+        self.ensure_one()
+        try:
+            unknown = self._get_adapter().mark_time_entries_billed(external_ids, invoice)
+        except RemoteServiceError as err:
+            return self.env["psa.event"]._handle_remote_error(
+                err, backend=self, object_type="time_entry", what="report of billed time"
+            )
+        self.env["psa.audit.log"]._log(
+            backend=self,
+            direction="out",
+            operation="push",
+            object_type="time_entry",
+            res_model="account.move",
+            res_id=invoice.get("odoo_id"),
+            message=_(
+                "%(count)s entries reported billed on %(number)s",
+                count=len(external_ids),
+                number=invoice.get("number"),
+            ),
+            values={"ids": external_ids, "unknown": unknown},
+        )
+        return f"{len(external_ids)} reported, {len(unknown)} unknown to the remote system"
+
+    # Reconciliation ----------------------------------------------------------------
+
+    @api.model
+    def _cron_reconcile_time(self):
+        today = fields.Date.context_today(self)
+        for backend in self.search([("kind", "=", "psa"), ("base_url", "!=", False)]):
+            self.env["psa.timesheet.reconciliation"].create(
+                {
+                    "backend_id": backend.id,
+                    "date_from": today - timedelta(days=backend.reconciliation_days),
+                    "date_to": today,
+                }
+            ).action_run()

@@ -1,0 +1,226 @@
+import json
+from collections import defaultdict
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
+
+HOURS_TOLERANCE = 0.001
+
+
+class PsaTimesheetReconciliation(models.Model):
+    """The PSA's approved hours against Odoo's timesheet lines, per project and day."""
+
+    _name = "psa.timesheet.reconciliation"
+    _description = "PSA Connector Timesheet Reconciliation"
+    _inherit = ["mail.thread"]
+    _order = "id desc"
+
+    name = fields.Char(compute="_compute_name", store=True)
+    backend_id = fields.Many2one("psa.backend", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="backend_id.company_id", store=True, index=True)
+    date_from = fields.Date(required=True)
+    date_to = fields.Date(required=True)
+    state = fields.Selection(
+        [("draft", "Not run"), ("done", "Run"), ("failed", "Failed")],
+        default="draft",
+        required=True,
+        tracking=True,
+    )
+    run_date = fields.Datetime(readonly=True)
+    error_message = fields.Text(readonly=True)
+    line_ids = fields.One2many("psa.timesheet.reconciliation.line", "reconciliation_id")
+    psa_hours = fields.Float(string="Approved in the PSA", readonly=True)
+    odoo_hours = fields.Float(string="Timesheets in Odoo", readonly=True)
+    psa_entry_count = fields.Integer(string="Approved entries", readonly=True)
+    missing_entry_count = fields.Integer(string="Entries missing in Odoo", readonly=True)
+    extra_line_count = fields.Integer(string="Lines not approved in the PSA", readonly=True)
+    difference_count = fields.Integer(string="Project-days that differ", readonly=True)
+    approved_unbilled_hours = fields.Float(readonly=True)
+    waiting_exception_count = fields.Integer(string="Entries in the exception queue", readonly=True)
+    oldest_waiting_date = fields.Datetime(string="Oldest waiting since", readonly=True)
+
+    @api.depends("backend_id", "date_from", "date_to")
+    def _compute_name(self):
+        for report in self:
+            report.name = f"{report.backend_id.name or ''}: {report.date_from} to {report.date_to}"
+
+    @api.constrains("date_from", "date_to")
+    def _check_dates(self):
+        if any(r.date_from > r.date_to for r in self):
+            raise UserError(_("The period must start before it ends."))
+
+    # Running ------------------------------------------------------------------------
+
+    def action_run(self):
+        for report in self:
+            try:
+                with self.env.cr.savepoint():
+                    report._run()
+            except RemoteServiceError as err:
+                report.write(
+                    {
+                        "state": "failed",
+                        "error_message": err.message,
+                        "run_date": fields.Datetime.now(),
+                    }
+                )
+        return True
+
+    def _run(self):
+        self.ensure_one()
+        backend = self.backend_id
+        odoo_by_entry = self._odoo_hours_by_entry()
+        psa_totals = defaultdict(float)
+        missing = defaultdict(list)
+        seen = set()
+        psa_entry_count = 0
+        adapter = backend._get_adapter()
+        # Page by page: only ids of lines already in Odoo and the missing entries are kept.
+        for page in adapter.iter_time_entries(
+            self.date_from, self.date_to, backend._approved_time_states()
+        ):
+            for entry in page:
+                key = (str(entry["project_id"]), entry["date"])
+                entry_id = str(entry["id"])
+                psa_entry_count += 1
+                psa_totals[key] += float(entry.get("hours") or 0.0)
+                seen.add(entry_id)
+                if entry_id not in odoo_by_entry:
+                    missing[key].append(entry)
+        odoo_totals = defaultdict(float)
+        extra = defaultdict(list)
+        for entry_id, (project_ext, day, hours, line_id) in odoo_by_entry.items():
+            odoo_totals[(project_ext, day)] += hours
+            if entry_id not in seen:
+                extra[(project_ext, day)].append(line_id)
+        lines = []
+        for key in sorted(set(psa_totals) | set(odoo_totals)):
+            psa, odoo = round(psa_totals.get(key, 0.0), 4), round(odoo_totals.get(key, 0.0), 4)
+            if abs(psa - odoo) <= HOURS_TOLERANCE and not missing.get(key) and not extra.get(key):
+                continue
+            lines.append(
+                self._line_values(key, psa, odoo, missing.get(key, []), extra.get(key, []))
+            )
+        self.line_ids.unlink()
+        waiting = self._waiting_exceptions()
+        self.write(
+            {
+                "line_ids": [fields.Command.create(values) for values in lines],
+                "state": "done",
+                "run_date": fields.Datetime.now(),
+                "error_message": False,
+                "psa_hours": round(sum(psa_totals.values()), 4),
+                "odoo_hours": round(sum(odoo_totals.values()), 4),
+                "psa_entry_count": psa_entry_count,
+                "missing_entry_count": sum(len(v) for v in missing.values()),
+                "extra_line_count": sum(len(v) for v in extra.values()),
+                "difference_count": len(lines),
+                "approved_unbilled_hours": self._approved_unbilled_hours(),
+                "waiting_exception_count": len(waiting),
+                "oldest_waiting_date": min(waiting.mapped("create_date"), default=False),
+            }
+        )
+
+    def _line_values(self, key, psa_hours, odoo_hours, missing_entries, extra_line_ids):
+        project_ext, day = key
+        if not odoo_hours and not extra_line_ids:
+            kind = "missing_in_odoo"
+        elif not psa_hours:
+            kind = "extra_in_odoo"
+        elif missing_entries or extra_line_ids:
+            kind = "entries_differ"
+        else:
+            kind = "hours_differ"
+        project = self.env["psa.binding"]._find_record(self.backend_id, "project", project_ext)
+        return {
+            "project_external_id": project_ext,
+            "project_id": project.id if project else False,
+            "date": day,
+            "psa_hours": psa_hours,
+            "odoo_hours": odoo_hours,
+            "kind": kind,
+            "missing_entries": json.dumps(missing_entries) if missing_entries else False,
+            "missing_count": len(missing_entries),
+            "extra_line_ids": [fields.Command.set(extra_line_ids)],
+        }
+
+    def _odoo_hours_by_entry(self):
+        """{entry id: (project external id, date, hours, line id)} for the period, one query."""
+        self.env["account.analytic.line"].flush_model()
+        self.env["psa.binding"].flush_model()
+        self.env.cr.execute(
+            """
+            SELECT tb.external_id, pb.external_id, l.date::text, l.unit_amount, l.id
+              FROM account_analytic_line l
+              JOIN psa_binding tb ON tb.res_model = 'account.analytic.line' AND tb.res_id = l.id
+                                 AND tb.backend_id = %(backend)s
+                                 AND tb.external_type = 'time_entry'
+              JOIN psa_binding pb ON pb.res_model = 'project.project'
+                                 AND pb.res_id = l.project_id
+                                 AND pb.backend_id = %(backend)s
+                                 AND pb.external_type = 'project'
+             WHERE l.date BETWEEN %(date_from)s AND %(date_to)s
+            """,
+            {"backend": self.backend_id.id, "date_from": self.date_from, "date_to": self.date_to},
+        )
+        return {row[0]: (row[1], row[2], row[3], row[4]) for row in self.env.cr.fetchall()}
+
+    def _approved_unbilled_hours(self):
+        self.env.cr.execute(
+            """
+            SELECT COALESCE(SUM(l.unit_amount), 0)
+              FROM account_analytic_line l
+              JOIN psa_binding tb ON tb.res_model = 'account.analytic.line' AND tb.res_id = l.id
+                                 AND tb.backend_id = %s AND tb.external_type = 'time_entry'
+              LEFT JOIN account_move m ON m.id = l.timesheet_invoice_id
+             WHERE l.date BETWEEN %s AND %s AND l.psa_billable
+               AND NOT COALESCE(l.psa_locked, false)
+               AND (m.id IS NULL OR m.state = 'cancel')
+            """,
+            (self.backend_id.id, self.date_from, self.date_to),
+        )
+        return self.env.cr.fetchone()[0]
+
+    def _waiting_exceptions(self):
+        return self.env["psa.exception"].search(
+            [
+                ("backend_id", "=", self.backend_id.id),
+                ("object_type", "=", "time_entry"),
+                ("state", "in", ("open", "retrying")),
+            ]
+        )
+
+    # Fixing -------------------------------------------------------------------------
+
+    def action_reimport_missing(self):
+        """Queue the missing entries through the normal path, then they land once."""
+        self.ensure_one()
+        entries = [
+            entry
+            for line in self.line_ids
+            if line.missing_entries
+            for entry in json.loads(line.missing_entries)
+        ]
+        if not entries:
+            raise UserError(_("No entry is missing in Odoo for this period."))
+        Event = self.env["psa.event"]
+        new_events = Event._store_pulled(self.backend_id, "time_entry", entries)
+        # Versions already received (e.g. failed earlier) are retried rather than stored again.
+        uids = [Event._pull_uid("time_entry", entry) for entry in entries]
+        earlier = (
+            Event.search([("backend_id", "=", self.backend_id.id), ("event_uid", "in", uids)])
+            - new_events
+        )
+        new_events._enqueue_batch()
+        earlier._retry()
+        self.message_post(
+            body=_(
+                "Re-import of %(count)s missing entries queued (%(new)s new, %(retried)s retried).",
+                count=len(entries),
+                new=len(new_events),
+                retried=len(earlier.filtered(lambda e: e.state == "pending")),
+            )
+        )
+        return True

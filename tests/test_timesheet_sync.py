@@ -1,0 +1,120 @@
+"""Approved time from the demo PSA into timesheets: pull, reconciliation, month-end volume."""
+
+import time
+
+from odoo.addons.psa_connector_base.tests.common import API_TOKEN, PsaTestMixin
+
+from psa_simulator import PsaSimulator
+
+from .common import SuiteTransactionCase
+
+
+class TestTimesheetSync(PsaTestMixin, SuiteTransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.simulator = PsaSimulator(token=API_TOKEN).start()
+        cls.addClassCleanup(cls.simulator.stop)
+        cls.backend = cls._create_backend(
+            code="sim-time", base_url=cls.simulator.url, page_size=500
+        )
+        for employee in cls.simulator.records("employee"):
+            cls.env["hr.employee"].create(
+                {"name": employee["name"], "work_email": employee["work_email"]}
+            )
+
+    def setUp(self):
+        super().setUp()
+        self.simulator.reset()
+
+    def pull(self):
+        self.backend.action_pull_now()
+        self.run_jobs()
+
+    def approved(self):
+        return [e for e in self.simulator.records("time_entry") if e["state"] == "approved"]
+
+    def odoo_lines(self):
+        bindings = self.env["psa.binding"].search(
+            [("backend_id", "=", self.backend.id), ("external_type", "=", "time_entry")]
+        )
+        return self.env["account.analytic.line"].browse(bindings.mapped("res_id")).exists()
+
+    def reconcile(self):
+        report = self.env["psa.timesheet.reconciliation"].create(
+            {"backend_id": self.backend.id, "date_from": "2026-11-01", "date_to": "2026-12-31"}
+        )
+        report.action_run()
+        self.assertEqual(report.state, "done", report.error_message)
+        return report
+
+    def test_pull_brings_exactly_the_approved_time(self):
+        self.pull()
+        approved = self.approved()
+        lines = self.odoo_lines()
+        self.assertEqual(len(lines), len(approved))
+        self.assertAlmostEqual(sum(lines.mapped("unit_amount")), sum(e["hours"] for e in approved))
+        report = self.reconcile()
+        self.assertFalse(report.line_ids)
+        self.assertEqual(report.psa_entry_count, len(approved))
+        self.assertAlmostEqual(
+            report.approved_unbilled_hours, sum(e["hours"] for e in approved if e["billable"])
+        )
+
+    def test_reconciliation_reports_seeded_differences_and_reimport_fixes_them(self):
+        self.pull()
+        # A PSA entry whose webhook was lost and that no pull has seen yet.
+        template = self.approved()[0]
+        lost = self.simulator.create(
+            "time_entry",
+            {
+                **{
+                    k: template[k]
+                    for k in ("project_id", "task_id", "employee_id", "employee_email", "billable")
+                },
+                "id": "TE-LOST",
+                "date": "2026-11-20",
+                "hours": 3.5,
+                "state": "approved",
+                "description": "Lost in transit",
+            },
+        )
+        # A line changed in Odoo behind the connector's back.
+        edited = self.bound("time_entry", self.approved()[1]["id"])
+        edited.unit_amount += 1.0
+
+        report = self.reconcile()
+        kinds = {(line.project_external_id, str(line.date)): line for line in report.line_ids}
+        missing = kinds[(lost["project_id"], "2026-11-20")]
+        self.assertEqual(missing.missing_count, 1)
+        self.assertAlmostEqual(missing.difference, 3.5, places=4)
+        self.assertIn(missing.kind, ("missing_in_odoo", "entries_differ"))
+        differing = kinds[(self.approved()[1]["project_id"], self.approved()[1]["date"])]
+        self.assertEqual(differing.kind, "hours_differ")
+        self.assertAlmostEqual(differing.difference, -1.0)
+        self.assertEqual(report.missing_entry_count, 1)
+
+        report.action_reimport_missing()
+        self.run_jobs()
+        self.assertEqual(self.bound("time_entry", "TE-LOST").unit_amount, 3.5)
+        again = self.reconcile()
+        self.assertEqual(again.missing_entry_count, 0)
+        self.assertEqual(again.line_ids.mapped("kind"), ["hours_differ"])
+
+    def test_a_month_end_batch_of_10000_entries_lands_completely(self):
+        self.pull()
+        self.simulator.add_time_entries(10_000, start_date="2026-11-02", days=20)
+        approved = self.approved()
+        started = time.monotonic()
+        self.pull()
+        elapsed = time.monotonic() - started
+        lines = self.odoo_lines()
+        self.assertEqual(len(lines), len(approved))
+        self.assertAlmostEqual(
+            sum(lines.mapped("unit_amount")), sum(e["hours"] for e in approved), places=2
+        )
+        self.assertFalse(self.env["psa.exception"].search([("backend_id", "=", self.backend.id)]))
+        print(
+            f"\n10,000-entry pull: {len(lines)} lines in {elapsed:.1f}s "
+            f"({len(lines) / elapsed:.0f} entries/s, in-test, one transaction)"
+        )
