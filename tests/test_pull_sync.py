@@ -100,3 +100,20 @@ class TestPullSync(PsaTestMixin, SuiteTransactionCase):
     def _stored_job_uuid(self):
         job = self.backend.with_delay(max_retries=5)._pull_job("customer")
         return job.uuid
+
+    def test_test_connection_says_what_is_wrong(self):
+        def notify():
+            return self.backend.action_test_connection()["params"]
+
+        ok = notify()
+        self.assertEqual(ok["type"], "success")
+        self.assertIn("Demo PSA", ok["message"])
+        self.backend.api_token = "wrong-token"
+        self.assertIn("refused the credentials", notify()["message"])
+        self.backend.write({"api_token": API_TOKEN, "base_url": self.simulator.url + "/nowhere"})
+        self.assertIn("404", notify()["message"])
+        self.backend.base_url = "http://127.0.0.1:9"
+        refused = notify()
+        self.assertEqual(refused["type"], "danger")
+        self.assertIn("cannot be reached", refused["message"])
+        self.assertEqual(self.backend.last_connection_message, refused["message"])

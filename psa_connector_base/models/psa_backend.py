@@ -1,7 +1,7 @@
 import logging
 import secrets
 
-from odoo import _, api, fields, models
+from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..adapters import ADAPTERS, AdapterConfig, get_adapter_class
@@ -283,7 +283,7 @@ class PsaBackend(models.Model):
     def action_pull_now(self):
         for backend in self:
             for object_type in backend._pull_object_types():
-                backend.with_delay(
+                backend.with_user(SUPERUSER_ID).with_delay(
                     priority=self.env["psa.importer"]._priority_for(object_type),
                     description=f"Pull {object_type} from {backend.name}",
                     identity_key=f"psa.pull:{backend.id}:{object_type}",
@@ -321,7 +321,7 @@ class PsaBackend(models.Model):
 
     def _enqueue_write_back(self, object_type, external_id, odoo_refs):
         self.ensure_one()
-        self.with_delay(
+        self.with_user(SUPERUSER_ID).with_delay(
             description=f"Write Odoo ids back to {self.name}: {object_type} {external_id}",
             identity_key=f"psa.writeback:{self.id}:{object_type}:{external_id}",
         )._write_back_job(object_type, external_id, odoo_refs)

@@ -6,7 +6,7 @@ import uuid
 from psycopg2 import OperationalError
 from psycopg2.errorcodes import DEADLOCK_DETECTED, LOCK_NOT_AVAILABLE, SERIALIZATION_FAILURE
 
-from odoo import _, api, fields, models
+from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.queue_job.exception import RetryableJobError
@@ -199,7 +199,7 @@ class PsaEvent(models.Model):
 
     def _enqueue(self):
         for event in self:
-            job = event.with_delay(
+            job = event._as_job_user().with_delay(
                 priority=self.env["psa.importer"]._priority_for(event.object_type),
                 description=f"{event.backend_id.name}: {event.event_type} {event.external_id}",
                 identity_key=f"psa.event:{event.id}:{event.attempt_count}",
@@ -210,11 +210,16 @@ class PsaEvent(models.Model):
         """One job per chunk: month-end pulls should not mean one job per record."""
         for start in range(0, len(self), chunk_size):
             chunk = self[start : start + chunk_size]
-            job = chunk.with_delay(
+            job = chunk._as_job_user().with_delay(
                 priority=self.env["psa.importer"]._priority_for(chunk[:1].object_type),
                 description=f"{chunk[:1].backend_id.name}: apply {len(chunk)} pulled change(s)",
             )._process_job()
             chunk.write({"job_uuid": job.uuid})
+
+    def _as_job_user(self):
+        # Sync jobs apply what the remote system says, whoever queued them (a finance user
+        # pressing Retry, the public webhook user): they run as the superuser.
+        return self.with_user(SUPERUSER_ID)
 
     # Processing -------------------------------------------------------------------
 

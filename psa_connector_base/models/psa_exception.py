@@ -201,10 +201,12 @@ class PsaException(models.Model):
             if exception.state not in ("open", "retrying"):
                 continue
             exception.write({"state": "retrying", "retry_count": exception.retry_count + 1})
+            # Access is decided on the exception; its event is the connector's business.
+            event = exception.event_id.sudo()
             if exception.payload_edited:
-                exception.event_id._replay_with_payload(exception.payload)
-            elif exception.event_id:
-                exception.event_id._retry()
+                event._replay_with_payload(exception.payload)
+            elif event:
+                event._retry()
             else:
                 exception.state = "open"
                 continue
@@ -233,7 +235,7 @@ class PsaException(models.Model):
                 }
             )
             if exception.event_id.state in ("failed", "waiting"):
-                exception.event_id.state = "ignored"
+                exception.event_id.sudo().state = "ignored"
         return True
 
     def action_open_ignore_wizard(self):

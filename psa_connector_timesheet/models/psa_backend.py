@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import SUPERUSER_ID, _, api, fields, models
 
 from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
 
@@ -37,7 +37,7 @@ class PsaBackend(models.Model):
 
     def _enqueue_billed_push(self, external_ids, invoice):
         self.ensure_one()
-        self.with_delay(
+        self.with_user(SUPERUSER_ID).with_delay(
             description=f"Tell {self.name}: {len(external_ids)} time entries billed",
         )._push_billed_job(sorted(external_ids), invoice)
 
