@@ -1,0 +1,1 @@
+from . import test_employee_sync, test_leave_sync
