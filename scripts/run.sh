@@ -55,8 +55,9 @@ cat <<MSG
   Demo PSA     http://127.0.0.1:$SIM_PORT/api/v1   (bearer token: $SIM_TOKEN)
   Logs         $RUN_DIR/odoo.log, $RUN_DIR/simulator.log
 
-  Within a minute the PSA's customers, projects and tasks appear in Odoo:
-  Project app, Contacts, and PSA Connector > Inbound events / External IDs / Audit log.
+  Within a minute the PSA's customers, projects, tasks and approved time, and the
+  HR system's departments, employees and leave, appear in Odoo:
+  Project, Timesheets, Employees, Time Off, Contacts, and PSA Connector.
   Make a change in the PSA and watch it arrive (webhook, signed):
     python3 -m psa_simulator change project P-2001 name="ERP rollout, phase 2"
   Ctrl-C stops Odoo and the demo PSA.

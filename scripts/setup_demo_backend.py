@@ -1,24 +1,28 @@
-# Run by scripts/run.sh through `odoo-bin shell`: points the 'demo' backend at the demo
-# PSA and queues a first pull, which the job runner executes as soon as Odoo starts.
+# Run by scripts/run.sh through `odoo-bin shell`: points the demo backends at the demo
+# PSA (which also plays the HR system) and queues a first pull of each, which the job
+# runner executes as soon as Odoo starts.
 import os
 
-backend = env["psa.backend"].with_context(active_test=False).search([("code", "=", "demo")])
-values = {
-    "name": "Demo PSA",
-    "kind": "psa",
-    "adapter": "canonical_v1",
+Backend = env["psa.backend"].with_context(active_test=False)
+connection = {
     "base_url": os.environ["PSA_DEMO_URL"],
     "api_token": os.environ["PSA_DEMO_TOKEN"],
-    "webhook_secret": os.environ["PSA_DEMO_SECRET"],
+    "adapter": "canonical_v1",
     "active": True,
 }
-if backend:
-    backend.write(values)
-else:
-    backend = env["psa.backend"].create({**values, "code": "demo"})
+demo_backends = {
+    "demo": {"name": "Demo PSA", "kind": "psa", "webhook_secret": os.environ["PSA_DEMO_SECRET"]},
+    "demo-hr": {"name": "Demo HR", "kind": "hr"},
+}
+for code, values in demo_backends.items():
+    backend = Backend.search([("code", "=", code)])
+    if backend:
+        backend.write({**connection, **values})
+    else:
+        backend = Backend.create({**connection, **values, "code": code})
+    backend.action_pull_now()
+    print(f"backend '{code}' ({values['kind']}) -> {backend.base_url}; first pull queued")
 env.ref("psa_connector_base.ir_cron_psa_pull").write(
     {"interval_number": 1, "interval_type": "minutes"}
 )
-backend.action_pull_now()
 env.cr.commit()
-print(f"backend 'demo' (id {backend.id}) -> {backend.base_url}; first pull queued")
