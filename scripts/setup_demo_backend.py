@@ -3,6 +3,17 @@
 # runner executes as soon as Odoo starts.
 import os
 
+# The demo firm is German: its HR system keeps costs in EUR, and the connector refuses
+# to guess exchange rates. A fresh demo database has no journal entries yet, so the
+# company's currency may still change.
+company = env.company
+if company.currency_id.name != "EUR" and not env["account.move.line"].search_count(
+    [("company_id", "=", company.id)], limit=1
+):
+    euro = env.ref("base.EUR")
+    euro.active = True
+    company.write({"name": "Demo Consultancy GmbH", "currency_id": euro.id})
+
 Backend = env["psa.backend"].with_context(active_test=False)
 connection = {
     "base_url": os.environ["PSA_DEMO_URL"],

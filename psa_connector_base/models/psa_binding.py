@@ -102,4 +102,22 @@ class PsaBinding(models.Model):
         bindings = super().create(vals_list)
         # Events that were waiting for one of these objects can now be applied.
         self.env["psa.exception"]._wake_waiting(bindings)
+        self._trigger_reference_sweep()
         return bindings
+
+    def _trigger_reference_sweep(self):
+        """Sweep for waiters right after this transaction commits, once per transaction.
+
+        Waiters recorded by concurrent jobs are invisible to ``_wake_waiting`` here; the
+        sweep runs in a later transaction instead of at the next minute. The trigger is
+        due at once: the cron worker is notified on commit and sleeps past anything later.
+        """
+        flags = self.env.cr.precommit.data
+        if flags.get("psa_reference_sweep_triggered"):
+            return
+        flags["psa_reference_sweep_triggered"] = True
+        cron = self.env.ref(
+            "psa_connector_base.ir_cron_psa_retry_arrived_references", raise_if_not_found=False
+        )
+        if cron:
+            cron.sudo()._trigger()
