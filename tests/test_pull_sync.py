@@ -117,3 +117,25 @@ class TestPullSync(PsaTestMixin, SuiteTransactionCase):
         self.assertEqual(refused["type"], "danger")
         self.assertIn("cannot be reached", refused["message"])
         self.assertEqual(self.backend.last_connection_message, refused["message"])
+
+    def test_an_unexpected_job_failure_still_leaves_an_exception_record(self):
+        # The remote answers 200 with a body of the wrong shape: not a remote error,
+        # not a payload problem of one record, but a job that cannot go on.
+        self.simulator.add_fault(status=200, count=1, body="[1, 2, 3]")
+        # The record is written through a cursor of its own; in test mode that cursor
+        # shares this test's transaction. Not assertRaises: Odoo's rolls back to a
+        # savepoint, which would hide the record.
+        self.registry.enter_test_mode(self.env.cr)
+        self.addCleanup(self.registry.leave_test_mode)
+        try:
+            self.backend._pull_job("customer")
+        except AttributeError:
+            pass
+        else:
+            self.fail("the job should have failed")
+        exception = self.env["psa.exception"].search(
+            [("backend_id", "=", self.backend.id), ("category", "=", "job_failure")]
+        )
+        self.assertEqual(len(exception), 1)
+        self.assertIn("pull of customer failed unexpectedly", exception.name)
+        self.assertIn("Traceback", exception.technical_detail)

@@ -1,3 +1,4 @@
+import json
 import logging
 import secrets
 
@@ -7,6 +8,7 @@ from odoo.exceptions import UserError
 from ..adapters import ADAPTERS, AdapterConfig, get_adapter_class
 from ..tools import crypto
 from ..tools.errors import RemoteServiceError
+from ..tools.jobs import failure_recorded
 
 _logger = logging.getLogger(__name__)
 
@@ -294,15 +296,16 @@ class PsaBackend(models.Model):
         """Store every changed record as an event and queue it; move the watermark."""
         self.ensure_one()
         watermark = self.env["psa.sync.watermark"]._for(self, object_type)
-        adapter = self._get_adapter()
         Event = self.env["psa.event"]
         stored = 0
         try:
-            for page in adapter.iter_changes(object_type, since=watermark.last_updated_at):
-                events = Event._store_pulled(self, object_type, page)
-                events._enqueue_batch()
-                stored += len(events)
-                watermark._advance(page)
+            with failure_recorded(self, f"pull of {object_type}", object_type=object_type):
+                adapter = self._get_adapter()
+                for page in adapter.iter_changes(object_type, since=watermark.last_updated_at):
+                    events = Event._store_pulled(self, object_type, page)
+                    events._enqueue_batch()
+                    stored += len(events)
+                    watermark._advance(page)
         except RemoteServiceError as err:
             watermark.sudo().write({"last_error": err.message, "last_run": fields.Datetime.now()})
             return self.env["psa.event"]._handle_remote_error(
@@ -330,7 +333,14 @@ class PsaBackend(models.Model):
         self.ensure_one()
         AuditLog = self.env["psa.audit.log"]
         try:
-            self._get_adapter().write_back(object_type, external_id, odoo_refs)
+            with failure_recorded(
+                self,
+                f"write-back of {object_type} {external_id}",
+                object_type=object_type,
+                external_id=external_id,
+                payload=json.dumps(odoo_refs),
+            ):
+                self._get_adapter().write_back(object_type, external_id, odoo_refs)
         except RemoteServiceError as err:
             return self.env["psa.event"]._handle_remote_error(
                 err,

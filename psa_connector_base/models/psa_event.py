@@ -3,9 +3,6 @@ import logging
 import traceback
 import uuid
 
-from psycopg2 import OperationalError
-from psycopg2.errorcodes import DEADLOCK_DETECTED, LOCK_NOT_AVAILABLE, SERIALIZATION_FAILURE
-
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
@@ -13,12 +10,10 @@ from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..tools.codec import decode_raw_body
 from ..tools.errors import PayloadInvalid, RemoteServiceError, SyncError
+from ..tools.jobs import failure_recorded, is_concurrency_error
 from ..tools.versions import normalize_timestamp, to_odoo_datetime
 
 _logger = logging.getLogger(__name__)
-
-# Concurrency errors are left to queue_job, which retries the job on them.
-CONCURRENCY_CODES = {SERIALIZATION_FAILURE, DEADLOCK_DETECTED, LOCK_NOT_AVAILABLE}
 
 EVENT_STATES = [
     ("pending", "Pending"),
@@ -199,21 +194,29 @@ class PsaEvent(models.Model):
 
     def _enqueue(self):
         for event in self:
-            job = event._as_job_user().with_delay(
-                priority=self.env["psa.importer"]._priority_for(event.object_type),
-                description=f"{event.backend_id.name}: {event.event_type} {event.external_id}",
-                identity_key=f"psa.event:{event.id}:{event.attempt_count}",
-            )._process_job()
+            job = (
+                event._as_job_user()
+                .with_delay(
+                    priority=self.env["psa.importer"]._priority_for(event.object_type),
+                    description=f"{event.backend_id.name}: {event.event_type} {event.external_id}",
+                    identity_key=f"psa.event:{event.id}:{event.attempt_count}",
+                )
+                ._process_job()
+            )
             event.job_uuid = job.uuid
 
     def _enqueue_batch(self, chunk_size=200):
         """One job per chunk: month-end pulls should not mean one job per record."""
         for start in range(0, len(self), chunk_size):
             chunk = self[start : start + chunk_size]
-            job = chunk._as_job_user().with_delay(
-                priority=self.env["psa.importer"]._priority_for(chunk[:1].object_type),
-                description=f"{chunk[:1].backend_id.name}: apply {len(chunk)} pulled change(s)",
-            )._process_job()
+            job = (
+                chunk._as_job_user()
+                .with_delay(
+                    priority=self.env["psa.importer"]._priority_for(chunk[:1].object_type),
+                    description=f"{chunk[:1].backend_id.name}: apply {len(chunk)} pulled change(s)",
+                )
+                ._process_job()
+            )
             chunk.write({"job_uuid": job.uuid})
 
     def _as_job_user(self):
@@ -230,6 +233,15 @@ class PsaEvent(models.Model):
         a chunk with batched ORM calls (see ``psa.importer._import_events``).
         """
         outcomes = []
+        with failure_recorded(
+            self[:1].backend_id,
+            f"processing of {len(self)} event(s)",
+            payload="\n".join(self.mapped("event_uid")),
+        ):
+            self._process_by_type(outcomes)
+        return "\n".join(outcomes)
+
+    def _process_by_type(self, outcomes):
         for object_type in dict.fromkeys(self.sorted("id").mapped("object_type")):
             events = self.filtered(lambda e, t=object_type: e.object_type == t).sorted("id")
             importer = self.env["psa.importer"]._for_object_type_or_none(object_type)
@@ -237,7 +249,6 @@ class PsaEvent(models.Model):
                 outcomes += [event._process_one() for event in events]
             else:
                 outcomes += importer._import_events(events)
-        return "\n".join(outcomes)
 
     def _process_one(self):
         self.ensure_one()
@@ -256,13 +267,9 @@ class PsaEvent(models.Model):
             return self._fail(SyncError(str(err)))
         except RetryableJobError:
             raise
-        except OperationalError as err:
-            if getattr(err, "pgcode", None) in CONCURRENCY_CODES:
-                raise
-            return self._fail(
-                SyncError(_("Database error: %s", err)), detail=traceback.format_exc()
-            )
         except Exception as err:
+            if is_concurrency_error(err):
+                raise
             _logger.exception("Unexpected error applying event %s", self.event_uid)
             return self._fail(
                 SyncError(_("Unexpected error while applying the change: %s", err)),

@@ -13,6 +13,7 @@ CATEGORIES = [
     ("conflict", "Conflict with Odoo data"),
     ("ambiguous_match", "Ambiguous match"),
     ("remote_error", "Remote system error"),
+    ("job_failure", "Job failure"),
 ]
 
 

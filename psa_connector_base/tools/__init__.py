@@ -1,1 +1,1 @@
-from . import codec, crypto, errors, schema, signature, versions
+from . import codec, crypto, errors, jobs, schema, signature, versions

@@ -1,8 +1,10 @@
+import json
 from datetime import timedelta
 
 from odoo import SUPERUSER_ID, _, api, fields, models
 
 from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
+from odoo.addons.psa_connector_base.tools.jobs import failure_recorded
 
 
 class PsaBackend(models.Model):
@@ -44,7 +46,13 @@ class PsaBackend(models.Model):
     def _push_billed_job(self, external_ids, invoice):
         self.ensure_one()
         try:
-            unknown = self._get_adapter().mark_time_entries_billed(external_ids, invoice)
+            with failure_recorded(
+                self,
+                "report of billed time",
+                object_type="time_entry",
+                payload=json.dumps({"ids": external_ids, "invoice": invoice}),
+            ):
+                unknown = self._get_adapter().mark_time_entries_billed(external_ids, invoice)
         except RemoteServiceError as err:
             return self.env["psa.event"]._handle_remote_error(
                 err, backend=self, object_type="time_entry", what="report of billed time"

@@ -1,0 +1,55 @@
+"""A job that fails unexpectedly still leaves an exception record.
+
+queue_job rolls a failing job's transaction back, so what the job wrote is gone; the
+exception record is written through a cursor of its own, then the error goes on to
+queue_job, which marks the job failed. Retryable and concurrency errors are queue_job's
+to retry and pass through untouched.
+"""
+
+import logging
+import traceback
+from contextlib import contextmanager
+
+from psycopg2 import OperationalError
+from psycopg2.errorcodes import DEADLOCK_DETECTED, LOCK_NOT_AVAILABLE, SERIALIZATION_FAILURE
+
+from odoo import SUPERUSER_ID, api
+
+from odoo.addons.queue_job.exception import RetryableJobError
+
+_logger = logging.getLogger(__name__)
+
+CONCURRENCY_CODES = {SERIALIZATION_FAILURE, DEADLOCK_DETECTED, LOCK_NOT_AVAILABLE}
+
+
+def is_concurrency_error(error):
+    return isinstance(error, OperationalError) and error.pgcode in CONCURRENCY_CODES
+
+
+@contextmanager
+def failure_recorded(backend, what, object_type=None, external_id=None, payload=None):
+    try:
+        yield
+    except RetryableJobError:
+        raise
+    except Exception as err:
+        if is_concurrency_error(err):
+            raise
+        _logger.exception("Connector job failed: %s", what)
+        try:
+            with backend.env.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                env["psa.exception"].create(
+                    {
+                        "name": f"The {what} failed unexpectedly: {err}",
+                        "category": "job_failure",
+                        "backend_id": backend.id,
+                        "object_type": object_type,
+                        "external_id": external_id,
+                        "payload": payload,
+                        "technical_detail": traceback.format_exc(),
+                    }
+                )
+        except Exception:
+            _logger.exception("Could not record the failure of %s", what)
+        raise
