@@ -229,7 +229,8 @@ class PsaImporter(models.AbstractModel):
         raise NotImplementedError
 
     def _match_existing(self, backend, values, data):
-        return None
+        """An existing Odoo record to bind instead of creating one (empty: create)."""
+        return self.env[self._psa_odoo_model].browse()
 
     def _create_record(self, backend, values, data):
         return self.env[self._psa_odoo_model].create(values)

@@ -70,7 +70,7 @@ class PsaImporterCustomer(models.AbstractModel):
                     already_bound=bound,
                 )
             return candidates
-        return None
+        return self.env["res.partner"].browse()
 
     @api.model
     def _match_domains(self, backend, data):

@@ -10,6 +10,7 @@ import os
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from odoo import _
 from odoo.exceptions import UserError
 from odoo.tools import config
 
@@ -44,11 +45,13 @@ def decrypt(stored):
     if not stored:
         return ""
     if not stored.startswith(CIPHERTEXT_PREFIX):
-        raise UserError("A connector secret is stored in an unknown format; enter it again.")
+        raise UserError(_("A connector secret is stored in an unknown format; enter it again."))
     try:
         return _cipher().decrypt(stored[len(CIPHERTEXT_PREFIX) :].encode()).decode()
     except InvalidToken as err:
         raise UserError(
-            "A connector secret cannot be decrypted with the configured psa_connector_key "
-            "(was the key changed without keeping the old one?). Enter the secret again."
+            _(
+                "A connector secret cannot be decrypted with the configured psa_connector_key "
+                "(was the key changed without keeping the old one?). Enter the secret again."
+            )
         ) from err
