@@ -27,7 +27,8 @@ class PsaTestMixin:
             }
         )
 
-    def receive(self, event_type, data, event_id=None, backend=None):
+    @classmethod
+    def receive(cls, event_type, data, event_id=None, backend=None):
         """Store an event as the webhook controller does (without HTTP) and return it."""
         envelope = {
             "id": event_id or f"evt_{uuid.uuid4().hex}",
@@ -36,12 +37,25 @@ class PsaTestMixin:
             "data": data,
         }
         raw = json.dumps(envelope).encode()
-        event, _is_new = self.env["psa.event"]._receive_webhook(
-            backend or self.backend, envelope, raw
+        event, _is_new = cls.env["psa.event"]._receive_webhook(
+            backend or cls.backend, envelope, raw
         )
         return event
 
-    def run_jobs(self, methods=None, max_rounds=20):
+    @classmethod
+    def apply(cls, event_type, data, event_id=None, backend=None):
+        """Receive an event and run the processing jobs, as the job runner would."""
+        event = cls.receive(event_type, data, event_id=event_id, backend=backend)
+        cls.run_jobs(methods=("_process_job",))
+        return event
+
+    def exceptions(self, **domain):
+        return self.env["psa.exception"].search(
+            [("backend_id", "=", self.backend.id)] + [(k, "=", v) for k, v in domain.items()]
+        )
+
+    @classmethod
+    def run_jobs(cls, methods=None, max_rounds=20):
         """Run pending jobs the way the job runner would, until none is left.
 
         Retryable failures are postponed and run again, up to the job's max retries.
@@ -52,11 +66,11 @@ class PsaTestMixin:
         if methods:
             domain.append(("method_name", "in", list(methods)))
         for _round in range(max_rounds):
-            pending = self.env["queue.job"].search(domain, order="priority, id")
+            pending = cls.env["queue.job"].search(domain, order="priority, id")
             if not pending:
                 return performed
             for record in pending:
-                job = Job.load(self.env, record.uuid)
+                job = Job.load(cls.env, record.uuid)
                 job.set_started()
                 job.store()
                 try:
@@ -70,9 +84,10 @@ class PsaTestMixin:
                 performed.append(job)
         raise AssertionError("jobs kept enqueueing jobs; giving up")
 
-    def bound(self, external_type, external_id, backend=None):
-        return self.env["psa.binding"]._find_record(
-            backend or self.backend, external_type, external_id
+    @classmethod
+    def bound(cls, external_type, external_id, backend=None):
+        return cls.env["psa.binding"]._find_record(
+            backend or cls.backend, external_type, external_id
         )
 
 

@@ -6,17 +6,6 @@ from .common import PsaTransactionCase, customer_data, project_data, task_data
 
 
 class TestImporters(PsaTransactionCase):
-    def apply(self, event_type, data, event_id=None):
-        event = self.receive(event_type, data, event_id=event_id)
-        # Write-backs are tested against the demo PSA (tests/test_pull_sync.py).
-        self.run_jobs(methods=("_process_job",))
-        return event
-
-    def exceptions(self, **domain):
-        return self.env["psa.exception"].search(
-            [("backend_id", "=", self.backend.id)] + [(k, "=", v) for k, v in domain.items()]
-        )
-
     def test_project_event_creates_partner_project_analytic_account_and_bindings_once(self):
         payload = project_data(customer=customer_data())
         event = self.apply("project.created", payload)

@@ -8,16 +8,6 @@ class HrSyncCase(PsaTransactionCase):
         cls.backend = cls._create_backend(code="hr-test", kind="hr", name="Test HR")
         cls.backend.company_id.currency_id = cls.env.ref("base.EUR")
 
-    def apply(self, event_type, data, event_id=None):
-        event = self.receive(event_type, data, event_id=event_id)
-        self.run_jobs(methods=("_process_job",))
-        return event
-
-    def exceptions(self, **domain):
-        return self.env["psa.exception"].search(
-            [("backend_id", "=", self.backend.id)] + [(k, "=", v) for k, v in domain.items()]
-        )
-
 
 def department_data(**overrides):
     return {

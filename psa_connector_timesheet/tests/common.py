@@ -37,9 +37,9 @@ class TimesheetCase(PsaTransactionCase):
             ("project.created", project_data()),
             ("task.created", task_data()),
         ):
-            cls._apply_cls(event_type, data)
-        cls.project = cls._bound_cls("project", "P-1")
-        cls.task = cls._bound_cls("task", "T-1")
+            assert cls.apply(event_type, data).state == "done"
+        cls.project = cls.bound("project", "P-1")
+        cls.task = cls.bound("task", "T-1")
         cls.anna = cls.env["hr.employee"].create(
             {"name": "Anna Schmidt", "work_email": "Anna.Schmidt@consultancy.example"}
         )
@@ -52,32 +52,6 @@ class TimesheetCase(PsaTransactionCase):
                 "res_id": cls.anna.id,
             }
         )
-
-    @classmethod
-    def _apply_cls(cls, event_type, data):
-        import json
-        import uuid
-
-        envelope = {
-            "id": uuid.uuid4().hex,
-            "type": event_type,
-            "occurred_at": "2026-11-20T10:00:00Z",
-            "data": data,
-        }
-        event, _new = cls.env["psa.event"]._receive_webhook(
-            cls.backend, envelope, json.dumps(envelope).encode()
-        )
-        event._process_job()
-        assert event.state == "done", event.result
-
-    @classmethod
-    def _bound_cls(cls, object_type, external_id):
-        return cls.env["psa.binding"]._find_record(cls.backend, object_type, external_id)
-
-    def apply(self, event_type, data, event_id=None):
-        event = self.receive(event_type, data, event_id=event_id)
-        self.run_jobs(methods=("_process_job",))
-        return event
 
     def line(self, external_id="TE-1"):
         return self.bound("time_entry", external_id)
