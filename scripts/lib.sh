@@ -98,8 +98,8 @@ ensure_postgres() {
     version=$(pg_lsclusters -h 2>/dev/null | awk 'NR==1 {print $1}')
     if [[ -n "$version" ]]; then
       say "Starting the local PostgreSQL cluster $version/main"
-      pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null \
-        || sudo -n pg_ctlcluster "$version" main start 2>/dev/null || true
+      pg_ctlcluster --skip-systemctl-redirect "$version" main start >/dev/null 2>&1 \
+        || sudo -n pg_ctlcluster "$version" main start >/dev/null 2>&1 || true
     elif command -v pg_createcluster >/dev/null; then
       version=$(ls /usr/lib/postgresql | sort -V | tail -1)
       say "Creating a local PostgreSQL cluster $version/main"
