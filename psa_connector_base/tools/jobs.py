@@ -3,7 +3,7 @@
 queue_job rolls a failing job's transaction back, so what the job wrote is gone; the
 exception record is written through a cursor of its own, then the error goes on to
 queue_job, which marks the job failed. Retryable and concurrency errors are queue_job's
-to retry and pass through untouched.
+to retry, and sync errors the caller's to record: they pass through untouched.
 """
 
 import logging
@@ -16,6 +16,8 @@ from psycopg2.errorcodes import DEADLOCK_DETECTED, LOCK_NOT_AVAILABLE, SERIALIZA
 from odoo import SUPERUSER_ID, api
 
 from odoo.addons.queue_job.exception import RetryableJobError
+
+from .errors import SyncError
 
 _logger = logging.getLogger(__name__)
 
@@ -30,7 +32,9 @@ def is_concurrency_error(error):
 def failure_recorded(backend, what, object_type=None, external_id=None, payload=None):
     try:
         yield
-    except RetryableJobError:
+    except (RetryableJobError, SyncError):
+        # Retries are queue_job's; sync errors (remote failures included) are handled by
+        # the caller, which records them as exceptions of their own category.
         raise
     except Exception as err:
         if is_concurrency_error(err):
