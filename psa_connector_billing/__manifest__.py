@@ -1,14 +1,29 @@
 {
     "name": "PSA Connector Billing",
     "summary": "PSA contracts, milestones, retainers and expenses into sales and invoices",
-    "version": "18.0.0.1.0",
+    "version": "18.0.1.0.0",
     "category": "Services/Project",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",
     "website": "https://github.com/psa-connector/psa-connector",
     "maintainers": [],
-    "development_status": "Pre-Alpha",
-    "depends": ["psa_connector_base", "psa_connector_timesheet", "sale_timesheet", "hr_expense"],
-    "data": [],
+    "development_status": "Alpha",
+    "depends": [
+        "psa_connector_base",
+        "psa_connector_timesheet",
+        "sale_timesheet",
+        "hr_expense",
+        # Re-invoicing expenses to the client's order lives in sale_expense.
+        "sale_expense",
+    ],
+    "data": [
+        "security/ir.model.access.csv",
+        "security/psa_connector_billing_security.xml",
+        "data/queue_job_data.xml",
+        "data/ir_cron_data.xml",
+        "views/psa_billing_event_record_views.xml",
+        "views/sale_order_views.xml",
+        "views/psa_backend_views.xml",
+    ],
     "installable": True,
 }

@@ -21,6 +21,8 @@ COLLECTIONS = {
     "milestones": ("milestone", "M-", 6000),
     "allocations": ("allocation", "A-", 7000),
     "leaves": ("leave", "L-", 9000),
+    "contracts": ("contract", "K-", 6500),
+    "billing_events": ("billing_event", "BE-", 9500),
 }
 
 # Announcements go parents first so that a receiver can resolve references as it goes.
@@ -335,6 +337,7 @@ _EXPENSES = [
     {
         "id": "X-8001",
         "employee_id": "E-4001",
+        "employee_email": "anna.schmidt@consultancy.example",
         "project_id": "P-2001",
         "date": "2026-11-02",
         "amount": 184.6,
@@ -348,6 +351,7 @@ _EXPENSES = [
     {
         "id": "X-8002",
         "employee_id": "E-4002",
+        "employee_email": "james.carter@consultancy.example",
         "project_id": "P-2002",
         "date": "2026-11-13",
         "amount": 96.4,
@@ -388,6 +392,67 @@ _LEAVES = [
         "leave_type": "vacation",
         "hours": 64.0,
         "state": "requested",
+    },
+]
+
+
+# One contract per seeded project, one of each billing model the connector maps: rates per
+# role and per person (T&M), a fixed fee in instalments, and a milestone schedule.
+_CONTRACTS = [
+    {
+        "id": "K-6501",
+        "project_id": "P-2001",
+        "customer_id": "C-1001",
+        "name": "Northwind ERP Rollout - T&M",
+        "type": "time_and_materials",
+        "currency": "EUR",
+        "date_start": "2026-10-01",
+        "date_end": "2027-03-31",
+        "rate_card": [
+            {"role": "Consultant", "hourly_rate": 150.0, "default": True},
+            {"role": "Managing Consultant", "hourly_rate": 190.0},
+            {
+                "employee_id": "E-4001",
+                "employee_email": "anna.schmidt@consultancy.example",
+                "hourly_rate": 190.0,
+            },
+            {
+                "employee_id": "E-4004",
+                "employee_email": "lukas.weber@consultancy.example",
+                "hourly_rate": 120.0,
+            },
+        ],
+        "expense_policy": "cost",
+        "state": "active",
+    },
+    {
+        "id": "K-6502",
+        "project_id": "P-2002",
+        "customer_id": "C-1002",
+        "name": "Contoso Patient Portal - fixed fee",
+        "type": "fixed_fee",
+        "currency": "GBP",
+        "fixed_amount": 96000.0,
+        "milestones": [
+            {"id": "M-6002", "name": "Portal design approved", "amount": 24000.0},
+            {"id": "I-6502-2", "name": "Go-live instalment", "amount": 72000.0},
+        ],
+        "expense_policy": "sales_price",
+        "state": "active",
+    },
+    {
+        "id": "K-6503",
+        "project_id": "P-2003",
+        "customer_id": "C-1003",
+        "name": "Fabrikam Retail Analytics - milestones",
+        "type": "milestone",
+        "currency": "USD",
+        "milestones": [
+            {"id": "M-6001", "name": "Discovery report accepted", "amount": 18000.0},
+            {"id": "M-6003", "name": "Dashboards live", "amount": 42000.0},
+        ],
+        "expense_policy": "no",
+        "state": "signed",
     },
 ]
 
@@ -557,6 +622,7 @@ def build_seed():
         # Appended last so that the stamps of the older collections stay as they were.
         "departments": _DEPARTMENTS,
         "leaves": _LEAVES,
+        "contracts": _CONTRACTS,
     }
     seeded = {}
     offset = 0

@@ -59,6 +59,8 @@ LIST_FILTERS = {
         "dates": ("start_date", "end_date"),
     },
     "leaves": {"equal": ("employee_id", "state", "leave_type"), "dates": ("date_from", "date_to")},
+    "contracts": {"equal": ("project_id", "customer_id", "type"), "dates": None},
+    "billing_events": {"equal": ("contract_id", "kind"), "dates": None},
 }
 DATE_RANGE_PARAMS = ("date_from", "date_to")
 # Every query parameter some collection filters on; one the collection at hand does not
@@ -67,6 +69,7 @@ FILTER_PARAMS = frozenset(
     {field for spec in LIST_FILTERS.values() for field in spec["equal"]} | set(DATE_RANGE_PARAMS)
 )
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_WEEK = re.compile(r"\d{4}-W\d{2}")
 
 
 class ApiError(Exception):
@@ -277,6 +280,12 @@ class PsaSimulator:
             for collection, records in self._store.items()
         }
         self._order = {}
+        # Invoice states the connector reported (POST /api/v1/invoices), by invoice number.
+        self._invoices = {}
+        # Actuals the forecasting side pushed (POST /api/v1/actuals), by (project, ISO week),
+        # and how many POSTs brought them: a debounced push is one POST for many changes.
+        self._actuals = {}
+        self._actuals_posts = 0
         self._last_stamp = max(
             (stamp for stamps in self._stamps.values() for stamp in stamps.values()),
             default=datetime.min.replace(tzinfo=UTC),
@@ -511,6 +520,70 @@ class PsaSimulator:
                 stored.update(billed=True, locked=True, invoice_ref=number)
                 updated.append(record_id)
         return {"updated": updated, "unknown": unknown}
+
+    def receive_invoice(self, payload):
+        """Store an invoice status the connector pushed; the latest push per number wins.
+
+        Like ``mark_billed`` this is the connector reporting back, so no webhook is sent.
+        """
+        payload = _require_object(payload)
+        number = payload.get("number")
+        if not isinstance(number, str) or not number:
+            raise ApiError(400, "number must be a non-empty string")
+        if payload.get("due_date") is not None:
+            _iso_date("due_date", payload["due_date"])
+        with self._lock:
+            previous = self._invoices.get(number)
+            stored = {
+                **copy.deepcopy(payload),
+                "received_at": self._now(),
+                "pushes": (previous["pushes"] if previous else 0) + 1,
+            }
+            self._invoices[number] = stored
+            return copy.deepcopy(stored)
+
+    @property
+    def invoices(self):
+        """Invoice statuses received, by invoice number."""
+        with self._lock:
+            return copy.deepcopy(self._invoices)
+
+    def receive_actuals(self, payload):
+        """Store pushed actuals rows; a row replaces the one of the same project and week.
+
+        The connector reporting back, like ``mark_billed``: no version bump, no webhook.
+        """
+        rows = _require_object(payload).get("data")
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise ApiError(400, "data must be a list of actuals rows")
+        for row in rows:
+            if not isinstance(row.get("project_id"), str) or not row["project_id"]:
+                raise ApiError(400, "every row needs a project_id string")
+            if not isinstance(row.get("week"), str) or not _ISO_WEEK.fullmatch(row["week"]):
+                raise ApiError(400, "every row needs a week as YYYY-Www")
+            if not isinstance(row.get("hours"), int | float) or isinstance(row["hours"], bool):
+                raise ApiError(400, "every row needs numeric hours")
+        with self._lock:
+            self._actuals_posts += 1
+            now = self._now()
+            for row in rows:
+                self._actuals[(row["project_id"], row["week"])] = {
+                    **copy.deepcopy(row),
+                    "received_at": now,
+                }
+            return {"stored": len(rows)}
+
+    @property
+    def actuals(self):
+        """Actuals rows received, latest per (project id, ISO week), in that order."""
+        with self._lock:
+            return [copy.deepcopy(self._actuals[key]) for key in sorted(self._actuals)]
+
+    @property
+    def actuals_posts(self):
+        """How many POST /api/v1/actuals requests were accepted."""
+        with self._lock:
+            return self._actuals_posts
 
     def list_page(
         self,
@@ -807,6 +880,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         sim = self.simulator
         if segments == ["account"] and method == "GET":
             return 200, {"name": "Demo PSA", "api_version": "1", "collections": list(COLLECTIONS)}
+        if segments[:1] == ["invoices"]:
+            return self._route_invoices(segments, method, body, path)
+        if segments == ["actuals"]:
+            if method == "POST":
+                return 200, sim.receive_actuals(self._json_body(body))
+            if method == "GET":
+                return 200, {"data": sim.actuals}
+            raise ApiError(405, f"method {method} not allowed on {path}")
         if not segments or segments[0] not in COLLECTIONS:
             raise ApiError(404, f"unknown collection: {segments[0] if segments else ''}")
         collection = segments[0]
@@ -838,6 +919,21 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 )
         else:
             raise ApiError(404, f"no such path: {path}")
+        raise ApiError(405, f"method {method} not allowed on {path}")
+
+    def _route_invoices(self, segments, method, body, path):
+        """POST /invoices (number in the body) or PUT /invoices/<number>: store the status."""
+        sim = self.simulator
+        if len(segments) == 1 and method == "POST":
+            return 200, sim.receive_invoice(self._json_body(body))
+        if len(segments) == 2 and method == "PUT":
+            payload = {**_require_object(self._json_body(body)), "number": segments[1]}
+            return 200, sim.receive_invoice(payload)
+        if len(segments) == 2 and method == "GET":
+            invoice = sim.invoices.get(segments[1])
+            if invoice is None:
+                raise ApiError(404, f"invoice {segments[1]} not found")
+            return 200, invoice
         raise ApiError(405, f"method {method} not allowed on {path}")
 
     def _list(self, collection):
@@ -883,6 +979,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return 200, {
                 "data": [{"method": m, "path": p, "status": s} for m, p, s in sim.requests_log]
             }
+        if route == ("GET", "/_sim/actuals"):
+            return 200, {"data": sim.actuals, "posts": sim.actuals_posts}
         if route == ("GET", "/_sim/deliveries"):
             return 200, {"data": sim.deliveries}
         if route == ("POST", "/_sim/reset"):

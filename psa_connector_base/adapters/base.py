@@ -182,6 +182,18 @@ class HttpAdapter:
         """
         raise NotImplementedError
 
+    def push_actuals(self, rows):
+        """Send actuals rows (``schemas/actuals.json``) to a forecasting tool."""
+        raise NotImplementedError
+
+    def push_invoice_status(self, payload):
+        """Tell the remote system an invoice's state (posted, paid, reversed, cancelled).
+
+        ``payload`` carries the invoice number, amounts, currency, due date, payment
+        state and the contract id(s); sending the same payload twice must be harmless.
+        """
+        raise NotImplementedError
+
 
 def parse_retry_after(value):
     if not value:

@@ -17,6 +17,8 @@ COLLECTIONS = {
     "expense": "expenses",
     "milestone": "milestones",
     "allocation": "allocations",
+    "contract": "contracts",
+    "billing_event": "billing_events",
 }
 
 
@@ -70,3 +72,10 @@ class CanonicalRestAdapter(HttpAdapter):
             json={"ids": list(external_ids), "invoice": invoice},
         )
         return (answer or {}).get("unknown", [])
+
+    def push_invoice_status(self, payload):
+        # Keyed by invoice number on the remote side: a replayed push overwrites, never adds.
+        return self.request("POST", "api/v1/invoices", json=payload)
+
+    def push_actuals(self, rows):
+        return self.request("POST", "api/v1/actuals", json={"data": list(rows)})

@@ -97,7 +97,7 @@ def test_requests_without_valid_token_are_rejected(simulator):
 
 
 def test_unknown_collection_and_record_are_404(simulator):
-    assert call(simulator, "GET", "/api/v1/invoices")[0] == 404
+    assert call(simulator, "GET", "/api/v1/purchase_orders")[0] == 404
     assert call(simulator, "GET", "/api/v1/projects/P-9999")[0] == 404
     status, _headers, project = call(simulator, "GET", "/api/v1/projects/P-2001")
     assert status == 200
@@ -269,7 +269,7 @@ def test_announce_sends_parents_first(receiver):
         assert status == 200
         deliveries = simulator.wait_for_deliveries(answer["queued"])
     types = [d["type"] for d in deliveries]
-    assert len(types) == 57
+    assert len(types) == 60
     assert types[:3] == ["customer.created"] * 3
     assert types[3:7] == ["contact.created"] * 4
     assert types[7:10] == ["department.created"] * 3
@@ -277,7 +277,8 @@ def test_announce_sends_parents_first(receiver):
     assert types[14:17] == ["project.created"] * 3
     assert types[17:27] == ["task.created"] * 10
     assert types[27:47] == ["time_entry.created"] * 20
-    assert types[-3:] == ["leave.created"] * 3
+    assert types[-6:-3] == ["leave.created"] * 3
+    assert types[-3:] == ["contract.created"] * 3
 
 
 def test_fault_429_with_retry_after_then_normal_answers(simulator):
@@ -631,3 +632,46 @@ def test_cli_reports_http_errors(simulator):
     result = run_cli("change", "projects", "P-9999", "state=closed", "--url", simulator.url)
     assert result.returncode == 1
     assert "HTTP 404" in result.stderr
+
+
+def test_contracts_are_seeded_per_project_and_invoice_status_is_stored_by_number(simulator):
+    contracts = simulator.records("contract")
+    assert {c["project_id"] for c in contracts} == {p["id"] for p in simulator.records("project")}
+    assert {c["type"] for c in contracts} == {"time_and_materials", "fixed_fee", "milestone"}
+    status, _headers, body = call(simulator, "GET", "/api/v1/contracts?type=milestone")
+    assert status == 200 and [c["id"] for c in body["data"]] == ["K-6503"]
+    invoice = {"number": "INV/2026/00001", "payment_state": "not_paid", "amount_total": 18000.0}
+    assert call(simulator, "POST", "/api/v1/invoices", invoice)[0] == 200
+    status, _headers, body = call(
+        simulator, "PUT", "/api/v1/invoices/INV/2026/00001", {"payment_state": "paid"}
+    )
+    # The number holds a slash: the PUT path is split, so it lands as its own number.
+    assert status == 405
+    call(simulator, "POST", "/api/v1/invoices", {**invoice, "payment_state": "paid"})
+    stored = simulator.invoices["INV/2026/00001"]
+    assert (stored["payment_state"], stored["pushes"]) == ("paid", 2)
+    assert call(simulator, "POST", "/api/v1/invoices", {"amount_total": 1})[0] == 400
+    simulator.reset()
+    assert simulator.invoices == {}
+
+
+def test_pushed_actuals_are_stored_per_project_and_week(simulator):
+    row = {"project_id": "P-2001", "week": "2026-W47", "week_start": "2026-11-16", "hours": 12.5}
+    status, _headers, body = call(simulator, "POST", "/api/v1/actuals", {"data": [row]})
+    assert (status, body) == (200, {"stored": 1})
+    # The same project and week again replaces the row; another week adds one.
+    later = [{**row, "hours": 14.0}, {**row, "week": "2026-W48", "week_start": "2026-11-23"}]
+    assert call(simulator, "POST", "/api/v1/actuals", {"data": later})[0] == 200
+    assert [(r["week"], r["hours"]) for r in simulator.actuals] == [
+        ("2026-W47", 14.0),
+        ("2026-W48", 12.5),
+    ]
+    assert simulator.actuals_posts == 2
+    status, _headers, body = call(simulator, "GET", "/_sim/actuals", token=None)
+    assert status == 200 and body["posts"] == 2 and len(body["data"]) == 2
+    # Malformed rows are refused whole; reset forgets everything.
+    bad = {"data": [{"project_id": "P-2001", "week": "47", "hours": 1}]}
+    assert call(simulator, "POST", "/api/v1/actuals", bad)[0] == 400
+    assert call(simulator, "POST", "/api/v1/actuals", {"data": [row]}, token="wrong")[0] == 401
+    simulator.reset()
+    assert (simulator.actuals, simulator.actuals_posts) == ([], 0)

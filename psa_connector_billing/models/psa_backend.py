@@ -1,0 +1,156 @@
+import json
+import logging
+
+from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo.exceptions import UserError
+
+from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
+from odoo.addons.psa_connector_base.tools.jobs import failure_recorded
+
+_logger = logging.getLogger(__name__)
+
+
+class PsaBackend(models.Model):
+    _inherit = "psa.backend"
+
+    billing_invoice_on_event = fields.Boolean(
+        string="Draft invoice on billing events",
+        default=True,
+        help="Create a draft invoice as soon as a billing event makes something "
+        "invoiceable. Otherwise drafts wait for the scheduled 'Create draft invoices'.",
+    )
+    billing_auto_post_kinds = fields.Char(
+        string="Auto-post event kinds",
+        help="Comma-separated billing event kinds whose invoice is posted right away "
+        "(e.g. retainer.period). Every other invoice stays a draft for finance.",
+    )
+    billing_milestone_trigger = fields.Selection(
+        [("accepted", "Accepted by the client"), ("completed", "Completed")],
+        string="Bill milestones when",
+        default="accepted",
+        required=True,
+    )
+    contract_count = fields.Integer(compute="_compute_contract_count")
+
+    def _compute_contract_count(self):
+        # A count reveals nothing, and finance users without sales rights must still be
+        # able to read the backend (its form, the exception queue's filters).
+        counts = dict(
+            self.env["sale.order"]
+            .sudo()
+            ._read_group([("psa_backend_id", "in", self.ids)], ["psa_backend_id"], ["__count"])
+        )
+        for backend in self:
+            backend.contract_count = counts.get(backend.sudo(), 0)
+
+    def _billing_auto_post_kinds(self):
+        self.ensure_one()
+        return {k.strip() for k in (self.billing_auto_post_kinds or "").split(",") if k.strip()}
+
+    def _pull_object_types(self):
+        types = super()._pull_object_types()
+        if self.kind == "psa":
+            # Contracts need projects; billing events and expenses need contracts.
+            types += ["contract", "billing_event", "expense"]
+        return types
+
+    # Draft invoices -------------------------------------------------------------------
+
+    @api.model
+    def _cron_create_draft_invoices(self):
+        self.search([("kind", "=", "psa")]).action_create_draft_invoices()
+
+    def action_create_draft_invoices(self):
+        """Draft invoices for every PSA contract with something to invoice."""
+        invoices = self.env["account.move"]
+        orders = self.env["sale.order"].search(
+            [
+                ("psa_backend_id", "in", self.ids),
+                ("state", "=", "sale"),
+                ("invoice_status", "=", "to invoice"),
+            ]
+        )
+        for order in orders:
+            try:
+                with self.env.cr.savepoint():
+                    invoices |= order._psa_create_draft_invoices()
+            except UserError as err:
+                # One order Odoo refuses to invoice must not hold back the others.
+                _logger.warning("No draft invoice for %s: %s", order.name, err)
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Draft invoices"),
+            "res_model": "account.move",
+            "view_mode": "list,form",
+            "domain": [("id", "in", invoices.ids)],
+        }
+
+    def action_view_contracts(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "psa_connector_billing.action_psa_contract"
+        )
+        action["domain"] = [("psa_backend_id", "=", self.id)]
+        return action
+
+    # Invoice status out ---------------------------------------------------------------
+
+    def _enqueue_invoice_status(self, payload):
+        self.ensure_one()
+        # One job per invoice and state: a second post/payment hook in the same state
+        # (or a replay of the transaction) does not queue a second push.
+        key = ":".join(
+            str(payload.get(k)) for k in ("odoo_id", "state", "payment_state", "amount_residual")
+        )
+        self.with_user(SUPERUSER_ID).with_delay(
+            description=f"Tell {self.name}: invoice {payload['number']} {payload['payment_state']}",
+            identity_key=f"psa.invoice_status:{self.id}:{key}",
+        )._push_invoice_status_job(payload)
+
+    def _push_invoice_status_job(self, payload):
+        self.ensure_one()
+        number = payload.get("number")
+        what = _("report of invoice %s", number)
+        try:
+            with failure_recorded(
+                self,
+                what,
+                object_type="invoice",
+                external_id=number,
+                payload=json.dumps(payload),
+            ):
+                self._get_adapter().push_invoice_status(payload)
+        except RemoteServiceError as err:
+            result = self.env["psa.event"]._handle_remote_error(
+                err, backend=self, what=what, object_type="invoice", external_id=number
+            )
+            # Reached only on the last attempt: keep what was to be sent with the
+            # exception, so finance sees it and a retry can send it again.
+            self.env["psa.exception"].sudo().search(
+                [
+                    ("backend_id", "=", self.id),
+                    ("object_type", "=", "invoice"),
+                    ("external_id", "=", number),
+                    ("state", "=", "open"),
+                ],
+                order="id desc",
+                limit=1,
+            ).payload = json.dumps(payload, indent=2)
+            return result
+        self.env["psa.audit.log"]._log(
+            backend=self,
+            direction="out",
+            operation="push",
+            object_type="invoice",
+            external_id=number,
+            res_model="account.move",
+            res_id=payload.get("odoo_id"),
+            message=_(
+                "invoice %(number)s reported %(state)s/%(payment)s",
+                number=number,
+                state=payload.get("state"),
+                payment=payload.get("payment_state"),
+            ),
+            values=payload,
+        )
+        return f"invoice {number} reported"
