@@ -2,6 +2,7 @@
 # PSA (which also plays the HR system) and queues a first pull of each, which the job
 # runner executes as soon as Odoo starts.
 import os
+from datetime import date
 
 # The demo firm is German: its HR system keeps costs in EUR, and the connector refuses
 # to guess exchange rates. A fresh demo database has no journal entries yet, so the
@@ -24,6 +25,7 @@ connection = {
 demo_backends = {
     "demo": {"name": "Demo PSA", "kind": "psa", "webhook_secret": os.environ["PSA_DEMO_SECRET"]},
     "demo-hr": {"name": "Demo HR", "kind": "hr"},
+    "demo-forecast": {"name": "Demo Forecast", "kind": "forecast"},
 }
 for code, values in demo_backends.items():
     backend = Backend.search([("code", "=", code)])
@@ -33,6 +35,11 @@ for code, values in demo_backends.items():
         backend = Backend.create({**connection, **values, "code": code})
     backend.action_pull_now()
     print(f"backend '{code}' ({values['kind']}) -> {backend.base_url}; first pull queued")
+# Capacity for the seeded weeks (late October to December 2026), once the HR pull has
+# brought the employees: the utilisation report then has capacity, forecast and actuals.
+env["psa.capacity.day"].with_delay(
+    eta=45, description="Demo: capacity of the seeded weeks"
+)._compute_period(date(2026, 10, 26), date(2026, 12, 27))
 env.ref("psa_connector_base.ir_cron_psa_pull").write(
     {"interval_number": 1, "interval_type": "minutes"}
 )

@@ -1,0 +1,1 @@
+from . import test_actuals_push, test_allocations, test_utilisation

@@ -1,0 +1,1 @@
+from . import psa_utilisation_compute_wizard
