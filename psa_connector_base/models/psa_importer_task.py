@@ -11,7 +11,13 @@ class PsaImporterTask(models.AbstractModel):
 
     def _map_values(self, backend, data):
         project = self._resolve(backend, "project", data["project_id"])
-        values = {"name": data["name"], "project_id": project.id}
+        # The project's customer, as Odoo's form sets it: sale_timesheet prices a task's
+        # time through the task's sale line, which needs the task's customer to match.
+        values = {
+            "name": data["name"],
+            "project_id": project.id,
+            "partner_id": project.partner_id.id or False,
+        }
         if "description" in data:
             values["description"] = data["description"] or False
         if "planned_hours" in data:

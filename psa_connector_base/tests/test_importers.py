@@ -204,3 +204,10 @@ class TestImporters(PsaTransactionCase):
         self.run_jobs(methods=("_process_job",))
         self.assertEqual(task_event.state, "done")
         self.assertEqual(self.bound("task", "T-1").project_id, project)
+
+    def test_tasks_carry_their_projects_customer(self):
+        self.apply("customer.created", customer_data())
+        self.apply("project.created", project_data())
+        self.apply("task.created", task_data())
+        task = self.bound("task", "T-1")
+        self.assertEqual(task.partner_id, self.bound("customer", "C-1"))

@@ -28,7 +28,7 @@ class SaleOrder(models.Model):
     psa_retainer_period = fields.Char(string="Retainer period", readonly=True)
     psa_expense_policy = fields.Selection(
         [("cost", "At cost"), ("sales_price", "At sales price"), ("no", "Not re-invoiced")],
-        string="Expenses",
+        string="Expense re-invoicing",
         default="no",
         readonly=True,
         help="How the PSA contract re-invoices the project's reimbursable expenses.",
