@@ -305,7 +305,9 @@ class PsaImporterContract(models.AbstractModel):
                         "sale_line_id": line.id,
                     }
                 )
-        # Time that arrived before the contract is priced now, unless already invoiced.
+        # Tasks that arrived before the contract get its sale line (writing the project's
+        # does not recompute theirs), then their time is priced, unless already invoiced.
+        project.task_ids.filtered(lambda task: not task.sale_line_id)._compute_sale_line()
         self.env["account.analytic.line"].search(
             [("project_id", "=", project.id), ("timesheet_invoice_id", "=", False)]
         )._compute_so_line()

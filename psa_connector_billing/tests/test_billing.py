@@ -39,6 +39,16 @@ class TestContracts(BillingCase):
         self.assertEqual(invoice.currency_id.name, "EUR")
         self.assertAlmostEqual(invoice.amount_untaxed, 6.5 * 190.0)
 
+    def test_time_on_tasks_approved_before_the_contract_is_invoiced_with_it(self):
+        # The demo's order: the PSA's time arrives first, the contract after it.
+        self.apply("time_entry.created", time_entry_data())
+        self.assertFalse(self.line().so_line)
+        self.apply("contract.created", contract_data())
+        order = self.order("K-1")
+        self.assertEqual(self.line().so_line, order._psa_line("employee:E-1"))
+        self.backend.action_create_draft_invoices()
+        self.assertAlmostEqual(order.invoice_ids.amount_untaxed, 6.5 * 190.0)
+
     def test_contract_update_reprices_open_lines_and_adds_new_ones(self):
         self.apply("contract.created", contract_data())
         card = contract_data()["rate_card"] + [{"role": "Trainer", "hourly_rate": 95.0}]
