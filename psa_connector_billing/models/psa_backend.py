@@ -63,6 +63,7 @@ class PsaBackend(models.Model):
     def action_create_draft_invoices(self):
         """Draft invoices for every PSA contract with something to invoice."""
         invoices = self.env["account.move"]
+        self._price_unpriced_time()
         orders = self.env["sale.order"].search(
             [
                 ("psa_backend_id", "in", self.ids),
@@ -84,6 +85,33 @@ class PsaBackend(models.Model):
             "view_mode": "list,form",
             "domain": [("id", "in", invoices.ids)],
         }
+
+    def _price_unpriced_time(self):
+        """Attach billable, unbilled time that has no sale line yet to its contract's lines.
+
+        Time and tasks can reach Odoo before their contract in any order; whatever the
+        order, this runs before invoicing so no approved billable hour is left out.
+        """
+        projects = self.env["sale.order"].search(
+            [("psa_backend_id", "in", self.ids), ("state", "=", "sale")]
+        ).mapped("order_line.project_id") | self.env["project.project"].search(
+            [("sale_line_id.order_id.psa_backend_id", "in", self.ids)]
+        )
+        if not projects:
+            return
+        tasks = self.env["project.task"].search(
+            [("project_id", "in", projects.ids), ("sale_line_id", "=", False)]
+        )
+        tasks._compute_sale_line()
+        self.env["account.analytic.line"].search(
+            [
+                ("project_id", "in", projects.ids),
+                ("so_line", "=", False),
+                ("psa_billable", "=", True),
+                ("is_so_line_edited", "=", False),
+                ("timesheet_invoice_id", "=", False),
+            ]
+        )._compute_so_line()
 
     def action_view_contracts(self):
         self.ensure_one()
