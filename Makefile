@@ -1,4 +1,4 @@
-.PHONY: run test
+.PHONY: run test bench
 
 # Odoo 18 with the suite and the demo PSA on http://localhost:8069
 run:
@@ -7,3 +7,7 @@ run:
 # A fresh test database with the suite installed, then every test with pytest
 test:
 	@bash scripts/test.sh
+
+# Throughput and latency of the real paths, printed as one table (not part of `make test`)
+bench:
+	@bash scripts/bench.sh

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make bench`: a fresh database (psa_bench) with the suite, Odoo with 2 workers and the
+# queue_job runner on :8369, the demo PSA in-process on :8370, then ingest, webhook and
+# reconciliation measurements printed as one table (also in $RUN_DIR/results.txt).
+# Not part of `make test`. Sizes: BENCH_SIZES=10000,50000 BENCH_RECON_SIZES=50000,100000.
+export RUN_DIR=${RUN_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.run-bench}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ensure_venv
+ensure_postgres
+
+BENCH_DB=${BENCH_DB:-psa_bench}
+BENCH_HTTP_PORT=${BENCH_HTTP_PORT:-8369}
+BENCH_SIM_PORT=${BENCH_SIM_PORT:-8370}
+CONF=$RUN_DIR/odoo-bench.conf
+
+for port in "$BENCH_HTTP_PORT" "$((BENCH_HTTP_PORT + 3))" "$BENCH_SIM_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    die "port $port is already in use (another 'make bench'?). Stop it, or set BENCH_HTTP_PORT / BENCH_SIM_PORT."
+  fi
+done
+
+# The same server set-up as `make run`: 2 workers, queue_job server-wide, channel root:2.
+write_odoo_conf "$CONF" "$BENCH_DB" \
+  "http_port = $BENCH_HTTP_PORT" "gevent_port = $((BENCH_HTTP_PORT + 3))" \
+  "workers = 2" "max_cron_threads = 1" "server_wide_modules = base,web,queue_job" \
+  "logfile = $RUN_DIR/odoo-bench.log" "log_level = warn" \
+  "" "[queue_job]" "channels = ${BENCH_CHANNELS:-root:2}"
+
+# Experiment switch (see the report): BENCH_NO_DBFILTER=1 drops the dbfilter line, so that
+# Odoo takes the database from db_name instead of listing PostgreSQL's databases per request.
+if [[ -n "${BENCH_NO_DBFILTER:-}" ]]; then sed -i '/^dbfilter = /d' "$CONF"; fi
+
+export BENCH_DB BENCH_HTTP_PORT BENCH_SIM_PORT BENCH_CONF=$CONF BENCH_RUN_DIR=$RUN_DIR \
+  ODOO_SRC VENV SUITE_ADDONS
+cd "$ROOT"
+exec "$VENV/bin/python" -m bench.run "$@"
