@@ -1,6 +1,6 @@
 """Summarise a py-spy raw (collapsed) profile: self and inclusive time per function.
 
-    python -m bench.pyspy_top .run-bench/profile-ingest-5000.txt [--match psa_] [--top 40]
+python -m bench.pyspy_top .run-bench/profile-ingest-5000.txt [--match psa_] [--top 40]
 """
 
 import argparse
@@ -17,8 +17,12 @@ def main():
     args = parser.parse_args()
     inclusive, own = collections.Counter(), collections.Counter()
     total = 0
-    idle = re.compile(r"\\b(select|poll|accept|sleep|wait|_wait_for_tstate_lock|recv_into|epoll)\\b")
-    for line in open(args.profile):
+    idle = re.compile(
+        r"\\b(select|poll|accept|sleep|wait|_wait_for_tstate_lock|recv_into|epoll)\\b"
+    )
+    with open(args.profile) as profile:
+        lines = profile.readlines()
+    for line in lines:
         stack, _sep, count = line.rstrip().rpartition(" ")
         if not count.isdigit() or (args.match and args.match not in stack):
             continue

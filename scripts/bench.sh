@@ -25,7 +25,7 @@ write_odoo_conf "$CONF" "$BENCH_DB" \
   "http_port = $BENCH_HTTP_PORT" "gevent_port = $((BENCH_HTTP_PORT + 3))" \
   "workers = 2" "max_cron_threads = 1" "server_wide_modules = base,web,queue_job" \
   "logfile = $RUN_DIR/odoo-bench.log" "log_level = warn" \
-  "" "[queue_job]" "channels = ${BENCH_CHANNELS:-root:2}"
+  "" "[queue_job]" "channels = ${BENCH_CHANNELS:-root:2,root.psa.time_entry:1}"
 
 # Experiment switch (see the report): BENCH_NO_DBFILTER=1 drops the dbfilter line, so that
 # Odoo takes the database from db_name instead of listing PostgreSQL's databases per request.

@@ -130,8 +130,9 @@ write_odoo_conf() {
   {
     echo "[options]"
     echo "addons_path = $ODOO_SRC/odoo/addons,$ODOO_SRC/addons,$(site_addons),$ROOT"
+    # db_name without dbfilter: Odoo then serves that database without listing all
+    # databases on every session-less request (webhooks, job runner calls).
     echo "db_name = $db"
-    echo "dbfilter = ^$db\$"
     echo "db_host = ${PGHOST:-False}"
     echo "db_port = ${PGPORT:-False}"
     echo "db_user = ${PGUSER:-False}"

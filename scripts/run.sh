@@ -25,7 +25,7 @@ write_odoo_conf "$CONF" "$DB" \
   "http_port = $HTTP_PORT" "gevent_port = $((HTTP_PORT + 3))" \
   "workers = 2" "max_cron_threads = 1" "server_wide_modules = base,web,queue_job" \
   "logfile = $RUN_DIR/odoo.log" "log_level = info" \
-  "" "[queue_job]" "channels = root:2"
+  "" "[queue_job]" "channels = root:2,root.psa.time_entry:1"
 
 if ! psql -d postgres -Atqc "select 1 from pg_database where datname = '$DB'" | grep -q 1; then
   say "Creating database $DB with the suite installed (about a minute, once)"

@@ -4,7 +4,6 @@
 import json
 import os
 
-
 for xmlid in (
     "psa_connector_base.ir_cron_psa_pull",
     "psa_connector_timesheet.ir_cron_psa_reconcile_time",

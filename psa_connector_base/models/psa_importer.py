@@ -23,6 +23,8 @@ class PsaImporter(models.AbstractModel):
     _psa_write_back = True
     # queue_job priority (lower runs first): parents before the records pointing to them.
     _psa_priority = 50
+    # queue_job channel for chunks of this type; None keeps the job function's (root.psa).
+    _psa_channel = None
 
     @api.model
     def _for_object_type(self, object_type):
@@ -43,6 +45,12 @@ class PsaImporter(models.AbstractModel):
         month-end volumes override it with batched reads and creates.
         """
         return [event._process_one() for event in events]
+
+    @api.model
+    def _channel_for(self, object_type):
+        """queue_job channel of this type's chunks (None: the job function's channel)."""
+        name = f"psa.importer.{object_type}"
+        return self.env[name]._psa_channel if name in self.env else None
 
     @api.model
     def _priority_for(self, object_type):

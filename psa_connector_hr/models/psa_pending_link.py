@@ -79,12 +79,17 @@ class PsaPendingLink(models.Model):
                 ("external_id", "in", bindings.mapped("external_id")),
             ]
         )
+        if not links:
+            # The common case at month-end volumes: nothing waits for these objects.
+            return
         for binding in bindings:
-            target = binding._record()
             matching = links.filtered(
                 lambda link, b=binding: (link.backend_id, link.external_type, link.external_id)
                 == (b.backend_id, b.external_type, b.external_id)
             )
+            if not matching:
+                continue
+            target = binding._record()
             for link in matching:
                 record = self.env[link.res_model].browse(link.res_id).exists()
                 if record and target:
