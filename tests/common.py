@@ -6,11 +6,22 @@ Odoo's test metaclass gives tags and a module name only to tests under
 
 from odoo.tests.common import HttpCase, TransactionCase
 
+from odoo.addons.psa_connector_base.tests.common import API_TOKEN, PsaTestMixin
 
-class SuiteTagsMixin:
+from psa_simulator import PsaSimulator
+
+
+class SuiteTagsMixin(PsaTestMixin):
     test_tags = {"standard", "post_install"}
     test_module = "psa_connector_suite"
     test_sequence = 0
+
+    @classmethod
+    def start_simulator(cls, **options):
+        """The demo PSA on a free loopback port, stopped after the class."""
+        simulator = PsaSimulator(**{"token": API_TOKEN, **options}).start()
+        cls.addClassCleanup(simulator.stop)
+        return simulator
 
 
 class SuiteTransactionCase(SuiteTagsMixin, TransactionCase):

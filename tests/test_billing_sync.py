@@ -3,27 +3,22 @@
 import json
 
 from odoo.addons.psa_connector_base.tests.common import (
-    API_TOKEN,
-    PsaTestMixin,
     customer_data,
     project_data,
 )
 from odoo.addons.psa_connector_billing.tests.common import billing_event_data, milestone_contract
-
-from psa_simulator import PsaSimulator
 
 from .common import SuiteTransactionCase
 
 PUSH = ("_push_invoice_status_job",)
 
 
-class TestBillingSync(PsaTestMixin, SuiteTransactionCase):
+class TestBillingSync(SuiteTransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
-        cls.simulator = PsaSimulator(token=API_TOKEN).start()
-        cls.addClassCleanup(cls.simulator.stop)
+        cls.simulator = cls.start_simulator()
         cls.backend = cls._create_backend(
             code="sim-billing", base_url=cls.simulator.url, max_attempts=2
         )

@@ -4,24 +4,19 @@ import json
 from datetime import date
 
 from odoo.addons.psa_connector_base.tests.common import (
-    API_TOKEN,
-    PsaTestMixin,
     customer_data,
     project_data,
 )
 
-from psa_simulator import PsaSimulator
-
 from .common import SuiteTransactionCase
 
 
-class TestForecastSync(PsaTestMixin, SuiteTransactionCase):
+class TestForecastSync(SuiteTransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
-        cls.simulator = PsaSimulator(token=API_TOKEN).start()
-        cls.addClassCleanup(cls.simulator.stop)
+        cls.simulator = cls.start_simulator()
         cls.backend = cls._create_backend(code="fc-psa")
         cls.forecast = cls._create_backend(
             code="fc-sim", kind="forecast", name="Forecasting tool", base_url=cls.simulator.url

@@ -1,19 +1,16 @@
 """The pull path, write-back and remote faults, against the demo PSA over real HTTP."""
 
-from odoo.addons.psa_connector_base.tests.common import API_TOKEN, PsaTestMixin
+from odoo.addons.psa_connector_base.tests.common import API_TOKEN
 from odoo.addons.queue_job.exception import RetryableJobError
-
-from psa_simulator import PsaSimulator
 
 from .common import SuiteTransactionCase
 
 
-class TestPullSync(PsaTestMixin, SuiteTransactionCase):
+class TestPullSync(SuiteTransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.simulator = PsaSimulator(token=API_TOKEN).start()
-        cls.addClassCleanup(cls.simulator.stop)
+        cls.simulator = cls.start_simulator()
         cls.backend = cls._create_backend(code="sim-pull", base_url=cls.simulator.url)
 
     def setUp(self):

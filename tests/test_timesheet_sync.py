@@ -2,19 +2,14 @@
 
 import time
 
-from odoo.addons.psa_connector_base.tests.common import API_TOKEN, PsaTestMixin
-
-from psa_simulator import PsaSimulator
-
 from .common import SuiteTransactionCase
 
 
-class TestTimesheetSync(PsaTestMixin, SuiteTransactionCase):
+class TestTimesheetSync(SuiteTransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.simulator = PsaSimulator(token=API_TOKEN).start()
-        cls.addClassCleanup(cls.simulator.stop)
+        cls.simulator = cls.start_simulator()
         cls.backend = cls._create_backend(
             code="sim-time", base_url=cls.simulator.url, page_size=500
         )

@@ -2,24 +2,20 @@
 
 from odoo.tools import config
 
-from odoo.addons.psa_connector_base.tests.common import API_TOKEN, WEBHOOK_SECRET, PsaTestMixin
-
-from psa_simulator import PsaSimulator
+from odoo.addons.psa_connector_base.tests.common import WEBHOOK_SECRET
 
 from .common import SuiteHttpCase
 
 
-class TestDemoPsaWebhooks(PsaTestMixin, SuiteHttpCase):
+class TestDemoPsaWebhooks(SuiteHttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.simulator = PsaSimulator(
-            token=API_TOKEN,
+        cls.simulator = cls.start_simulator(
             webhook_url=f"http://127.0.0.1:{config['http_port']}/psa/webhook/sim-hook",
             webhook_secret=WEBHOOK_SECRET,
             seed=False,
-        ).start()
-        cls.addClassCleanup(cls.simulator.stop)
+        )
         cls.backend = cls._create_backend(code="sim-hook", base_url=cls.simulator.url)
 
     def test_changes_made_in_the_psa_flow_into_odoo_once(self):
