@@ -60,6 +60,9 @@ cat <<MSG
   Project, Timesheets, Employees, Time Off, Contacts, and PSA Connector.
   Make a change in the PSA and watch it arrive (webhook, signed):
     python3 -m psa_simulator change project P-2001 name="ERP rollout, phase 2"
+  Accept a milestone in the PSA and find a draft invoice in Odoo (Invoicing):
+    python3 -m psa_simulator create billing_events contract_id=K-6503 kind=milestone.accepted milestone_id=M-6001
+  Utilisation per employee and week: PSA Connector > Utilisation.
   Ctrl-C stops Odoo and the demo PSA.
 
 MSG
