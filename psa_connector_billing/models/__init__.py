@@ -4,6 +4,7 @@ from . import (
     hr_expense,
     psa_backend,
     psa_billing_event_record,
+    psa_importer,
     psa_importer_billing_event,
     psa_importer_contract,
     psa_importer_expense,

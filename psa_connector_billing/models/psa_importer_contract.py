@@ -343,18 +343,7 @@ class PsaImporterContract(models.AbstractModel):
     def _pricelist(self, backend, currency_code):
         """A pricelist in the contract's currency, created on first use."""
         company = backend.company_id
-        currency = company.currency_id
-        if currency_code:
-            currency = (
-                self.env["res.currency"]
-                .sudo()
-                .with_context(active_test=False)
-                .search([("name", "=", currency_code.upper())], limit=1)
-            )
-            if not currency:
-                raise PayloadInvalid(_("Unknown currency %r.", currency_code))
-            if not currency.active:
-                currency.active = True
+        currency = self._currency_for(currency_code, company)
         Pricelist = self.env["product.pricelist"].sudo()
         pricelist = Pricelist.search(
             [("currency_id", "=", currency.id), ("company_id", "in", (company.id, False))],

@@ -1,6 +1,6 @@
 from odoo import _, models
 
-from odoo.addons.psa_connector_base.tools.errors import PayloadInvalid, SyncConflict
+from odoo.addons.psa_connector_base.tools.errors import SyncConflict
 
 APPROVED_STATES = ("approved", "paid")
 # Expense products per re-invoicing policy; hr_expense/sale_expense read expense_policy.
@@ -48,12 +48,7 @@ class PsaImporterExpense(models.AbstractModel):
             limit=1,
         )
         policy = order.psa_expense_policy or "no"
-        currency = self.env["res.currency"].search(
-            [("name", "=", (data.get("currency") or backend.company_id.currency_id.name).upper())],
-            limit=1,
-        )
-        if not currency:
-            raise PayloadInvalid(_("Unknown or inactive currency %r.", data.get("currency")))
+        currency = self._currency_for(data.get("currency"), backend.company_id)
         values = {
             "name": data.get("description") or data.get("category") or _("Expense"),
             "employee_id": employee.id,

@@ -338,6 +338,16 @@ class TestExpenses(BillingCase):
         self.assertAlmostEqual(reinvoiced.price_unit, expense.untaxed_amount_currency)
         self.assertEqual(reinvoiced.order_id.currency_id, expense.currency_id)
 
+    def test_an_expense_in_a_currency_odoo_has_inactive_is_applied(self):
+        gbp = self.env.ref("base.GBP")
+        gbp.active = False
+        event = self.apply("expense.created", expense_data(id="X-GBP", currency="GBP"))
+        self.assertEqual(event.state, "done", event.result)
+        self.assertEqual(self.bound("expense", "X-GBP").currency_id, gbp)
+        self.assertTrue(gbp.active)
+        unknown = self.apply("expense.created", expense_data(id="X-XXX", currency="XXQ"))
+        self.assertIn("Unknown currency", unknown.result)
+
     def test_unapproved_or_personal_expenses_create_nothing(self):
         self.apply("expense.created", expense_data(id="X-2", state="submitted"))
         self.apply("expense.created", expense_data(id="X-3", reimbursable=False))
