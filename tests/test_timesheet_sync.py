@@ -96,6 +96,19 @@ class TestTimesheetSync(SuiteTransactionCase):
         self.assertEqual(again.missing_entry_count, 0)
         self.assertEqual(again.line_ids.mapped("kind"), ["hours_differ"])
 
+    def test_reconciliation_reports_lines_the_psa_no_longer_approves(self):
+        self.pull()
+        entry = self.approved()[2]
+        line = self.bound("time_entry", entry["id"])
+        # Un-approved in the PSA, and the news never reached Odoo (no webhook here).
+        self.simulator.update("time_entry", entry["id"], {"state": "submitted"})
+        report = self.reconcile()
+        flagged = report.line_ids.filtered(lambda diff: line in diff.extra_line_ids)
+        self.assertEqual(len(flagged), 1)
+        self.assertEqual(flagged.project_external_id, entry["project_id"])
+        self.assertAlmostEqual(flagged.difference, -entry["hours"])
+        self.assertEqual(report.extra_line_count, 1)
+
     def test_a_month_end_batch_of_10000_entries_lands_completely(self):
         self.pull()
         self.simulator.add_time_entries(10_000, start_date="2026-11-02", days=20)

@@ -69,32 +69,41 @@ class PsaTimesheetReconciliation(models.Model):
         return True
 
     def _run(self):
+        """Compare page by page, in memory that does not grow with the number of entries.
+
+        Kept in Python: totals per project and day, and the differences themselves. The
+        PSA's ids go to a temporary table, so lines no longer approved in the PSA are
+        found by one anti-join at the end.
+        """
         self.ensure_one()
         backend = self.backend_id
-        odoo_by_entry = self._odoo_hours_by_entry()
+        self._flush_for_sql()
+        odoo_totals = self._odoo_totals()
         psa_totals = defaultdict(float)
         missing = defaultdict(list)
-        seen = set()
         psa_entry_count = 0
+        cr = self.env.cr
+        cr.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS psa_recon_seen (external_id text) "
+            "ON COMMIT DROP"
+        )
+        cr.execute("TRUNCATE psa_recon_seen")
         adapter = backend._get_adapter()
-        # Page by page: only ids of lines already in Odoo and the missing entries are kept.
         for page in adapter.iter_time_entries(
             self.date_from, self.date_to, backend._approved_time_states()
         ):
+            page_ids = [str(entry["id"]) for entry in page]
+            in_odoo = self._entries_in_odoo(page_ids)
+            cr.execute(
+                "INSERT INTO psa_recon_seen (external_id) SELECT unnest(%s::text[])", (page_ids,)
+            )
             for entry in page:
                 key = (str(entry["project_id"]), entry["date"])
-                entry_id = str(entry["id"])
                 psa_entry_count += 1
                 psa_totals[key] += float(entry.get("hours") or 0.0)
-                seen.add(entry_id)
-                if entry_id not in odoo_by_entry:
+                if str(entry["id"]) not in in_odoo:
                     missing[key].append(entry)
-        odoo_totals = defaultdict(float)
-        extra = defaultdict(list)
-        for entry_id, (project_ext, day, hours, line_id) in odoo_by_entry.items():
-            odoo_totals[(project_ext, day)] += hours
-            if entry_id not in seen:
-                extra[(project_ext, day)].append(line_id)
+        extra = self._lines_not_seen()
         lines = []
         for key in sorted(set(psa_totals) | set(odoo_totals)):
             psa, odoo = round(psa_totals.get(key, 0.0), 4), round(odoo_totals.get(key, 0.0), 4)
@@ -146,26 +155,62 @@ class PsaTimesheetReconciliation(models.Model):
             "extra_line_ids": [fields.Command.set(extra_line_ids)],
         }
 
-    def _odoo_hours_by_entry(self):
-        """{entry id: (project external id, date, hours, line id)} for the period, one query."""
+    def _flush_for_sql(self):
         self.env["account.analytic.line"].flush_model()
         self.env["psa.binding"].flush_model()
+
+    # The period's lines of this backend, with their entry id and PSA project id.
+    _PERIOD_LINES = """
+        FROM account_analytic_line l
+        JOIN psa_binding tb ON tb.res_model = 'account.analytic.line' AND tb.res_id = l.id
+                           AND tb.backend_id = %(backend)s AND tb.external_type = 'time_entry'
+        JOIN psa_binding pb ON pb.res_model = 'project.project' AND pb.res_id = l.project_id
+                           AND pb.backend_id = %(backend)s AND pb.external_type = 'project'
+       WHERE l.date BETWEEN %(date_from)s AND %(date_to)s
+    """
+
+    def _period_params(self, **extra):
+        return {
+            "backend": self.backend_id.id,
+            "date_from": self.date_from,
+            "date_to": self.date_to,
+            **extra,
+        }
+
+    def _odoo_totals(self):
+        """{(project external id, date): hours} of the period's lines, one query."""
         self.env.cr.execute(
-            """
-            SELECT tb.external_id, pb.external_id, l.date::text, l.unit_amount, l.id
-              FROM account_analytic_line l
-              JOIN psa_binding tb ON tb.res_model = 'account.analytic.line' AND tb.res_id = l.id
-                                 AND tb.backend_id = %(backend)s
-                                 AND tb.external_type = 'time_entry'
-              JOIN psa_binding pb ON pb.res_model = 'project.project'
-                                 AND pb.res_id = l.project_id
-                                 AND pb.backend_id = %(backend)s
-                                 AND pb.external_type = 'project'
-             WHERE l.date BETWEEN %(date_from)s AND %(date_to)s
-            """,
-            {"backend": self.backend_id.id, "date_from": self.date_from, "date_to": self.date_to},
+            "SELECT pb.external_id, l.date::text, SUM(l.unit_amount)"
+            + self._PERIOD_LINES
+            + " GROUP BY pb.external_id, l.date",
+            self._period_params(),
         )
-        return {row[0]: (row[1], row[2], row[3], row[4]) for row in self.env.cr.fetchall()}
+        return defaultdict(float, {(p, d): h for p, d, h in self.env.cr.fetchall()})
+
+    def _entries_in_odoo(self, external_ids):
+        """Which of these entry ids have a line in the period."""
+        self.env.cr.execute(
+            "SELECT tb.external_id" + self._PERIOD_LINES + " AND tb.external_id = ANY(%(ids)s)",
+            self._period_params(ids=external_ids),
+        )
+        return {row[0] for row in self.env.cr.fetchall()}
+
+    def _lines_not_seen(self):
+        """{(project external id, date): [line ids]} of lines the PSA did not list."""
+        # Temporary tables get no statistics on their own; without them the planner may
+        # pick a nested loop over a hundred thousand ids.
+        self.env.cr.execute("ANALYZE psa_recon_seen")
+        self.env.cr.execute(
+            "SELECT pb.external_id, l.date::text, l.id"
+            + self._PERIOD_LINES
+            + " AND NOT EXISTS (SELECT 1 FROM psa_recon_seen s"
+            " WHERE s.external_id = tb.external_id)",
+            self._period_params(),
+        )
+        extra = defaultdict(list)
+        for project, day, line_id in self.env.cr.fetchall():
+            extra[(project, day)].append(line_id)
+        return extra
 
     def _approved_unbilled_hours(self):
         self.env.cr.execute(
