@@ -60,6 +60,8 @@ class PsaWebhookController(http.Controller):
             envelope = json.loads(raw_body)
         except (UnicodeDecodeError, ValueError) as err:
             return _reject_payload(backend, raw_body, f"malformed JSON: {err}")
+        except RecursionError:
+            return _reject_payload(backend, raw_body, "malformed JSON: nested too deeply")
         problems = validate(envelope, load_schema("event"))
         if problems:
             return _reject_payload(backend, raw_body, "; ".join(problems[:5]))

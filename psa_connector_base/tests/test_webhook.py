@@ -91,6 +91,18 @@ class TestWebhook(PsaTestMixin, HttpCase):
     def test_body_that_is_not_utf8_is_400(self):
         self.assertEqual(self.post(b"\xff\xfe\x00garbage").status_code, 400)
 
+    def test_deeply_nested_json_is_400_and_kept(self):
+        raw = b"[" * 100_000 + b"]" * 100_000
+        response = self.post(raw)
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("nested too deeply", response.json()["message"])
+        exception = self.env["psa.exception"].search([("backend_id", "=", self.backend.id)])
+        self.assertEqual(len(exception.payload), len(raw))
+
+    def test_non_ascii_signature_is_401(self):
+        response = self.post(self.envelope(), signature="sha256=\u00e9\u00e9")
+        self.assertEqual(response.status_code, 401)
+
     def test_bad_or_missing_signature_is_401(self):
         self.assertEqual(self.post(self.envelope(), secret="wrong-secret").status_code, 401)
         self.assertEqual(self.post(self.envelope(), secret=None).status_code, 401)

@@ -16,7 +16,10 @@ def sign(secret, timestamp, raw_body):
 def is_valid_signature(secret, timestamp, raw_body, signature_header):
     if not (secret and timestamp and signature_header):
         return False
-    return hmac.compare_digest(sign(secret, timestamp, raw_body), signature_header.strip())
+    # Bytes, not str: compare_digest refuses non-ASCII strings, and a hostile header may
+    # carry any character; that must be a 401, never an error.
+    expected = sign(secret, timestamp, raw_body).encode()
+    return hmac.compare_digest(expected, signature_header.strip().encode("utf-8", "replace"))
 
 
 def is_fresh(timestamp, now, tolerance_seconds):
