@@ -346,7 +346,16 @@ class PsaEvent(models.Model):
         """Queue the event again (after a fix, or when its reference arrived)."""
         to_retry = self.filtered(lambda e: e.state in ("failed", "waiting", "pending"))
         to_retry.write({"state": "pending"})
-        to_retry._enqueue()
+        groups = {}
+        for event in to_retry:
+            key = (event.backend_id, event.object_type)
+            groups[key] = groups.get(key, self.browse()) | event
+        for events in groups.values():
+            # One event keeps its own job (and identity key); many go in chunks.
+            if len(events) == 1:
+                events._enqueue()
+            else:
+                events._enqueue_batch()
         return to_retry
 
     def _replay_with_payload(self, payload):

@@ -198,16 +198,20 @@ class PsaException(models.Model):
     # Actions ---------------------------------------------------------------------
 
     def _retry(self, automatic=False):
+        # Access is decided on the exception; its events are the connector's business.
+        # Plain retries are queued together: an employee arriving at month-end may
+        # release thousands of waiting time entries, which should become a few chunk
+        # jobs, not one job each.
+        to_queue = self.env["psa.event"].sudo()
         for exception in self:
             if exception.state not in ("open", "retrying"):
                 continue
             exception.write({"state": "retrying", "retry_count": exception.retry_count + 1})
-            # Access is decided on the exception; its event is the connector's business.
             event = exception.event_id.sudo()
             if exception.payload_edited:
                 event._replay_with_payload(exception.payload)
             elif event:
-                event._retry()
+                to_queue |= event
             else:
                 exception.state = "open"
                 continue
@@ -216,6 +220,7 @@ class PsaException(models.Model):
                 if automatic
                 else _("Retry requested.")
             )
+        to_queue._retry()
 
     def action_retry(self):
         retriable = self.filtered(lambda e: e.event_id and e.state in ("open", "retrying"))

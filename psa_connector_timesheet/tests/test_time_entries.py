@@ -117,6 +117,24 @@ class TestTimeEntries(TimesheetCase):
         self.assertEqual(self.line("TE-2").employee_id, ben)
         self.assertEqual(waiting.state, "resolved")
 
+    def test_many_entries_released_by_one_employee_are_queued_in_chunks(self):
+        email = "dana.kim@consultancy.example"
+        entries = [
+            time_entry_data(id=f"TE-D{i}", employee_id="E-9", employee_email=email)
+            for i in range(30)
+        ]
+        events = self.env["psa.event"]._store_pulled(self.backend, "time_entry", entries)
+        events._process_job()
+        self.assertEqual(set(events.mapped("state")), {"waiting"})
+        jobs_before = self.env["queue.job"].search_count([("method_name", "=", "_process_job")])
+        self.env["hr.employee"].create({"name": "Dana Kim", "work_email": email})
+        released = (
+            self.env["queue.job"].search_count([("method_name", "=", "_process_job")]) - jobs_before
+        )
+        self.assertEqual(released, 1, "30 waiting entries make one chunk job, not 30")
+        self.run_jobs(methods=("_process_job",))
+        self.assertEqual(set(events.mapped("state")), {"done"})
+
     def test_employee_bound_by_another_backend_of_the_company(self):
         hr_backend = self._create_backend(code="hr-system", kind="hr")
         carla = self.env["hr.employee"].create({"name": "Carla Reyes"})
