@@ -191,7 +191,7 @@ def odoo_shell(script, what, timeout, **env_extra):
         timeout,
         what,
         stdin_path=SCRIPTS / script,
-        env_extra={k: str(v) for k, v in env_extra.items()},
+        env_extra={"BENCH_SCRIPTS": str(SCRIPTS), **{k: str(v) for k, v in env_extra.items()}},
     )
     for line in output.splitlines():
         if line.startswith("BENCH_RESULT "):
