@@ -9,7 +9,8 @@ ensure_postgres
 TEST_DB=${TEST_DB:-psa_test}
 CONF=$RUN_DIR/test.conf
 LOG=$RUN_DIR/test-install.log
-write_odoo_conf "$CONF" "$TEST_DB" "workers = 0" "log_level = warn"
+write_odoo_conf "$CONF" "$TEST_DB" "workers = 0" "log_level = warn" \
+  "http_port = ${TEST_HTTP_PORT:-8069}" "gevent_port = ${TEST_GEVENT_PORT:-8072}"
 
 say "Creating a fresh test database $TEST_DB with the suite installed"
 dropdb --if-exists "$TEST_DB" >/dev/null

@@ -46,6 +46,11 @@ class AdapterConfig:
     page_size: int = 100
     user_agent: str = "Odoo PSA Connector"
     extra_headers: dict = field(default_factory=dict)
+    # Vendor account selector: Harvest-Account-Id, Productive X-Organization-Id,
+    # the BambooHR company subdomain... Empty for APIs that need none.
+    account_id: str = ""
+    # Some vendors ask integrations to name a contact in their User-Agent.
+    contact_email: str = ""
 
 
 class HttpAdapter:
@@ -60,6 +65,9 @@ class HttpAdapter:
     name = None
     label = None
     object_types = ()
+    # Path segment of the vendor's own webhook route, /psa/webhook/<code>/<webhook_vendor>;
+    # None when the vendor sends no webhooks (the canonical API has its own route).
+    webhook_vendor = None
 
     def __init__(self, config, session=None):
         self.config = config
@@ -191,6 +199,30 @@ class HttpAdapter:
 
         ``payload`` carries the invoice number, amounts, currency, due date, payment
         state and the contract id(s); sending the same payload twice must be harmless.
+        """
+        raise NotImplementedError
+
+    # Inbound webhooks in the vendor's own format ------------------------------------
+    # The controller calls these two without an instance: verifying and translating a
+    # webhook needs no credentials and makes no outbound call.
+
+    @classmethod
+    def verify_webhook(cls, secret, headers, raw_body, now, tolerance):
+        """Whether the vendor's signature headers prove ``raw_body`` came from it.
+
+        Compare in constant time and refuse timestamps further than ``tolerance``
+        seconds from ``now`` (our own replay window when the vendor has none).
+        """
+        raise NotImplementedError
+
+    @classmethod
+    def webhook_envelopes(cls, payload):
+        """Translate a verified vendor webhook body into canonical event envelopes.
+
+        Returns a list of ``{"id", "type", "occurred_at", "data"}`` dicts
+        (``schemas/event.json``); ``id`` must be stable across re-deliveries of the
+        same vendor event, so the connector's de-duplication applies. Raise
+        ``ValueError`` with a human reason for a body that cannot be translated.
         """
         raise NotImplementedError
 

@@ -16,6 +16,8 @@ from odoo import http
 from odoo.exceptions import UserError
 from odoo.http import request
 
+from ..adapters import get_adapter_class
+from ..tools.errors import RemoteServiceError
 from ..tools.schema import load_schema, validate
 from ..tools.signature import is_fresh, is_valid_signature
 
@@ -72,6 +74,68 @@ class PsaWebhookController(http.Controller):
         if not is_new:
             return _answer(200, "duplicate: already received", event=event.event_uid)
         return _answer(202, "accepted", event=event.event_uid, correlation_id=event.correlation_id)
+
+    @http.route(
+        "/psa/webhook/<string:code>/<string:vendor>",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def receive_vendor(self, code, vendor, **_params):
+        """A vendor's own webhook format: the adapter verifies and translates it."""
+        backend = (
+            request.env["psa.backend"]
+            .sudo()
+            .search([("code", "=", code), ("active", "=", True)], limit=1)
+        )
+        if not backend:
+            return _answer(404, "unknown or inactive backend")
+        try:
+            adapter_class = get_adapter_class(backend.adapter)
+        except RemoteServiceError:
+            adapter_class = None
+        if adapter_class is None or adapter_class.webhook_vendor != vendor:
+            return _answer(404, f"backend {code} does not receive {vendor} webhooks")
+
+        raw_body = _read_body(backend.max_body_bytes)
+        if raw_body is None:
+            return _answer(413, f"body over {backend.max_body_bytes} bytes")
+        try:
+            secret = backend._get_secret("webhook_secret")
+        except UserError as err:
+            _logger.error("PSA backend %s cannot verify webhooks: %s", backend.code, err)
+            return _answer(503, "the connector is not configured to verify webhooks")
+        headers = request.httprequest.headers
+        if not adapter_class.verify_webhook(
+            secret, headers, raw_body, time.time(), backend.timestamp_tolerance
+        ):
+            return _answer(401, "bad, missing or stale signature")
+
+        try:
+            payload = json.loads(raw_body)
+            envelopes = adapter_class.webhook_envelopes(payload)
+        except (UnicodeDecodeError, ValueError) as err:
+            return _reject_payload(backend, raw_body, f"unusable {vendor} webhook: {err}")
+        except RecursionError:
+            return _reject_payload(backend, raw_body, "malformed JSON: nested too deeply")
+        schema = load_schema("event")
+        for envelope in envelopes:
+            problems = validate(envelope, schema)
+            if problems:
+                return _reject_payload(backend, raw_body, "; ".join(problems[:5]))
+
+        received = []
+        event_model = request.env["psa.event"].sudo()
+        for envelope in envelopes:
+            event, is_new = event_model._receive_webhook(
+                backend, envelope, json.dumps(envelope).encode()
+            )
+            received.append({"event": event.event_uid, "new": is_new})
+        if received and not any(item["new"] for item in received):
+            return _answer(200, "duplicate: already received", events=received)
+        return _answer(202, "accepted", events=received)
 
 
 def _read_body(limit):

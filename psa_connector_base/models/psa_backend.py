@@ -49,6 +49,17 @@ class PsaBackend(models.Model):
         "the canonical schema.",
     )
     base_url = fields.Char(string="Base URL", tracking=True)
+    vendor_account = fields.Char(
+        string="Account / organization ID",
+        tracking=True,
+        help="The vendor's account selector, when its API needs one: the Harvest account "
+        "ID, the Productive organization ID, the BambooHR company subdomain.",
+    )
+    contact_email = fields.Char(
+        tracking=True,
+        help="Named in the User-Agent of outbound calls, as Harvest and Float ask of "
+        "integrations, so the vendor can reach the firm about its traffic.",
+    )
     # The clear values are write-only: they are never computed back from the
     # ciphertext, so no read, export or RPC call can return them.
     api_token = fields.Char(
@@ -235,7 +246,10 @@ class PsaBackend(models.Model):
             max_attempts=max(1, self.max_attempts),
             max_retry_wait=self.max_retry_wait,
             page_size=self.page_size,
-            user_agent=f"Odoo PSA Connector ({self.env.cr.dbname}/{self.code})",
+            user_agent=f"Odoo PSA Connector ({self.env.cr.dbname}/{self.code})"
+            + (f" {self.contact_email}" if self.contact_email else ""),
+            account_id=self.vendor_account or "",
+            contact_email=self.contact_email or "",
         )
 
     def _get_adapter(self):
