@@ -66,6 +66,8 @@ class PsaTestMixin:
         if methods:
             domain.append(("method_name", "in", list(methods)))
         for _round in range(max_rounds):
+            # The dispatcher cron's part: accepted webhook events get their jobs.
+            cls.env["psa.event"]._cron_dispatch_events()
             pending = cls.env["queue.job"].search(domain, order="priority, id")
             if not pending:
                 return performed

@@ -49,12 +49,40 @@ class TestWebhook(PsaTestMixin, HttpCase):
         self.assertEqual(len(event), 1)
         self.assertEqual(event.state, "pending")
         self.assertEqual(json.loads(event.payload)["data"]["vat"], "DE811907980")
+        dispatcher = self.env.ref("psa_connector_base.ir_cron_psa_dispatch_events")
+        self.assertTrue(
+            self.env["ir.cron.trigger"].search_count([("cron_id", "=", dispatcher.id)]),
+            "accepting an event must wake the dispatcher",
+        )
+        self.assertFalse(self.process_jobs(), "the accept path queues no job itself")
+        self.env["psa.event"]._cron_dispatch_events()
         self.assertEqual(self.process_jobs().mapped("uuid"), [event.job_uuid])
+
+    def test_a_burst_is_queued_in_chunks_and_each_event_once(self):
+        for number in range(1, 8):
+            envelope = self.envelope(
+                f"evt-b{number}", id=f"C-{number}", vat=f"DE8119079{number:02d}", ref=f"R{number}"
+            )
+            self.assertEqual(self.post(envelope).status_code, 202)
+        Event = self.env["psa.event"]
+        self.assertEqual(Event._cron_dispatch_events(limit=5, chunk_size=2), 5)
+        self.assertEqual(len(self.process_jobs()), 3)
+        self.assertEqual(Event._cron_dispatch_events(limit=5, chunk_size=2), 2)
+        self.assertEqual(Event._cron_dispatch_events(), 0)
+        jobs = self.process_jobs()
+        self.assertEqual(len(jobs), 4)
+        self.assertEqual(set(self.events().mapped("job_uuid")), set(jobs.mapped("uuid")))
+        self.run_jobs(methods=("_process_job",))
+        self.assertEqual(set(self.events().mapped("state")), {"done"})
+        self.assertEqual(
+            len(self.env["psa.binding"].search([("backend_id", "=", self.backend.id)])), 7
+        )
 
     def test_same_event_three_times_is_one_event_one_job_one_effect(self):
         statuses = [self.post(self.envelope()).status_code for _ in range(3)]
         self.assertEqual(statuses, [202, 200, 200])
         self.assertEqual(len(self.events()), 1)
+        self.env["psa.event"]._cron_dispatch_events()
         self.assertEqual(len(self.process_jobs()), 1)
         self.run_jobs(methods=("_process_job",))
         self.assertEqual(self.post(self.envelope()).status_code, 200)
