@@ -241,12 +241,23 @@ class PsaEvent(models.Model):
     def _schedule_dispatch(self):
         """Wake the dispatcher once this transaction commits.
 
-        The webhook answer waits for nothing but the insert and this trigger row: queueing
-        a job per event cost about half of the accept path, so the dispatcher queues the
-        accepted events in chunks instead. Its one-minute schedule is the safety net
-        should a trigger be lost.
+        The webhook answer waits for nothing but the insert and this trigger: queueing a
+        job per event cost about half of the accept path, so the dispatcher queues the
+        accepted events in chunks instead. The trigger row commits with the event, and a
+        cron run's trigger clean-up only sees rows of its own snapshot, so every event has
+        a run that sees it; the one-minute schedule is the safety net should the wake-up
+        notification be lost. Raw SQL: ``ir.cron._trigger`` costs an ORM create and a read
+        of the cron per request.
         """
-        self.env.ref("psa_connector_base.ir_cron_psa_dispatch_events").sudo()._trigger()
+        cron = self.env.ref("psa_connector_base.ir_cron_psa_dispatch_events")
+        self.env.cr.execute(
+            """INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date,
+                                            write_uid, write_date)
+               VALUES (%s, now() at time zone 'UTC', %s, now() at time zone 'UTC',
+                       %s, now() at time zone 'UTC')""",
+            [cron.id, self.env.uid, self.env.uid],
+        )
+        self.env.cr.postcommit.add(self.env["ir.cron"]._notifydb)
 
     @api.model
     def _cron_dispatch_events(self, limit=WEBHOOK_DISPATCH_LIMIT, chunk_size=WEBHOOK_CHUNK_SIZE):
