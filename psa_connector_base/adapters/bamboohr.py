@@ -250,6 +250,10 @@ class BambooHrAdapter(HttpAdapter):
             "updated_at": updated_at,
         }
 
+    def write_back(self, object_type, external_id, odoo_refs):
+        # BambooHR has no field for another system's ids: nothing to write.
+        return None
+
     def fetch_record(self, object_type, external_id):
         if object_type != "employee":
             raise RemoteServiceError(

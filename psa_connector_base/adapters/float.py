@@ -278,6 +278,11 @@ class FloatAdapter(HttpAdapter):
                 )
         return records
 
+    def write_back(self, object_type, external_id, odoo_refs):
+        # Float keeps no other system's ids; its people and projects are matched on
+        # e-mail and project code instead.
+        return None
+
     # Actuals → logged time ----------------------------------------------------------------
 
     def push_actuals(self, rows):
