@@ -179,6 +179,17 @@ class HttpAdapter:
         """Tell the remote system which Odoo record an external one maps to."""
         raise NotImplementedError
 
+    def fetch_record(self, object_type, external_id):
+        """The current canonical record of one object, or None when the remote system no
+        longer has it. Used for ``<type>.refresh`` events: vendor webhooks that only name
+        a changed record (or carry a few of its fields) are applied from a fresh read."""
+        raise NotImplementedError
+
+    @classmethod
+    def default_base_url(cls, account_id):
+        """The vendor's documented API root for an account (None: the admin enters it)."""
+        return None
+
     def iter_time_entries(self, date_from, date_to, states):
         """Yield pages of canonical time entries dated in [date_from, date_to] in ``states``."""
         raise NotImplementedError

@@ -197,11 +197,26 @@ class PsaBackend(models.Model):
 
     # Derived values ----------------------------------------------------------------
 
-    @api.depends("code")
+    @api.depends("code", "adapter")
     def _compute_webhook_url(self):
         base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
         for backend in self:
-            backend.webhook_url = f"{base}/psa/webhook/{backend.code}" if backend.code else False
+            if not backend.code:
+                backend.webhook_url = False
+                continue
+            adapter_class = ADAPTERS.get(backend.adapter)
+            vendor = adapter_class.webhook_vendor if adapter_class else None
+            backend.webhook_url = f"{base}/psa/webhook/{backend.code}" + (
+                f"/{vendor}" if vendor else ""
+            )
+
+    @api.onchange("adapter", "vendor_account")
+    def _onchange_adapter_base_url(self):
+        """Propose the vendor's documented API root (e.g. BambooHR's per-company URL)."""
+        for backend in self.filtered(lambda b: not b.base_url):
+            adapter_class = ADAPTERS.get(backend.adapter)
+            if adapter_class:
+                backend.base_url = adapter_class.default_base_url(backend.vendor_account or "")
 
     def _compute_counts(self):
         exceptions = dict(

@@ -362,7 +362,25 @@ class PsaEvent(models.Model):
         self.ensure_one()
         envelope = self._envelope()
         importer = self.env["psa.importer"]._for_object_type(self.object_type)
+        if self.action == "refresh":
+            return self._apply_refresh(importer)
         return importer._import(self, self.action, envelope["data"])
+
+    def _apply_refresh(self, importer):
+        """``<type>.refresh``: a vendor webhook named a changed record without sending all
+        of it (BambooHR posts only the fields an admin picked, under names they may have
+        renamed). The record is read afresh through the adapter and applied as an update,
+        so nothing the webhook left out is lost or blanked; the raw webhook stays here."""
+        self.ensure_one()
+        record = self.backend_id._get_adapter().fetch_record(self.object_type, self.external_id)
+        if record is None:
+            return "skipped", _(
+                "%(type)s %(id)s no longer exists remotely; the scheduled pull reports "
+                "removals.",
+                type=self.object_type,
+                id=self.external_id,
+            )
+        return importer._import(self, "updated", record)
 
     def _fail(self, error, detail=None):
         self.ensure_one()
