@@ -1,0 +1,1 @@
+"""Vendor-faithful simulators: Harvest, Productive, Float, BambooHR."""
