@@ -1,2 +1,2 @@
-from . import canonical, harvest
+from . import canonical, harvest, productive
 from .base import ADAPTERS, AdapterConfig, HttpAdapter, get_adapter_class, register_adapter
