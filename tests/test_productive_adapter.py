@@ -327,6 +327,9 @@ class TestProductiveWebhooks(ProductiveMixin, SuiteHttpCase):
             self.assertEqual(exception.payload, body.decode())
             self.assertIn(reason, exception.name)
 
+    def test_backend_shows_the_vendor_webhook_url(self):
+        self.assertTrue(self.backend.webhook_url.endswith("/psa/webhook/prod-hook/productive"))
+
     def test_webhook_for_another_vendor_or_backend_is_404(self):
         body = self.sim.document("companies", 11)
         wrong_vendor = self.url.replace("/productive", "/harvest")

@@ -197,11 +197,14 @@ class PsaBackend(models.Model):
 
     # Derived values ----------------------------------------------------------------
 
-    @api.depends("code")
+    @api.depends("code", "adapter")
     def _compute_webhook_url(self):
         base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
         for backend in self:
-            backend.webhook_url = f"{base}/psa/webhook/{backend.code}" if backend.code else False
+            # Vendors that sign webhooks their own way post to /psa/webhook/<code>/<vendor>.
+            vendor = ADAPTERS.get(backend.adapter) and ADAPTERS[backend.adapter].webhook_vendor
+            path = f"{backend.code}/{vendor}" if vendor else backend.code
+            backend.webhook_url = f"{base}/psa/webhook/{path}" if backend.code else False
 
     def _compute_counts(self):
         exceptions = dict(
