@@ -61,6 +61,8 @@ LIST_FILTERS = {
     "leaves": {"equal": ("employee_id", "state", "leave_type"), "dates": ("date_from", "date_to")},
     "contracts": {"equal": ("project_id", "customer_id", "type"), "dates": None},
     "billing_events": {"equal": ("contract_id", "kind"), "dates": None},
+    "purchases": {"equal": ("project_id", "vendor_id", "kind", "state"), "dates": "date"},
+    "vendor_bills": {"equal": ("purchase_id", "kind", "state"), "dates": "date"},
 }
 DATE_RANGE_PARAMS = ("date_from", "date_to")
 # Every query parameter some collection filters on; one the collection at hand does not

@@ -19,6 +19,8 @@ COLLECTIONS = {
     "allocation": "allocations",
     "contract": "contracts",
     "billing_event": "billing_events",
+    "purchase": "purchases",
+    "vendor_bill": "vendor_bills",
 }
 
 

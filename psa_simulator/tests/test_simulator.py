@@ -269,7 +269,7 @@ def test_announce_sends_parents_first(receiver):
         assert status == 200
         deliveries = simulator.wait_for_deliveries(answer["queued"])
     types = [d["type"] for d in deliveries]
-    assert len(types) == 60
+    assert len(types) == 65
     assert types[:3] == ["customer.created"] * 3
     assert types[3:7] == ["contact.created"] * 4
     assert types[7:10] == ["department.created"] * 3
@@ -277,8 +277,10 @@ def test_announce_sends_parents_first(receiver):
     assert types[14:17] == ["project.created"] * 3
     assert types[17:27] == ["task.created"] * 10
     assert types[27:47] == ["time_entry.created"] * 20
-    assert types[-6:-3] == ["leave.created"] * 3
-    assert types[-3:] == ["contract.created"] * 3
+    assert types[-11:-8] == ["leave.created"] * 3
+    assert types[-8:-5] == ["contract.created"] * 3
+    assert types[-5:-2] == ["purchase.created"] * 3
+    assert types[-2:] == ["vendor_bill.created"] * 2
 
 
 def test_fault_429_with_retry_after_then_normal_answers(simulator):
