@@ -50,8 +50,9 @@ class PsaBackend(models.Model):
     def _pull_object_types(self):
         types = super()._pull_object_types()
         if self.kind == "psa":
-            # Contracts need projects; billing events and expenses need contracts.
-            types += ["contract", "billing_event", "expense"]
+            # Contracts need projects; billing events and expenses need contracts;
+            # vendor bills need their purchase.
+            types += ["contract", "billing_event", "expense", "purchase", "vendor_bill"]
         return types
 
     # Draft invoices -------------------------------------------------------------------

@@ -1,1 +1,2 @@
 from . import test_billing
+from . import test_project_financials
