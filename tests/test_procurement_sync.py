@@ -35,3 +35,26 @@ class TestProcurementSync(SuiteTransactionCase):
             ),
             1,
         )
+
+    def test_nightly_project_financials_reach_the_psa(self):
+        self.pull()
+        self.backend.billing_push_financials = True
+        self.env["psa.backend"]._cron_push_project_financials()
+        # The cron twice the same day queues one push.
+        self.env["psa.backend"]._cron_push_project_financials()
+        jobs = self.run_jobs(methods=("_push_project_financials_job",))
+        self.assertEqual(len(jobs), 1)
+        rows = {row["project_id"]: row for row in self.simulator.project_financials}
+        self.assertIn("P-2001", rows)
+        rollout = rows["P-2001"]
+        order = self.bound("purchase", "PU-7501")
+        # The subcontract (80 h x 95) is committed: its bill is still a draft.
+        self.assertAlmostEqual(rollout["committed_cost"], 80 * 95.0 / order.currency_rate, 2)
+        self.assertEqual(rollout["currency"], self.env.company.currency_id.name)
+        self.assertEqual(rollout["odoo_project_id"], self.bound("project", "P-2001").id)
+        self.assertEqual(
+            sum(month["committed_cost"] for month in rollout["months"]),
+            rollout["committed_cost"],
+        )
+        # P-2003's only purchase awaits approval: nothing committed there.
+        self.assertEqual(rows.get("P-2003", {}).get("committed_cost", 0.0), 0.0)

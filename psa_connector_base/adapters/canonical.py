@@ -81,3 +81,6 @@ class CanonicalRestAdapter(HttpAdapter):
 
     def push_actuals(self, rows):
         return self.request("POST", "api/v1/actuals", json={"data": list(rows)})
+
+    def push_project_financials(self, rows):
+        return self.request("POST", "api/v1/project_financials", json={"data": list(rows)})

@@ -1,2 +1,1 @@
-from . import test_billing
-from . import test_project_financials
+from . import test_billing, test_project_financials

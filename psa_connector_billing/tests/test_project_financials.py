@@ -1,7 +1,13 @@
 from datetime import date
+from unittest.mock import patch
+
+import psycopg2
+from psycopg2.errorcodes import LOCK_NOT_AVAILABLE
 
 from odoo import Command
 from odoo.exceptions import AccessError
+from odoo.sql_db import db_connect
+from odoo.tools import mute_logger
 
 from odoo.addons.psa_connector_timesheet.tests.common import time_entry_data
 
@@ -98,9 +104,7 @@ class TestProcurement(FinancialsCase):
         self.assertEqual(order.state, "purchase")
         self.assertEqual(order.partner_id.name, "Datawerk Freelance GmbH")
         self.assertEqual(order.psa_project_id, self.project)
-        self.assertEqual(
-            (order.order_line.product_qty, order.order_line.price_unit), (40.0, 95.0)
-        )
+        self.assertEqual((order.order_line.product_qty, order.order_line.price_unit), (40.0, 95.0))
         self.assertEqual(order.order_line.analytic_distribution, {str(self.account.id): 100})
         # Committed before any bill: 40 h x 95 = 3,800.
         self.assertFigures({"committed_cost": 3800.0, "cost": 0.0})
@@ -120,9 +124,7 @@ class TestProcurement(FinancialsCase):
         self.assertEqual(bill.ref, "DW-2026-041")
         self.assertAlmostEqual(bill.amount_untaxed, 1520.0)
         self.assertEqual(bill.invoice_line_ids.purchase_line_id, order.order_line)
-        self.assertEqual(
-            bill.invoice_line_ids.analytic_distribution, {str(self.account.id): 100}
-        )
+        self.assertEqual(bill.invoice_line_ids.analytic_distribution, {str(self.account.id): 100})
         # A draft is not a cost yet: the whole order is still committed.
         self.assertFigures({"committed_cost": 3800.0, "cost": 0.0})
 
@@ -153,7 +155,9 @@ class TestProcurement(FinancialsCase):
         self.apply("purchase.updated", purchase_data(version=3, hours=60.0, amount=5700.0))
         self.assertFigures({"committed_cost": 5700.0})
         # Closed in the PSA: what is left unbilled is no longer committed.
-        self.apply("purchase.updated", purchase_data(version=4, amount=5700.0, hours=60.0, state="closed"))
+        self.apply(
+            "purchase.updated", purchase_data(version=4, amount=5700.0, hours=60.0, state="closed")
+        )
         self.assertEqual(order.state, "done")
         self.assertFigures({"committed_cost": 0.0})
 
@@ -190,9 +194,7 @@ class TestProjectFinancials(FinancialsCase):
     def test_margin_uses_the_cost_rate_in_force_on_the_day_of_the_work(self):
         # 6.5 h before the cost change (60/h), 4 h on the day it took effect (80/h).
         self.apply("time_entry.created", time_entry_data())
-        self.apply(
-            "time_entry.created", time_entry_data(id="TE-2", date="2026-11-20", hours=4.0)
-        )
+        self.apply("time_entry.created", time_entry_data(id="TE-2", date="2026-11-20", hours=4.0))
         # Untaxed 100 of travel on the project.
         self.env["psa.importer.expense"]._expense_product("cost").supplier_taxes_id = False
         code = self.currency.name
@@ -265,7 +267,9 @@ class TestProjectFinancials(FinancialsCase):
         self.post(self.order("K-1").invoice_ids | self.order("K-2").invoice_ids)
         # In December: M-2 posted; a retainer-like draft stays out of any period.
         self.apply("billing_event.created", billing_event_data(id="BE-2", milestone_id="M-2"))
-        self.post(self.order("K-2").invoice_ids.filtered(lambda m: m.state == "draft"), "2026-12-02")
+        self.post(
+            self.order("K-2").invoice_ids.filtered(lambda m: m.state == "draft"), "2026-12-02"
+        )
         self.apply(
             "billing_event.created",
             billing_event_data(
@@ -313,7 +317,9 @@ class TestProjectFinancials(FinancialsCase):
                 ]
             )
             on_account = sum(
-                -line.balance * (line.analytic_distribution or {}).get(str(self.account.id), 0) / 100
+                -line.balance
+                * (line.analytic_distribution or {}).get(str(self.account.id), 0)
+                / 100
                 for line in lines
             )
             report = sum(
@@ -370,3 +376,44 @@ class TestProjectFinancials(FinancialsCase):
         )
         with self.assertRaises(AccessError):
             Financial.with_user(connector_user).search(domain)
+
+
+class TestVendorBillConcurrency(FinancialsCase):
+    def test_a_concurrent_worker_waits_on_the_key_instead_of_billing_twice(self):
+        self.apply("purchase.created", purchase_data())
+        self.apply("vendor_bill.created", vendor_bill_data())
+        record = self.env["psa.vendor.bill.record"]._find(self.backend, "VB-1")
+        self.assertTrue(record.bill_id)
+        self.env.flush_all()
+        # A second worker on its own connection claims the same key before this one
+        # commits: the unique index makes it wait (until its lock timeout), never insert.
+        second = db_connect(self.env.cr.dbname).cursor()
+        try:
+            second.execute("SET lock_timeout = '300ms'")
+            with mute_logger("odoo.sql_db"), self.assertRaises(psycopg2.OperationalError) as caught:
+                second.execute(
+                    """INSERT INTO psa_vendor_bill_record
+                           (backend_id, company_id, idempotency_key)
+                       VALUES (%s, %s, %s)
+                       ON CONFLICT (backend_id, idempotency_key) DO NOTHING RETURNING id""",
+                    (record.backend_id.id, record.company_id.id, "VB-1"),
+                )
+            self.assertEqual(caught.exception.pgcode, LOCK_NOT_AVAILABLE)
+        finally:
+            second.rollback()
+            second.close()
+        Record = self.env["psa.vendor.bill.record"]
+        self.assertFalse(Record._claim(self.backend, "VB-1", {"kind": "vendor_invoice"}))
+        self.assertEqual(len(self.bound("purchase", "PU-1").invoice_ids), 1)
+
+    def test_a_crash_mid_bill_leaves_no_trace_and_the_retry_bills_once(self):
+        self.apply("purchase.created", purchase_data())
+        importer = type(self.env["psa.importer.vendor_bill"])
+        with patch.object(importer, "_create_bill", side_effect=RuntimeError("worker killed")):
+            event = self.apply("vendor_bill.created", vendor_bill_data())
+        self.assertEqual(event.state, "failed")
+        self.assertFalse(self.env["psa.vendor.bill.record"]._find(self.backend, "VB-1"))
+        event._retry()
+        self.run_jobs(methods=("_process_job",))
+        self.assertEqual(event.state, "done", event.result)
+        self.assertEqual(len(self.bound("purchase", "PU-1").invoice_ids), 1)
