@@ -1,4 +1,5 @@
 from odoo import api, fields, models, tools
+from odoo.tools import SQL
 
 # Per project and month, from Odoo's own records, in the company currency. Flows are
 # dated when they happen (invoice and bill dates, work and expense dates); balances
@@ -226,7 +227,13 @@ class PsaProjectFinancial(models.Model):
 
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)
-        self.env.cr.execute(f"CREATE OR REPLACE VIEW {self._table} AS ({FINANCIAL_QUERY})")
+        self.env.cr.execute(
+            SQL(
+                "CREATE OR REPLACE VIEW %s AS (%s)",
+                SQL.identifier(self._table),
+                SQL(FINANCIAL_QUERY),
+            )
+        )
 
     @api.model
     def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):
