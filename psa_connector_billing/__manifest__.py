@@ -1,7 +1,7 @@
 {
     "name": "PSA Connector Billing",
-    "summary": "PSA contracts, milestones, retainers and expenses into sales and invoices",
-    "version": "18.0.1.0.0",
+    "summary": "PSA contracts, milestones, retainers, expenses and purchases into sales, invoices and bills; project margin, WIP and backlog",
+    "version": "18.0.1.1.0",
     "category": "Services/Project",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",
@@ -15,6 +15,10 @@
         "hr_expense",
         # Re-invoicing expenses to the client's order lives in sale_expense.
         "sale_expense",
+        # Subcontractor engagements and project purchases become purchase orders.
+        "purchase",
+        # Labour cost at the rate in force on the day of the work (psa.employee.cost.history).
+        "psa_connector_hr",
     ],
     "data": [
         "security/ir.model.access.csv",
@@ -24,6 +28,8 @@
         "views/psa_billing_event_record_views.xml",
         "views/sale_order_views.xml",
         "views/psa_backend_views.xml",
+        "views/purchase_order_views.xml",
+        "views/psa_project_financial_views.xml",
     ],
     "installable": True,
 }

@@ -23,6 +23,8 @@ COLLECTIONS = {
     "leaves": ("leave", "L-", 9000),
     "contracts": ("contract", "K-", 6500),
     "billing_events": ("billing_event", "BE-", 9500),
+    "purchases": ("purchase", "PU-", 7500),
+    "vendor_bills": ("vendor_bill", "VB-", 7800),
 }
 
 # Announcements go parents first so that a receiver can resolve references as it goes.
@@ -457,6 +459,80 @@ _CONTRACTS = [
 ]
 
 
+# Project procurement: a subcontractor engaged on the T&M rollout (part of its time already
+# approved and billed), a purchase for the fixed-fee portal billed by its vendor, and one
+# still awaiting approval, hence not yet committed.
+_PURCHASES = [
+    {
+        "id": "PU-7501",
+        "project_id": "P-2001",
+        "kind": "subcontract",
+        "vendor_id": "V-1",
+        "vendor_name": "Datawerk Freelance GmbH",
+        "vendor_email": "billing@datawerk.example",
+        "vendor_vat": "DE287654321",
+        "description": "Freelance SAP data migration specialist",
+        "hours": 80.0,
+        "hourly_rate": 95.0,
+        "amount": 7600.0,
+        "currency": "EUR",
+        "date": "2026-11-02",
+        "state": "approved",
+    },
+    {
+        "id": "PU-7502",
+        "project_id": "P-2002",
+        "kind": "purchase",
+        "vendor_id": "V-2",
+        "vendor_name": "Accessibility Labs Ltd",
+        "vendor_email": "accounts@a11ylabs.example",
+        "description": "External WCAG 2.2 accessibility audit",
+        "amount": 4500.0,
+        "currency": "GBP",
+        "date": "2026-11-05",
+        "state": "approved",
+    },
+    {
+        "id": "PU-7503",
+        "project_id": "P-2003",
+        "kind": "purchase",
+        "vendor_id": "V-3",
+        "vendor_name": "CloudHost BV",
+        "description": "Analytics cluster hosting, first quarter",
+        "amount": 1200.0,
+        "currency": "USD",
+        "date": "2026-11-20",
+        "state": "submitted",
+    },
+]
+
+_VENDOR_BILLS = [
+    {
+        "id": "VB-7801",
+        "purchase_id": "PU-7501",
+        "kind": "subcontractor_time",
+        "date": "2026-11-27",
+        "hours": 32.0,
+        "hourly_rate": 95.0,
+        "amount": 3040.0,
+        "currency": "EUR",
+        "description": "Approved subcontractor time, weeks 46-48",
+        "state": "approved",
+    },
+    {
+        "id": "VB-7802",
+        "purchase_id": "PU-7502",
+        "kind": "vendor_invoice",
+        "date": "2026-11-30",
+        "amount": 1500.0,
+        "currency": "GBP",
+        "vendor_ref": "AL-2026-118",
+        "description": "Accessibility audit, first part",
+        "state": "approved",
+    },
+]
+
+
 def _tasks():
     return [
         {
@@ -623,6 +699,8 @@ def build_seed():
         "departments": _DEPARTMENTS,
         "leaves": _LEAVES,
         "contracts": _CONTRACTS,
+        "purchases": _PURCHASES,
+        "vendor_bills": _VENDOR_BILLS,
     }
     seeded = {}
     offset = 0

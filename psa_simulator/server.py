@@ -61,6 +61,8 @@ LIST_FILTERS = {
     "leaves": {"equal": ("employee_id", "state", "leave_type"), "dates": ("date_from", "date_to")},
     "contracts": {"equal": ("project_id", "customer_id", "type"), "dates": None},
     "billing_events": {"equal": ("contract_id", "kind"), "dates": None},
+    "purchases": {"equal": ("project_id", "vendor_id", "kind", "state"), "dates": "date"},
+    "vendor_bills": {"equal": ("purchase_id", "kind", "state"), "dates": "date"},
 }
 DATE_RANGE_PARAMS = ("date_from", "date_to")
 # Every query parameter some collection filters on; one the collection at hand does not
@@ -286,6 +288,9 @@ class PsaSimulator:
         # and how many POSTs brought them: a debounced push is one POST for many changes.
         self._actuals = {}
         self._actuals_posts = 0
+        # Project financial summaries Odoo pushed (POST /api/v1/project_financials), latest
+        # per project.
+        self._project_financials = {}
         self._last_stamp = max(
             (stamp for stamps in self._stamps.values() for stamp in stamps.values()),
             default=datetime.min.replace(tzinfo=UTC),
@@ -584,6 +589,31 @@ class PsaSimulator:
         """How many POST /api/v1/actuals requests were accepted."""
         with self._lock:
             return self._actuals_posts
+
+    def receive_project_financials(self, payload):
+        """Store pushed project financial summaries; a row replaces the project's previous one."""
+        rows = _require_object(payload).get("data")
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise ApiError(400, "data must be a list of project financial rows")
+        for row in rows:
+            if not isinstance(row.get("project_id"), str) or not row["project_id"]:
+                raise ApiError(400, "every row needs a project_id string")
+            if not isinstance(row.get("months"), list):
+                raise ApiError(400, "every row needs a months list")
+        with self._lock:
+            now = self._now()
+            for row in rows:
+                self._project_financials[row["project_id"]] = {
+                    **copy.deepcopy(row),
+                    "received_at": now,
+                }
+            return {"stored": len(rows)}
+
+    @property
+    def project_financials(self):
+        """Project financial summaries received, latest per project id, in id order."""
+        with self._lock:
+            return [copy.deepcopy(row) for _id, row in sorted(self._project_financials.items())]
 
     def list_page(
         self,
@@ -887,6 +917,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 return 200, sim.receive_actuals(self._json_body(body))
             if method == "GET":
                 return 200, {"data": sim.actuals}
+            raise ApiError(405, f"method {method} not allowed on {path}")
+        if segments == ["project_financials"]:
+            if method == "POST":
+                return 200, sim.receive_project_financials(self._json_body(body))
+            if method == "GET":
+                return 200, {"data": sim.project_financials}
             raise ApiError(405, f"method {method} not allowed on {path}")
         if not segments or segments[0] not in COLLECTIONS:
             raise ApiError(404, f"unknown collection: {segments[0] if segments else ''}")

@@ -205,6 +205,14 @@ class HttpAdapter:
         """Send actuals rows (``schemas/actuals.json``) to a forecasting tool."""
         raise NotImplementedError
 
+    def push_project_financials(self, rows):
+        """Send project financial summaries (``schemas/project_financial.json``) to the PSA.
+
+        A row replaces the one the remote side holds for the same project, so sending
+        the same rows twice must be harmless.
+        """
+        raise NotImplementedError
+
     def push_invoice_status(self, payload):
         """Tell the remote system an invoice's state (posted, paid, reversed, cancelled).
 

@@ -19,6 +19,8 @@ COLLECTIONS = {
     "allocation": "allocations",
     "contract": "contracts",
     "billing_event": "billing_events",
+    "purchase": "purchases",
+    "vendor_bill": "vendor_bills",
 }
 
 
@@ -79,3 +81,6 @@ class CanonicalRestAdapter(HttpAdapter):
 
     def push_actuals(self, rows):
         return self.request("POST", "api/v1/actuals", json={"data": list(rows)})
+
+    def push_project_financials(self, rows):
+        return self.request("POST", "api/v1/project_financials", json={"data": list(rows)})

@@ -2,12 +2,21 @@ from . import (
     account_move,
     account_move_line,
     hr_expense,
+    project_project,
     psa_backend,
     psa_billing_event_record,
     psa_importer,
     psa_importer_billing_event,
     psa_importer_contract,
     psa_importer_expense,
+    psa_importer_purchase,
+    psa_importer_vendor_bill,
+    psa_vendor_bill_record,
+    purchase_order,
     sale_order,
     sale_order_line,
 )
+
+# isort: split
+# Last: its database view reads the columns the models above add.
+from . import psa_project_financial

@@ -3,11 +3,36 @@ import logging
 
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import date_utils
 
 from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
 from odoo.addons.psa_connector_base.tools.jobs import failure_recorded
 
 _logger = logging.getLogger(__name__)
+
+# Figures sent per project and month; months of history in a nightly summary; rows per POST.
+FINANCIAL_FIGURES = (
+    "revenue",
+    "hours",
+    "labour_cost",
+    "expense_cost",
+    "vendor_bill_cost",
+    "cost",
+    "margin",
+    "margin_pct",
+    "committed_cost",
+    "wip",
+    "backlog",
+)
+FINANCIAL_MONTHS = 12
+FINANCIAL_CHUNK = 200
+
+
+def _figures(values):
+    figures = {name: round(values.get(name) or 0.0, 2) for name in FINANCIAL_FIGURES}
+    if not values.get("revenue"):
+        figures["margin_pct"] = None
+    return figures
 
 
 class PsaBackend(models.Model):
@@ -30,6 +55,11 @@ class PsaBackend(models.Model):
         default="accepted",
         required=True,
     )
+    billing_push_financials = fields.Boolean(
+        string="Push project financials",
+        help="Every night, send the PSA each bound project's financial summary (revenue, "
+        "cost, margin, commitments, WIP, backlog, and the last months).",
+    )
     contract_count = fields.Integer(compute="_compute_contract_count")
 
     def _compute_contract_count(self):
@@ -50,8 +80,9 @@ class PsaBackend(models.Model):
     def _pull_object_types(self):
         types = super()._pull_object_types()
         if self.kind == "psa":
-            # Contracts need projects; billing events and expenses need contracts.
-            types += ["contract", "billing_event", "expense"]
+            # Contracts need projects; billing events and expenses need contracts;
+            # vendor bills need their purchase.
+            types += ["contract", "billing_event", "expense", "purchase", "vendor_bill"]
         return types
 
     # Draft invoices -------------------------------------------------------------------
@@ -120,6 +151,90 @@ class PsaBackend(models.Model):
         )
         action["domain"] = [("psa_backend_id", "=", self.id)]
         return action
+
+    # Project financials out -----------------------------------------------------------
+
+    @api.model
+    def _cron_push_project_financials(self):
+        today = fields.Date.context_today(self)
+        for backend in self.search([("kind", "=", "psa"), ("billing_push_financials", "=", True)]):
+            # One push per backend and day, however often the cron or a user triggers it.
+            backend.with_user(SUPERUSER_ID).with_delay(
+                description=f"Tell {backend.name}: project financials of {today}",
+                identity_key=f"psa.project_financials:{backend.id}:{today}",
+            )._push_project_financials_job()
+
+    def _project_financial_rows(self, months=FINANCIAL_MONTHS):
+        """One summary per project bound to this backend (``schemas/project_financial.json``)."""
+        self.ensure_one()
+        bindings = self.env["psa.binding"].search(
+            [
+                ("backend_id", "=", self.id),
+                ("external_type", "=", "project"),
+                ("res_model", "=", "project.project"),
+            ]
+        )
+        external = {binding.res_id: binding.external_id for binding in bindings}
+        if not external:
+            return []
+        Financial = self.env["psa.project.financial"].sudo()
+        domain = [("project_id", "in", list(external)), ("company_id", "=", self.company_id.id)]
+        totals = Financial._totals(domain)
+        today = fields.Date.context_today(self)
+        since = date_utils.subtract(date_utils.start_of(today, "month"), months=months - 1)
+        monthly = {}
+        for row in Financial.search_read(
+            [*domain, ("date", ">=", since)],
+            ["project_id", "date", *FINANCIAL_FIGURES],
+            order="date",
+        ):
+            monthly.setdefault(row["project_id"][0], []).append(
+                {"month": row["date"].strftime("%Y-%m"), **_figures(row)}
+            )
+        currency = self.company_id.currency_id.name
+        return [
+            {
+                "project_id": external[project_id],
+                "odoo_project_id": project_id,
+                "as_of": str(today),
+                "currency": currency,
+                **_figures(figures),
+                "months": monthly.get(project_id, []),
+            }
+            for project_id, figures in sorted(totals.items())
+            if project_id in external
+        ]
+
+    def action_push_project_financials(self):
+        for backend in self:
+            backend.with_delay(
+                description=f"Tell {backend.name}: project financials",
+                identity_key=f"psa.project_financials:{backend.id}:manual",
+            )._push_project_financials_job()
+
+    def _push_project_financials_job(self):
+        self.ensure_one()
+        what = _("push of project financials")
+        rows = self._project_financial_rows()
+        if not rows:
+            return "no bound project has figures"
+        try:
+            with failure_recorded(self, what, object_type="project_financial"):
+                adapter = self._get_adapter()
+                for start in range(0, len(rows), FINANCIAL_CHUNK):
+                    adapter.push_project_financials(rows[start : start + FINANCIAL_CHUNK])
+        except RemoteServiceError as err:
+            return self.env["psa.event"]._handle_remote_error(
+                err, backend=self, what=what, object_type="project_financial"
+            )
+        self.env["psa.audit.log"]._log(
+            backend=self,
+            direction="out",
+            operation="push",
+            object_type="project_financial",
+            message=_("financial summaries of %s project(s) sent", len(rows)),
+        )
+        return f"{len(rows)} project financial summaries sent"
 
     # Invoice status out ---------------------------------------------------------------
 

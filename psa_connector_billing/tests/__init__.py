@@ -1,1 +1,1 @@
-from . import test_billing
+from . import test_billing, test_project_financials

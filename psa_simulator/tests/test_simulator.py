@@ -269,7 +269,7 @@ def test_announce_sends_parents_first(receiver):
         assert status == 200
         deliveries = simulator.wait_for_deliveries(answer["queued"])
     types = [d["type"] for d in deliveries]
-    assert len(types) == 60
+    assert len(types) == 65
     assert types[:3] == ["customer.created"] * 3
     assert types[3:7] == ["contact.created"] * 4
     assert types[7:10] == ["department.created"] * 3
@@ -277,8 +277,10 @@ def test_announce_sends_parents_first(receiver):
     assert types[14:17] == ["project.created"] * 3
     assert types[17:27] == ["task.created"] * 10
     assert types[27:47] == ["time_entry.created"] * 20
-    assert types[-6:-3] == ["leave.created"] * 3
-    assert types[-3:] == ["contract.created"] * 3
+    assert types[-11:-8] == ["leave.created"] * 3
+    assert types[-8:-5] == ["contract.created"] * 3
+    assert types[-5:-2] == ["purchase.created"] * 3
+    assert types[-2:] == ["vendor_bill.created"] * 2
 
 
 def test_fault_429_with_retry_after_then_normal_answers(simulator):
@@ -675,3 +677,33 @@ def test_pushed_actuals_are_stored_per_project_and_week(simulator):
     assert call(simulator, "POST", "/api/v1/actuals", {"data": [row]}, token="wrong")[0] == 401
     simulator.reset()
     assert (simulator.actuals, simulator.actuals_posts) == ([], 0)
+
+
+def test_pushed_project_financials_replace_the_projects_previous_summary(simulator):
+    row = {"project_id": "P-2001", "as_of": "2026-11-23", "margin": 100.0, "months": []}
+    assert call(simulator, "POST", "/api/v1/project_financials", {"data": [row]})[0] == 200
+    later = [{**row, "margin": 250.0}, {**row, "project_id": "P-2002", "margin": -5.0}]
+    status, _headers, body = call(simulator, "POST", "/api/v1/project_financials", {"data": later})
+    assert (status, body) == (200, {"stored": 2})
+    assert [(r["project_id"], r["margin"]) for r in simulator.project_financials] == [
+        ("P-2001", 250.0),
+        ("P-2002", -5.0),
+    ]
+    status, _headers, body = call(simulator, "GET", "/api/v1/project_financials")
+    assert [r["project_id"] for r in body["data"]] == ["P-2001", "P-2002"]
+    bad = call(simulator, "POST", "/api/v1/project_financials", {"data": [{"margin": 1}]})
+    assert bad[0] == 400
+
+
+def test_purchases_and_vendor_bills_are_seeded_and_filterable(simulator):
+    purchases = simulator.records("purchase")
+    assert {p["state"] for p in purchases} == {"approved", "submitted"}
+    project_ids = {p["id"] for p in simulator.records("project")}
+    assert {p["project_id"] for p in purchases} <= project_ids
+    status, _headers, body = call(simulator, "GET", "/api/v1/purchases?state=approved")
+    assert status == 200
+    assert [p["id"] for p in body["data"]] == ["PU-7501", "PU-7502"]
+    bills = simulator.records("vendor_bill")
+    assert {b["purchase_id"] for b in bills} <= {p["id"] for p in purchases}
+    status, _headers, body = call(simulator, "GET", "/api/v1/vendor_bills?purchase_id=PU-7501")
+    assert [b["id"] for b in body["data"]] == ["VB-7801"]

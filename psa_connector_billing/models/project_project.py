@@ -1,0 +1,76 @@
+from odoo import _, fields, models
+
+# Margins reveal cost rates: the summary is for finance and connector managers.
+FINANCIAL_GROUPS = "account.group_account_invoice,psa_connector_base.group_connector_manager"
+
+
+class ProjectProject(models.Model):
+    _inherit = "project.project"
+
+    psa_revenue = fields.Monetary(
+        string="Revenue invoiced",
+        compute="_compute_psa_financials",
+        currency_field="psa_financial_currency_id",
+        groups=FINANCIAL_GROUPS,
+    )
+    psa_cost = fields.Monetary(
+        string="Cost",
+        compute="_compute_psa_financials",
+        currency_field="psa_financial_currency_id",
+        groups=FINANCIAL_GROUPS,
+        help="Labour at the cost in force on the day of the work, expenses, vendor bills.",
+    )
+    psa_committed_cost = fields.Monetary(
+        string="Committed cost",
+        compute="_compute_psa_financials",
+        currency_field="psa_financial_currency_id",
+        groups=FINANCIAL_GROUPS,
+        help="Approved purchase orders not billed yet.",
+    )
+    psa_margin = fields.Monetary(
+        string="Margin",
+        compute="_compute_psa_financials",
+        currency_field="psa_financial_currency_id",
+        groups=FINANCIAL_GROUPS,
+    )
+    psa_margin_pct = fields.Float(
+        string="Margin (%)", compute="_compute_psa_financials", groups=FINANCIAL_GROUPS
+    )
+    psa_wip = fields.Monetary(
+        string="WIP",
+        compute="_compute_psa_financials",
+        currency_field="psa_financial_currency_id",
+        groups=FINANCIAL_GROUPS,
+        help="Approved time and delivered milestones not invoiced yet, at contract rates.",
+    )
+    psa_backlog = fields.Monetary(
+        string="Backlog",
+        compute="_compute_psa_financials",
+        currency_field="psa_financial_currency_id",
+        groups=FINANCIAL_GROUPS,
+        help="Contract value not invoiced yet.",
+    )
+    psa_financial_currency_id = fields.Many2one(
+        "res.currency", compute="_compute_psa_financials", groups=FINANCIAL_GROUPS
+    )
+
+    def _compute_psa_financials(self):
+        totals = self.env["psa.project.financial"]._totals([("project_id", "in", self.ids)])
+        names = ("revenue", "cost", "committed_cost", "margin", "margin_pct", "wip", "backlog")
+        for project in self:
+            figures = totals.get(project.id, {})
+            project.psa_financial_currency_id = (
+                project.company_id or project.account_id.company_id or self.env.company
+            ).currency_id
+            for name in names:
+                project[f"psa_{name}"] = figures.get(name, 0.0)
+
+    def action_psa_financials(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "psa_connector_billing.action_psa_project_financial"
+        )
+        action["domain"] = [("project_id", "=", self.id)]
+        action["context"] = {"search_default_group_date": 1}
+        action["name"] = _("Financials of %s", self.display_name)
+        return action

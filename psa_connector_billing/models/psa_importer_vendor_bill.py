@@ -1,0 +1,141 @@
+from odoo import Command, _, models
+from odoo.tools import float_compare
+
+from odoo.addons.psa_connector_base.tools.errors import PayloadInvalid
+
+
+class PsaImporterVendorBill(models.AbstractModel):
+    """Approved subcontractor time or a vendor's invoice → one draft vendor bill, once.
+
+    The PSA vendor bill id is the idempotency key: the draft bill and its
+    ``psa.vendor.bill.record`` are written in the savepoint the event is processed in,
+    and the unique index on the record turns any second application into a skip. The
+    bill line points to the purchase order line, so the order shows what is billed,
+    and carries the project's analytic distribution. Finance validates the drafts.
+    """
+
+    _name = "psa.importer.vendor_bill"
+    _inherit = "psa.importer"
+    _description = "PSA Connector Importer: Vendor Bills"
+    _psa_object_type = "vendor_bill"
+    _psa_odoo_model = "account.move"
+    _psa_priority = 60
+    _psa_write_back = False
+
+    def _import(self, event, action, data):
+        backend = event.backend_id
+        self = self.with_company(backend.company_id)
+        key = self._external_id(data)
+        if action == "deleted":
+            return "skipped", _("a vendor bill cannot be withdrawn; finance credits it")
+        self._validate(data)
+        if data["state"] != "approved":
+            # Nothing is claimed: the approved version, when it comes, is billed.
+            return "skipped", _("not approved (%s); nothing billed", data["state"])
+        order = self._resolve(backend, "purchase", data["purchase_id"])
+        self._check(order, data)
+        Record = self.env["psa.vendor.bill.record"]
+        record = Record._claim(
+            backend,
+            key,
+            {
+                "kind": data["kind"],
+                "purchase_ref": str(data["purchase_id"]),
+                "purchase_order_id": order.id,
+                "amount": data["amount"],
+                "event_id": event.id,
+            },
+        )
+        if not record:
+            existing = Record._find(backend, key)
+            self._audit(
+                event,
+                "skip_stale",
+                key,
+                existing.bill_id or order,
+                outcome="skipped",
+                message=_("Vendor bill already applied; nothing done."),
+            )
+            return "skipped", _("already billed (idempotency key %s)", key)
+        bill = self._create_bill(order, data)
+        message = _(
+            "draft vendor bill for %(amount)s %(currency)s on %(order)s",
+            amount=data["amount"],
+            currency=order.currency_id.name,
+            order=order.name,
+        )
+        record.write({"bill_id": bill.id, "result": message})
+        self._audit(
+            event,
+            "create",
+            key,
+            bill,
+            message=message,
+            values={"kind": data["kind"], "amount": data["amount"]},
+        )
+        return "done", message
+
+    def _check(self, order, data):
+        if order.state not in ("purchase", "done"):
+            raise PayloadInvalid(
+                _(
+                    "Purchase %(purchase)s (%(order)s) is not approved; approve it in the "
+                    "PSA, then retry this vendor bill.",
+                    purchase=data["purchase_id"],
+                    order=order.name,
+                )
+            )
+        if data.get("currency") and data["currency"].upper() != order.currency_id.name:
+            raise PayloadInvalid(
+                _(
+                    "Vendor bill %(bill)s is in %(currency)s, its purchase %(order)s in "
+                    "%(order_currency)s.",
+                    bill=data["id"],
+                    currency=data["currency"],
+                    order=order.name,
+                    order_currency=order.currency_id.name,
+                )
+            )
+
+    def _bill_quantities(self, line, data):
+        """Hours x rate against an hourly order line, else the amount as one unit."""
+        hours, rate, amount = data.get("hours"), data.get("hourly_rate"), data["amount"]
+        if hours and line.product_uom == self.env.ref("uom.product_uom_hour"):
+            rate = rate or amount / hours
+            if float_compare(hours * rate, amount, precision_digits=2) == 0:
+                return float(hours), float(rate)
+        return 1.0, float(amount)
+
+    def _create_bill(self, order, data):
+        line = order.order_line.filtered(lambda item: not item.display_type)[:1]
+        quantity, price = self._bill_quantities(line, data)
+        name = data.get("description") or line.name
+        return (
+            self.env["account.move"]
+            .with_context(default_move_type="in_invoice")
+            .create(
+                {
+                    "move_type": "in_invoice",
+                    "company_id": order.company_id.id,
+                    "partner_id": order.partner_id.id,
+                    "currency_id": order.currency_id.id,
+                    "invoice_date": data["date"],
+                    "ref": data.get("vendor_ref") or _("PSA %s", data["id"]),
+                    "invoice_origin": order.name,
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "product_id": line.product_id.id,
+                                "name": name,
+                                "quantity": quantity,
+                                "product_uom_id": line.product_uom.id,
+                                "price_unit": price,
+                                "tax_ids": [Command.set(line.taxes_id.ids)],
+                                "purchase_line_id": line.id,
+                                "analytic_distribution": line.analytic_distribution,
+                            }
+                        )
+                    ],
+                }
+            )
+        )

@@ -1,0 +1,269 @@
+from odoo import api, fields, models, tools
+from odoo.tools import SQL
+
+# Per project and month, from Odoo's own records, in the company currency. Flows are
+# dated when they happen (invoice and bill dates, work and expense dates); balances
+# (committed cost, WIP, backlog) are today's, in the month they arose (order approval,
+# work date, milestone acceptance, contract date), so every column sums over months.
+FINANCIAL_QUERY = """
+WITH project_account AS (
+    SELECT p.id AS project_id, p.account_id,
+           COALESCE(p.company_id, a.company_id) AS company_id, p.partner_id
+      FROM project_project p
+      JOIN account_analytic_account a ON a.id = p.account_id
+),
+figures AS (
+    -- Revenue and vendor bills: posted invoice and bill lines on the project's account
+    -- (their analytic lines, in company currency). Expense reports are counted below.
+    SELECT pa.project_id, aal.date,
+           CASE WHEN m.move_type IN ('out_invoice', 'out_refund') THEN aal.amount ELSE 0 END
+               AS revenue,
+           0 AS hours, 0 AS labour_cost, 0 AS expense_cost,
+           CASE WHEN m.move_type IN ('in_invoice', 'in_refund') THEN -aal.amount ELSE 0 END
+               AS vendor_bill_cost,
+           0 AS committed_cost, 0 AS wip, 0 AS backlog
+      FROM account_analytic_line aal
+      JOIN project_account pa ON pa.account_id = aal.account_id
+      JOIN account_move_line aml ON aml.id = aal.move_line_id
+      JOIN account_move m ON m.id = aml.move_id
+     WHERE m.state = 'posted'
+       AND m.expense_sheet_id IS NULL
+       AND m.move_type IN ('out_invoice', 'out_refund', 'in_invoice', 'in_refund')
+    UNION ALL
+    -- Labour: hours x the employee's hourly cost in force on the day of the work (the
+    -- latest rate effective then; before the first rate, the first; else hr.employee's).
+    SELECT t.project_id, t.date, 0, t.unit_amount,
+           t.unit_amount * COALESCE(rate.hourly_cost, e.hourly_cost, 0), 0, 0, 0, 0, 0
+      FROM account_analytic_line t
+      JOIN project_account pa ON pa.project_id = t.project_id
+      JOIN hr_employee e ON e.id = t.employee_id
+      LEFT JOIN LATERAL (
+            SELECT h.hourly_cost
+              FROM psa_employee_cost_history h
+             WHERE h.employee_id = t.employee_id
+             ORDER BY h.effective_date <= t.date DESC,
+                      CASE WHEN h.effective_date <= t.date THEN h.effective_date END DESC,
+                      h.effective_date, h.id DESC
+             LIMIT 1
+      ) rate ON TRUE
+     WHERE t.move_line_id IS NULL
+    UNION ALL
+    -- Expenses: approved or posted expenses, untaxed, by their share on the project's account.
+    SELECT pa.project_id, x.date, 0, 0, 0,
+           (x.total_amount - COALESCE(x.tax_amount, 0)) * d.share::numeric / 100, 0, 0, 0, 0
+      FROM hr_expense x
+     CROSS JOIN LATERAL jsonb_each_text(x.analytic_distribution) d(accounts, share)
+      JOIN project_account pa
+        ON pa.account_id::text = ANY(string_to_array(d.accounts, ','))
+     WHERE x.state IN ('approved', 'done')
+    UNION ALL
+    -- Committed: confirmed, not closed purchase lines, less what posted bills charged.
+    SELECT pa.project_id, COALESCE(po.date_approve, po.date_order)::date, 0, 0, 0, 0, 0,
+           GREATEST(
+               pol.price_subtotal / COALESCE(NULLIF(po.currency_rate, 0), 1)
+                   - COALESCE(billed.amount, 0),
+               0
+           ) * d.share::numeric / 100,
+           0, 0
+      FROM purchase_order_line pol
+      JOIN purchase_order po ON po.id = pol.order_id
+     CROSS JOIN LATERAL jsonb_each_text(pol.analytic_distribution) d(accounts, share)
+      JOIN project_account pa
+        ON pa.account_id::text = ANY(string_to_array(d.accounts, ','))
+      LEFT JOIN LATERAL (
+            SELECT SUM(bl.balance) AS amount
+              FROM account_move_line bl
+              JOIN account_move bm ON bm.id = bl.move_id
+             WHERE bl.purchase_line_id = pol.id AND bm.state = 'posted'
+      ) billed ON TRUE
+     WHERE po.state IN ('purchase', 'done')
+       AND COALESCE(po.psa_purchase_state, '') != 'closed'
+       AND pol.display_type IS NULL
+    UNION ALL
+    -- WIP from time: hours priced on a contract line, not on a posted invoice yet.
+    SELECT t.project_id, t.date, 0, 0, 0, 0, 0, 0,
+           t.unit_amount * sol.price_unit / COALESCE(NULLIF(so.currency_rate, 0), 1), 0
+      FROM account_analytic_line t
+      JOIN project_account pa ON pa.project_id = t.project_id
+      JOIN sale_order_line sol ON sol.id = t.so_line
+      JOIN sale_order so ON so.id = sol.order_id
+      LEFT JOIN account_move inv ON inv.id = t.timesheet_invoice_id
+     WHERE t.move_line_id IS NULL
+       AND so.state = 'sale'
+       AND (inv.id IS NULL OR inv.state != 'posted')
+    UNION ALL
+    -- Contract lines: WIP for what was delivered (milestones accepted, instalments due,
+    -- change orders, retainer periods) and not invoiced; backlog for all not invoiced.
+    SELECT so.psa_project_id,
+           CASE WHEN c.kind = 'wip' THEN COALESCE(accepted.day, so.date_order::date)
+                ELSE so.date_order::date END,
+           0, 0, 0, 0, 0, 0,
+           CASE WHEN c.kind = 'wip' THEN GREATEST(
+               (sol.qty_delivered - COALESCE(inv.quantity, 0)) * sol.price_unit, 0)
+               / COALESCE(NULLIF(so.currency_rate, 0), 1) ELSE 0 END,
+           CASE WHEN c.kind = 'backlog' THEN GREATEST(
+               sol.product_uom_qty * sol.price_unit - COALESCE(inv.amount, 0), 0)
+               / COALESCE(NULLIF(so.currency_rate, 0), 1) ELSE 0 END
+      FROM sale_order_line sol
+      JOIN sale_order so ON so.id = sol.order_id
+      JOIN project_account pa ON pa.project_id = so.psa_project_id
+      JOIN product_product pp ON pp.id = sol.product_id
+      JOIN product_template pt ON pt.id = pp.product_tmpl_id
+     CROSS JOIN (VALUES ('wip'), ('backlog')) c(kind)
+      LEFT JOIN LATERAL (
+            SELECT SUM(CASE WHEN im.move_type = 'out_refund' THEN -il.quantity
+                            ELSE il.quantity END) AS quantity,
+                   SUM(CASE WHEN im.move_type = 'out_refund' THEN -il.price_subtotal
+                            ELSE il.price_subtotal END) AS amount
+              FROM sale_order_line_invoice_rel rel
+              JOIN account_move_line il ON il.id = rel.invoice_line_id
+              JOIN account_move im ON im.id = il.move_id
+             WHERE rel.order_line_id = sol.id AND im.state = 'posted'
+      ) inv ON TRUE
+      LEFT JOIN LATERAL (
+            SELECT MIN(r.create_date)::date AS day
+              FROM psa_billing_event_record r
+             WHERE r.sale_line_id = sol.id AND r.state = 'applied'
+      ) accepted ON TRUE
+     WHERE so.psa_backend_id IS NOT NULL
+       AND so.state = 'sale'
+       AND sol.display_type IS NULL
+       AND COALESCE(pt.service_type, '') != 'timesheet'
+       AND (c.kind = 'backlog' OR pt.invoice_policy = 'delivery')
+)
+SELECT ROW_NUMBER() OVER (ORDER BY f.project_id, date_trunc('month', f.date)) AS id,
+       f.project_id,
+       pa.account_id,
+       pa.partner_id,
+       pa.company_id,
+       company.currency_id,
+       date_trunc('month', f.date)::date AS date,
+       SUM(f.revenue) AS revenue,
+       SUM(f.hours) AS hours,
+       SUM(f.labour_cost) AS labour_cost,
+       SUM(f.expense_cost) AS expense_cost,
+       SUM(f.vendor_bill_cost) AS vendor_bill_cost,
+       SUM(f.labour_cost + f.expense_cost + f.vendor_bill_cost) AS cost,
+       SUM(f.revenue - f.labour_cost - f.expense_cost - f.vendor_bill_cost) AS margin,
+       CASE WHEN SUM(f.revenue) != 0
+            THEN 100 * SUM(f.revenue - f.labour_cost - f.expense_cost - f.vendor_bill_cost)
+                 / SUM(f.revenue) END AS margin_pct,
+       SUM(f.committed_cost) AS committed_cost,
+       SUM(f.wip) AS wip,
+       SUM(f.backlog) AS backlog
+  FROM figures f
+  JOIN project_account pa ON pa.project_id = f.project_id
+  JOIN res_company company ON company.id = pa.company_id
+ GROUP BY f.project_id, pa.account_id, pa.partner_id, pa.company_id, company.currency_id,
+          date_trunc('month', f.date)
+"""
+
+SUMMED = (
+    "revenue",
+    "hours",
+    "labour_cost",
+    "expense_cost",
+    "vendor_bill_cost",
+    "cost",
+    "margin",
+    "committed_cost",
+    "wip",
+    "backlog",
+)
+
+
+class PsaProjectFinancial(models.Model):
+    """Project financials per project and month, read live from the accounting.
+
+    A database view: nothing is stored or copied, so the figures always reconcile with
+    the posted invoices, bills, timesheets, expenses and purchase orders they come from.
+    """
+
+    _name = "psa.project.financial"
+    _description = "PSA Connector Project Financials"
+    _auto = False
+    _order = "date desc, project_id"
+    _rec_name = "project_id"
+
+    project_id = fields.Many2one("project.project", readonly=True)
+    account_id = fields.Many2one(
+        "account.analytic.account", string="Analytic account", readonly=True
+    )
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True)
+    currency_id = fields.Many2one("res.currency", readonly=True)
+    date = fields.Date(string="Month", readonly=True)
+    revenue = fields.Monetary(
+        readonly=True, help="Posted customer invoice lines on the project's analytic account."
+    )
+    hours = fields.Float(string="Hours worked", readonly=True)
+    labour_cost = fields.Monetary(
+        readonly=True, help="Hours x the employee's hourly cost in force on the day of the work."
+    )
+    expense_cost = fields.Monetary(string="Expenses", readonly=True)
+    vendor_bill_cost = fields.Monetary(
+        string="Vendor bills", readonly=True, help="Posted vendor bills on the project's account."
+    )
+    cost = fields.Monetary(readonly=True, help="Labour, expenses and vendor bills.")
+    margin = fields.Monetary(readonly=True, help="Revenue less cost.")
+    margin_pct = fields.Float(
+        string="Margin (%)", readonly=True, aggregator=None, help="Margin as a share of revenue."
+    )
+    committed_cost = fields.Monetary(
+        readonly=True,
+        help="Approved purchase orders not billed yet (posted bills only reduce it), "
+        "as of today, in the month the order was approved.",
+    )
+    wip = fields.Monetary(
+        string="WIP",
+        readonly=True,
+        help="Work in progress as of today: approved time and delivered milestones, at "
+        "contract rates, not on a posted invoice yet.",
+    )
+    backlog = fields.Monetary(
+        readonly=True,
+        help="Contract value not on a posted invoice yet, as of today, in the contract's month.",
+    )
+
+    def init(self):
+        tools.drop_view_if_exists(self.env.cr, self._table)
+        self.env.cr.execute(
+            SQL(
+                "CREATE OR REPLACE VIEW %s AS (%s)",
+                SQL.identifier(self._table),
+                SQL(FINANCIAL_QUERY),
+            )
+        )
+
+    @api.model
+    def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):
+        """Margin % of a group is its margin over its revenue, not a sum of percentages."""
+        self.env.flush_all()
+        wants_pct = any(spec.split(":")[0] == "margin_pct" for spec in fields)
+        if wants_pct:
+            fields = [spec for spec in fields if spec.split(":")[0] != "margin_pct"]
+            fields += ["margin:sum", "revenue:sum"]
+        groups = super().read_group(
+            domain, fields, groupby, offset=offset, limit=limit, orderby=orderby, lazy=lazy
+        )
+        if wants_pct:
+            for group in groups:
+                revenue = group.get("revenue") or 0.0
+                group["margin_pct"] = (
+                    100.0 * (group.get("margin") or 0.0) / revenue if revenue else 0.0
+                )
+        return groups
+
+    @api.model
+    def _totals(self, domain):
+        """{project id: {figure: total}} over ``domain``, margin % from the totals."""
+        # The view reads the tables underneath: pending ORM writes must be in them.
+        self.env.flush_all()
+        rows = self._read_group(domain, ["project_id"], [f"{name}:sum" for name in SUMMED])
+        totals = {}
+        for project, *values in rows:
+            figures = dict(zip(SUMMED, values, strict=True))
+            revenue = figures["revenue"]
+            figures["margin_pct"] = 100.0 * figures["margin"] / revenue if revenue else 0.0
+            totals[project.id] = figures
+        return totals
