@@ -10,10 +10,10 @@ from . import (
     psa_importer_employee,
     psa_importer_leave,
     psa_importer_time_entry,
-    psa_pending_link,
     psa_payroll_batch,
     psa_payroll_batch_line,
     psa_payroll_check,
     psa_payroll_entry,
     psa_payroll_period,
+    psa_pending_link,
 )

@@ -12,7 +12,7 @@ from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
 
 from .account_analytic_line import PAY_CATEGORIES
 
-CATEGORIES = PAY_CATEGORIES + [("expense", "Reimbursable expenses")]
+CATEGORIES = [*PAY_CATEGORIES, ("expense", "Reimbursable expenses")]
 # Who may approve a payroll export: HR officers and accounting managers.
 APPROVER_GROUPS = ("hr.group_hr_user", "account.group_account_manager")
 FILE_COLUMNS = [
@@ -71,12 +71,8 @@ class PsaPayrollBatch(models.Model):
         index=True,
     )
     entry_ids = fields.One2many("psa.payroll.entry", "batch_id", string="Entries", readonly=True)
-    line_ids = fields.One2many(
-        "psa.payroll.batch.line", "batch_id", string="Lines", readonly=True
-    )
-    check_ids = fields.One2many(
-        "psa.payroll.check", "batch_id", string="Validation", readonly=True
-    )
+    line_ids = fields.One2many("psa.payroll.batch.line", "batch_id", string="Lines", readonly=True)
+    check_ids = fields.One2many("psa.payroll.check", "batch_id", string="Validation", readonly=True)
     open_check_count = fields.Integer(compute="_compute_totals", string="Open checks")
     total_hours = fields.Float(compute="_compute_totals")
     total_amount = fields.Monetary(compute="_compute_totals", string="Total expenses")
@@ -130,8 +126,10 @@ class PsaPayrollBatch(models.Model):
         self.entry_ids.sudo().unlink()
         self.line_ids.sudo().unlink()
         self.check_ids.sudo().unlink()
-        entries = self.env["psa.payroll.entry"].sudo().create(
-            [{**values, "batch_id": self.id} for values in entry_values]
+        entries = (
+            self.env["psa.payroll.entry"]
+            .sudo()
+            .create([{**values, "batch_id": self.id} for values in entry_values])
         )
         totals = defaultdict(lambda: [0.0, 0.0, 0.0])
         for entry in entries:
@@ -144,6 +142,7 @@ class PsaPayrollBatch(models.Model):
                 {
                     "batch_id": self.id,
                     "employee_id": employee_id,
+                    "payroll_id": self.env["hr.employee"].sudo().browse(employee_id).psa_payroll_id,
                     "category": category,
                     "hours": hours,
                     "amount": amount,
@@ -231,7 +230,7 @@ class PsaPayrollBatch(models.Model):
         return values
 
     def _changed_after_cutoff(self):
-        """(model, id) of the batch's sources the sync created or changed after cut-off."""
+        """(model, id) of the batch's sources the sync changed after the cut-off."""
         cutoff = self.period_id.cutoff
         result = set()
         by_model = defaultdict(list)
@@ -244,7 +243,7 @@ class PsaPayrollBatch(models.Model):
                 .search(
                     [
                         ("direction", "=", "in"),
-                        ("operation", "in", ("create", "update", "match")),
+                        ("operation", "=", "update"),
                         ("outcome", "=", "success"),
                         ("res_model", "=", model),
                         ("res_id", "in", ids),
@@ -425,7 +424,7 @@ class PsaPayrollBatch(models.Model):
             buffer = io.BytesIO()
             workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
             sheet = workbook.add_worksheet(stem[:31])
-            for row_index, row in enumerate([FILE_COLUMNS] + rows):
+            for row_index, row in enumerate([FILE_COLUMNS, *rows]):
                 sheet.write_row(row_index, 0, row)
             workbook.close()
             content = buffer.getvalue()

@@ -18,8 +18,7 @@ class PsaPayrollBatchLine(models.Model):
     employee_id = fields.Many2one("hr.employee", required=True, readonly=True)
     payroll_id = fields.Char(
         string="Payroll ID",
-        compute="_compute_payroll_id",
-        store=True,
+        readonly=True,
         help="The employee's payroll ID when the batch was built.",
     )
     category = fields.Selection(CATEGORIES, required=True, readonly=True)
@@ -28,7 +27,3 @@ class PsaPayrollBatchLine(models.Model):
     late_hours = fields.Float(
         readonly=True, help="Part of the hours approved after an earlier period's cut-off."
     )
-
-    def _compute_payroll_id(self):
-        for line in self:
-            line.payroll_id = line.employee_id.sudo().psa_payroll_id or False

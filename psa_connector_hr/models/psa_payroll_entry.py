@@ -34,7 +34,9 @@ class PsaPayrollEntry(models.Model):
     hours = fields.Float(readonly=True)
     amount = fields.Monetary(readonly=True)
     source_model = fields.Selection(SOURCE_MODELS, required=True, readonly=True, index=True)
-    source_id = fields.Many2oneReference(model_field="source_model", readonly=True, index=True)
+    source_id = fields.Many2oneReference(
+        string="Source record", model_field="source_model", readonly=True, index=True
+    )
     source_name = fields.Char(string="Source", readonly=True)
     approved_at = fields.Datetime(readonly=True, help="When the source was approved.")
     late = fields.Boolean(

@@ -26,7 +26,6 @@ class PsaPayrollPeriod(models.Model):
     _order = "company_id, date_start desc"
 
     name = fields.Char(
-        required=True,
         compute="_compute_name",
         store=True,
         readonly=False,
@@ -89,7 +88,7 @@ class PsaPayrollPeriod(models.Model):
             if start.day == 1 and end == start + relativedelta(day=31):
                 period.name = start.strftime("%Y-%m")
             else:
-                period.name = f"{start} – {end}"
+                period.name = f"{start} - {end}"
 
     def _compute_batch_count(self):
         for period in self:
@@ -156,17 +155,21 @@ class PsaPayrollPeriod(models.Model):
 
     def _timesheet_lines(self, domain):
         """Timesheet lines of approved PSA time entries (bound to a time entry)."""
-        bound = self.env["psa.binding"].sudo().search(
-            [
-                ("company_id", "=", self.company_id.id),
-                ("external_type", "=", "time_entry"),
-                ("res_model", "=", "account.analytic.line"),
-            ]
+        bound = (
+            self.env["psa.binding"]
+            .sudo()
+            .search(
+                [
+                    ("company_id", "=", self.company_id.id),
+                    ("external_type", "=", "time_entry"),
+                    ("res_model", "=", "account.analytic.line"),
+                ]
+            )
         )
         return (
             self.env["account.analytic.line"]
             .sudo()
-            .search(domain + [("id", "in", bound.mapped("res_id")), ("project_id", "!=", False)])
+            .search([*domain, ("id", "in", bound.mapped("res_id")), ("project_id", "!=", False)])
         )
 
     @api.model
@@ -298,9 +301,7 @@ class PsaPayrollPeriod(models.Model):
         self.ensure_one()
         sent = defaultdict(lambda: [0.0, 0.0])
         details = {}
-        for entry in self.entry_ids.filtered(
-            lambda e: e.batch_id.state in ("approved", "sent")
-        ):
+        for entry in self.entry_ids.filtered(lambda e: e.batch_id.state in ("approved", "sent")):
             key = (entry.source_model, entry.source_id, entry.employee_id.id, entry.category)
             sent[key][0] += entry.hours
             sent[key][1] += entry.amount
