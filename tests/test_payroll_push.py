@@ -49,8 +49,16 @@ class TestPayrollPush(SuiteTagsMixin, PayrollCase):
             [("backend_id", "=", self.payroll.id), ("external_id", "=", adjustment.name)]
         )
         self.assertEqual(failure.category, "remote_error")
-        # The daily export sends it when the system is back.
+        # The daily export sends it when the system is back; it also builds October's
+        # batch (its cut-off has passed) for review and opens November.
         self.env["psa.payroll.period"]._cron_payroll_export()
+        self.assertEqual(self.october.batch_ids.state, "to_approve")
+        november = self.env["psa.payroll.period"].search(
+            [("company_id", "=", self.company.id), ("date_start", "=", "2026-11-01")]
+        )
+        self.assertEqual(
+            (str(november.date_end), str(november.cutoff)), ("2026-11-30", "2026-12-03 12:00:00")
+        )
         self.assertEqual(adjustment.state, "sent")
         stored = self.simulator.payroll_batches[adjustment.name]
         self.assertEqual(

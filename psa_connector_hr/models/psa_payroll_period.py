@@ -1,3 +1,4 @@
+import logging
 from collections import defaultdict
 from datetime import timedelta
 
@@ -6,6 +7,8 @@ from dateutil.relativedelta import relativedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_is_zero
+
+_logger = logging.getLogger(__name__)
 
 # Fields of a period that may still change once it is sent (none of its content).
 UNLOCKED_FIELDS = {"state", "message_main_attachment_id"}
@@ -434,6 +437,15 @@ class PsaPayrollPeriod(models.Model):
             "export_format": self.export_format,
         }
 
+    def _run_guarded(self, action):
+        """Run ``action`` for the daily export; one period's problem does not stop others."""
+        try:
+            with self.env.cr.savepoint():
+                action()
+        except UserError as error:
+            _logger.warning("Payroll export of period %s: %s", self.display_name, error)
+            self.message_post(body=_("Scheduled export: %s", error))
+
     @api.model
     def _cron_payroll_export(self):
         """Build the batches that are due; send the approved ones that are not yet sent.
@@ -444,13 +456,13 @@ class PsaPayrollPeriod(models.Model):
         periods = self.sudo().search([])
         for period in periods.filtered(lambda p: p.state == "open" and p.cutoff <= now):
             if not period._regular_batch():
-                period.action_compute_batch()
+                period._run_guarded(period.action_compute_batch)
         for period in periods.filtered(lambda p: p.state == "sent"):
             pending = period.batch_ids.filtered(
                 lambda b: b.kind == "adjustment" and b.state == "to_approve"
             )
             if not pending and period._collect_differences():
-                period.action_compute_adjustment()
+                period._run_guarded(period.action_compute_adjustment)
         # Every company keeps a period open after the last one that ended.
         for company in periods.company_id:
             last = periods.filtered(lambda p, c=company: p.company_id == c).sorted("date_end")[-1]

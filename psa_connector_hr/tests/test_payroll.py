@@ -2,6 +2,7 @@ import base64
 import csv
 import io
 import json
+import zipfile
 
 from odoo.exceptions import AccessError, UserError
 
@@ -200,3 +201,50 @@ class TestPayrollExport(PayrollCase):
         batch = self.september.with_user(self.editor).action_compute_batch()
         batch.with_user(self.editor).action_approve()
         self.assertEqual(batch.approved_by_id, self.editor)
+
+    def test_xlsx_download_and_validated_time_off_as_leave_taken(self):
+        self.september.export_format = "xlsx"
+        self.entry("TE-1", "2026-09-07", 8.0)
+        hr_backend = self._create_backend(code="hr-payroll", kind="hr", name="HR")
+        self.env["psa.binding"].create(
+            {
+                "backend_id": hr_backend.id,
+                "external_type": "employee",
+                "external_id": "E-1",
+                "res_model": "hr.employee",
+                "res_id": self.anna.id,
+            }
+        )
+        leave_event = self.apply(
+            "leave.created",
+            {
+                "id": "L-1",
+                "employee_id": "E-1",
+                "date_from": "2026-09-22",
+                "date_to": "2026-09-23",
+                "leave_type": "vacation",
+                "hours": 16.0,
+                "state": "approved",
+                "updated_at": "2026-09-20T09:00:00Z",
+                "version": 1,
+            },
+            backend=hr_backend,
+        )
+        self.assertEqual(leave_event.state, "done", leave_event.result)
+        leave = self.env["hr.leave"].search([("employee_id", "=", self.anna.id)])
+        self.assertEqual((leave.state, leave.number_of_hours), ("validate", 16.0))
+        # Validated in the HR system before September's cut-off.
+        self.env.cr.execute(
+            "UPDATE hr_leave SET create_date = '2026-09-20 09:00:00' WHERE id = %s", [leave.id]
+        )
+        leave.invalidate_recordset(["create_date"])
+        batch = self.send(self.september)
+        self.assertEqual(
+            self.lines_of(batch),
+            {("Anna Schmidt", "normal"): (8.0, 0.0), ("Anna Schmidt", "leave"): (16.0, 0.0)},
+        )
+        self.assertTrue(batch.attachment_id.name.endswith(".xlsx"))
+        with zipfile.ZipFile(io.BytesIO(base64.b64decode(batch.attachment_id.datas))) as xlsx:
+            strings = xlsx.read("xl/sharedStrings.xml").decode()
+        for text in ("payroll_id", "PR-100", "normal", "leave"):
+            self.assertIn(text, strings)
