@@ -1,5 +1,7 @@
 """Payroll batches to the payroll system over real HTTP (the demo PSA's endpoint)."""
 
+from odoo.tests import new_test_user
+
 from odoo.addons.psa_connector_hr.tests.payroll_common import PayrollCase
 from odoo.addons.psa_connector_timesheet.tests.common import time_entry_data
 
@@ -19,6 +21,13 @@ class TestPayrollPush(SuiteTagsMixin, PayrollCase):
             max_attempts=2,
         )
         cls.september.backend_id = cls.payroll
+        # Finance approves too, without any connector rights.
+        cls.finance = new_test_user(
+            cls.env,
+            "payroll_finance",
+            groups="account.group_account_manager",
+            company_id=cls.company.id,
+        )
 
     def test_batch_and_its_adjustment_reach_the_payroll_system_once_each(self):
         self.entry("TE-1", "2026-09-07", 8.0)
@@ -40,11 +49,11 @@ class TestPayrollPush(SuiteTagsMixin, PayrollCase):
             time_entry_data(id="TE-1", date="2026-09-07", hours=6.5, version=2),
         )
         adjustment = self.september.with_user(self.hr_user).action_compute_adjustment()
-        adjustment.check_ids.with_user(self.hr_user).action_accept()
+        adjustment.check_ids.with_user(self.finance).action_accept()
         # The payroll system is down: the approved batch waits, the failure is queued.
         self.simulator.add_fault(503, count=2, path_prefix="/api/v1/payroll_batches")
-        adjustment.with_user(self.hr_user).action_approve()
-        self.assertEqual(adjustment.state, "approved")
+        adjustment.with_user(self.finance).action_approve()
+        self.assertEqual((adjustment.state, adjustment.approved_by_id), ("approved", self.finance))
         failure = self.env["psa.exception"].search(
             [("backend_id", "=", self.payroll.id), ("external_id", "=", adjustment.name)]
         )

@@ -366,7 +366,8 @@ class PsaPayrollBatch(models.Model):
         """Send approved batches to the payroll backend, or write their file."""
         for batch in self.filtered(lambda b: b.state == "approved"):
             payload = json.loads(batch.payload)
-            backend = batch.period_id.backend_id
+            # Approvers need no connector rights to send through the configured backend.
+            backend = batch.period_id.sudo().backend_id
             if backend:
                 try:
                     backend._get_adapter().push_payroll_batch(payload)

@@ -60,8 +60,12 @@ class PsaPayrollPeriod(models.Model):
         string="Payroll backend",
         domain="[('kind', '=', 'payroll'), ('company_id', '=', company_id)]",
         tracking=True,
+        groups="psa_connector_base.group_connector_user",
         help="The payroll system approved batches are sent to. Without one, approving a "
         "batch produces a file to download and hand to payroll.",
+    )
+    has_backend = fields.Boolean(
+        compute="_compute_has_backend", help="Whether batches go to a payroll backend."
     )
     export_format = fields.Selection(
         [("csv", "CSV"), ("xlsx", "Excel (XLSX)")],
@@ -92,6 +96,10 @@ class PsaPayrollPeriod(models.Model):
                 period.name = start.strftime("%Y-%m")
             else:
                 period.name = f"{start} - {end}"
+
+    def _compute_has_backend(self):
+        for period in self:
+            period.has_backend = bool(period.sudo().backend_id)
 
     def _compute_batch_count(self):
         for period in self:
