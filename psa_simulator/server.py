@@ -72,6 +72,8 @@ FILTER_PARAMS = frozenset(
 )
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_WEEK = re.compile(r"\d{4}-W\d{2}")
+# Pay categories of a payroll batch line (schemas/payroll_batch.json).
+PAYROLL_CATEGORIES = ("normal", "overtime", "on_call", "leave", "expense")
 
 
 class ApiError(Exception):
@@ -291,6 +293,9 @@ class PsaSimulator:
         # Project financial summaries Odoo pushed (POST /api/v1/project_financials), latest
         # per project.
         self._project_financials = {}
+        # Payroll batches Odoo sent (POST /api/v1/payroll_batches), by batch reference:
+        # a replayed batch replaces itself, it is never paid twice.
+        self._payroll_batches = {}
         self._last_stamp = max(
             (stamp for stamps in self._stamps.values() for stamp in stamps.values()),
             default=datetime.min.replace(tzinfo=UTC),
@@ -615,6 +620,36 @@ class PsaSimulator:
         with self._lock:
             return [copy.deepcopy(row) for _id, row in sorted(self._project_financials.items())]
 
+    def receive_payroll_batch(self, payload):
+        """Store a payroll batch; the same reference sent again replaces, never adds."""
+        payload = _require_object(payload)
+        reference = payload.get("reference")
+        if not isinstance(reference, str) or not reference:
+            raise ApiError(400, "reference must be a non-empty string")
+        lines = payload.get("lines")
+        if not isinstance(lines, list) or not all(isinstance(line, dict) for line in lines):
+            raise ApiError(400, "lines must be a list of objects")
+        for line in lines:
+            if not isinstance(line.get("employee_id"), str) or not line["employee_id"]:
+                raise ApiError(400, "every line needs an employee_id string")
+            if line.get("category") not in PAYROLL_CATEGORIES:
+                raise ApiError(400, f"unknown pay category: {line.get('category')!r}")
+        with self._lock:
+            previous = self._payroll_batches.get(reference)
+            stored = {
+                **copy.deepcopy(payload),
+                "received_at": self._now(),
+                "pushes": (previous["pushes"] if previous else 0) + 1,
+            }
+            self._payroll_batches[reference] = stored
+            return {"reference": reference, "lines": len(lines), "pushes": stored["pushes"]}
+
+    @property
+    def payroll_batches(self):
+        """Payroll batches received, by reference."""
+        with self._lock:
+            return copy.deepcopy(self._payroll_batches)
+
     def list_page(
         self,
         collection,
@@ -923,6 +958,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 return 200, sim.receive_project_financials(self._json_body(body))
             if method == "GET":
                 return 200, {"data": sim.project_financials}
+        if segments == ["payroll_batches"]:
+            if method == "POST":
+                return 200, sim.receive_payroll_batch(self._json_body(body))
+            if method == "GET":
+                return 200, {"data": list(sim.payroll_batches.values())}
             raise ApiError(405, f"method {method} not allowed on {path}")
         if not segments or segments[0] not in COLLECTIONS:
             raise ApiError(404, f"unknown collection: {segments[0] if segments else ''}")

@@ -221,6 +221,15 @@ class HttpAdapter:
         """
         raise NotImplementedError
 
+    def push_payroll_batch(self, payload):
+        """Send a payroll batch (``schemas/payroll_batch.json``) to a payroll system.
+
+        Keyed by ``payload["reference"]``: sending the same batch twice must replace it on
+        the remote side, never pay it twice. An adjustment batch has its own reference and
+        carries only differences.
+        """
+        raise NotImplementedError
+
     # Inbound webhooks in the vendor's own format ------------------------------------
     # The controller calls these two without an instance: verifying and translating a
     # webhook needs no credentials and makes no outbound call.

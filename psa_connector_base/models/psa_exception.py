@@ -55,6 +55,15 @@ class PsaException(models.Model):
         help="The payload as received; a Connector Manager may edit it and replay."
     )
     payload_edited = fields.Boolean(readonly=True)
+    payload_edited_by_id = fields.Many2one(
+        "res.users",
+        string="Payload edited by",
+        readonly=True,
+        index=True,
+        help="The Connector Manager who last edited the payload. Segregation of duties "
+        "checks (e.g. payroll approval) read it: an editor may not approve the outcome.",
+    )
+    payload_edited_date = fields.Datetime(readonly=True)
     incoming_values = fields.Text(help="For conflicts: the values the remote system sent.")
     current_values = fields.Text(help="For conflicts: the values Odoo holds.")
     res_model = fields.Char(string="Odoo model")
@@ -265,6 +274,39 @@ class PsaException(models.Model):
             "view_mode": "form",
         }
 
+    @api.model
+    def _payload_editors_of(self, records):
+        """{record id: users} who edited a payload whose replay created or changed it.
+
+        Follows the audit log from ``records`` to the replayed events that touched them,
+        and from each replay back through ``replay_of_id`` to the edited exceptions.
+        """
+        result = {}
+        if not records:
+            return result
+        logs = (
+            self.env["psa.audit.log"]
+            .sudo()
+            .search(
+                [
+                    ("res_model", "=", records._name),
+                    ("res_id", "in", records.ids),
+                    ("event_id.source", "=", "replay"),
+                ]
+            )
+        )
+        for log in logs:
+            event = log.event_id.sudo()
+            seen = set()
+            while event and event.id not in seen:
+                seen.add(event.id)
+                editors = event.replay_of_id.exception_ids.filtered("payload_edited_by_id")
+                for editor in editors.payload_edited_by_id:
+                    result.setdefault(log.res_id, self.env["res.users"])
+                    result[log.res_id] |= editor
+                event = event.replay_of_id
+        return result
+
     def _mark_resolved(self, note):
         for exception in self:
             exception.write({"state": "resolved", "resolved_date": fields.Datetime.now()})
@@ -274,7 +316,12 @@ class PsaException(models.Model):
         if "payload" in vals and not self.env.su:
             if not self.env.user.has_group("psa_connector_base.group_connector_manager"):
                 raise AccessError(_("Only a Connector Manager may edit a payload."))
-            vals = {**vals, "payload_edited": True}
+            vals = {
+                **vals,
+                "payload_edited": True,
+                "payload_edited_by_id": self.env.user.id,
+                "payload_edited_date": fields.Datetime.now(),
+            }
         return super().write(vals)
 
 

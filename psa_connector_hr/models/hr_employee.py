@@ -15,6 +15,15 @@ class HrEmployee(models.Model):
         string="Billable",
         help="Set by the HR system: whether this person's time is sold to customers.",
     )
+    psa_payroll_id = fields.Char(
+        string="Payroll ID",
+        groups="hr.group_hr_user,account.group_account_invoice",
+        copy=False,
+        index=True,
+        help="The employee's number in the payroll system (payroll_id from the HR "
+        "system). Payroll batches name employees by it; an employee without one is "
+        "listed at the validation checkpoint.",
+    )
     psa_start_date = fields.Date(
         string="Start date",
         groups="hr.group_hr_user",

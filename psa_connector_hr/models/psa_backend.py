@@ -1,8 +1,12 @@
-from odoo import models
+from odoo import fields, models
 
 
 class PsaBackend(models.Model):
     _inherit = "psa.backend"
+
+    kind = fields.Selection(
+        selection_add=[("payroll", "Payroll system")], ondelete={"payroll": "cascade"}
+    )
 
     def _pull_object_types(self):
         types = super()._pull_object_types()

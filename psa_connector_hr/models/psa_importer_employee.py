@@ -24,6 +24,8 @@ class PsaImporterEmployee(models.AbstractModel):
             values["department_id"] = self._department(backend, data).id
         if "billable" in data:
             values["psa_billable"] = bool(data["billable"])
+        if "payroll_id" in data:
+            values["psa_payroll_id"] = data["payroll_id"] or False
         if "start_date" in data:
             values["psa_start_date"] = data["start_date"] or False
         # Checked here so a wrong currency stops the event before anything is written.

@@ -707,3 +707,22 @@ def test_purchases_and_vendor_bills_are_seeded_and_filterable(simulator):
     assert {b["purchase_id"] for b in bills} <= {p["id"] for p in purchases}
     status, _headers, body = call(simulator, "GET", "/api/v1/vendor_bills?purchase_id=PU-7501")
     assert [b["id"] for b in body["data"]] == ["VB-7801"]
+
+
+def test_payroll_batches_are_stored_per_reference(simulator):
+    line = {"employee_id": "E-4001", "category": "normal", "hours": 152.0, "amount": 0.0}
+    batch = {"reference": "PAY/2026-11/1", "kind": "regular", "lines": [line]}
+    status, _headers, body = call(simulator, "POST", "/api/v1/payroll_batches", batch)
+    assert (status, body["lines"], body["pushes"]) == (200, 1, 1)
+    # The same reference again replaces the batch: a replay is never paid twice.
+    again = {**batch, "lines": [{**line, "hours": 150.0}]}
+    assert call(simulator, "POST", "/api/v1/payroll_batches", again)[0] == 200
+    stored = simulator.payroll_batches["PAY/2026-11/1"]
+    assert (stored["lines"][0]["hours"], stored["pushes"]) == (150.0, 2)
+    status, _headers, body = call(simulator, "GET", "/api/v1/payroll_batches")
+    assert status == 200 and len(body["data"]) == 1
+    bad = {**batch, "lines": [{**line, "category": "bonus"}]}
+    assert call(simulator, "POST", "/api/v1/payroll_batches", bad)[0] == 400
+    assert call(simulator, "POST", "/api/v1/payroll_batches", {"lines": []})[0] == 400
+    simulator.reset()
+    assert simulator.payroll_batches == {}
