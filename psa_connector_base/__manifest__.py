@@ -21,8 +21,8 @@
         "views/psa_audit_log_views.xml",
         "views/psa_binding_views.xml",
         "views/psa_backend_views.xml",
-        "views/psa_dashboard_views.xml",
         "views/psa_backend_setup_wizard_views.xml",
+        "views/psa_dashboard_views.xml",
         "views/psa_menus.xml",
     ],
     "assets": {

@@ -132,7 +132,7 @@ class TestCockpit(PsaTransactionCase):
         wizard = (
             self.env["psa.exception.map.wizard"]
             .with_user(finance)
-            .create({"exception_id": exception.id, "record_ref": f"res.partner,{partner.id}"})
+            .create({"exception_id": exception.id, "res_id": partner.id})
         )
         self.assertEqual(wizard.res_model, "res.partner")
         with self.assertRaisesRegex(UserError, "already linked to customer C-OTHER"):

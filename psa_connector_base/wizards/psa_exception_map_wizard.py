@@ -16,47 +16,28 @@ class PsaExceptionMapWizard(models.TransientModel):
     waiting_external_id = fields.Char(
         related="exception_id.waiting_external_id", string="External ID"
     )
-    res_model = fields.Char(string="Odoo model", compute="_compute_res_model")
-    res_model_id = fields.Many2one(
-        "ir.model",
-        string="Kind of Odoo record",
-        compute="_compute_res_model",
-        help="The kind of Odoo record this external object is linked to.",
-    )
-    record_ref = fields.Reference(
-        selection="_selection_record_ref",
+    res_model = fields.Char(string="Odoo model", compute="_compute_res_model", store=True)
+    res_id = fields.Many2oneReference(
         string="Odoo record",
+        model_field="res_model",
         help="The existing Odoo record that is this external object. A link (external ID "
         "binding) is created and the waiting change is retried.",
     )
 
-    @api.model
-    def _selection_record_ref(self):
-        models_ = {
-            self.env[name]._psa_odoo_model
-            for name in self.env
-            if name.startswith("psa.importer.") and self.env[name]._psa_odoo_model
-        }
-        return [
-            (model, self.env["ir.model"]._get(model).name or model)
-            for model in sorted(models_)
-            if model in self.env
-        ]
-
     @api.depends("exception_id")
     def _compute_res_model(self):
         for wizard in self:
-            model = wizard.exception_id._mapping_model() if wizard.exception_id else False
-            wizard.res_model = model
-            wizard.res_model_id = self.env["ir.model"]._get(model) if model else False
+            wizard.res_model = (
+                wizard.exception_id._mapping_model() if wizard.exception_id else False
+            )
 
     def action_map_and_retry(self):
         self.ensure_one()
         exception = self.exception_id
         if not exception.can_map_reference:
             raise UserError(_("This exception no longer waits for a reference."))
-        record = self.record_ref
-        if not record or record._name != self.res_model:
+        record = self.env[self.res_model].browse(self.res_id) if self.res_model else None
+        if not record or not record.exists():
             raise UserError(_("Choose the Odoo record this %s is.", self.waiting_type))
         record.check_access("read")
         Binding = self.env["psa.binding"].sudo()

@@ -13,13 +13,8 @@ registry.category("web_tour.tours").add("psa_backend_setup", {
             trigger: ".o_action_manager .o_kanban_view.o_psa_dashboard, .o_view_nocontent",
         },
         {
-            content: "Open the configuration menu",
-            trigger: ".o_main_navbar button:contains('Configuration')",
-            run: "click",
-        },
-        {
-            content: "Set up a connected system",
-            trigger: ".dropdown-item:contains('Set up a connected system')",
+            content: "Set up a connected system, from the dashboard",
+            trigger: ".o_control_panel button.o_psa_setup_button",
             run: "click",
         },
         {

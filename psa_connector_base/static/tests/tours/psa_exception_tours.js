@@ -28,7 +28,7 @@ registry.category("web_tour.tours").add("psa_exception_map_reference", {
         },
         {
             content: "Look for the customer Odoo already has",
-            trigger: ".modal .o_field_widget[name=record_ref] input",
+            trigger: ".modal .o_field_widget[name=res_id] input",
             run: "edit Nordwind Handels",
         },
         {
