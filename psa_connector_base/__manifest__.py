@@ -26,6 +26,9 @@
         "views/psa_menus.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "psa_connector_base/static/src/scss/psa_dashboard.scss",
+        ],
         "web.assets_tests": [
             "psa_connector_base/static/tests/tours/*.js",
         ],

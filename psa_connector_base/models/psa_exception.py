@@ -1,7 +1,7 @@
 import json
 from datetime import timedelta
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
@@ -163,16 +163,19 @@ class PsaException(models.Model):
         for exception in self:
             text = guidance.get(exception.category, "")
             if exception.category == "missing_reference" and exception.waiting_external_id:
-                text = _(
-                    "This change names %(type)s %(ref)s of %(backend)s, which Odoo does not "
-                    "know yet. It is retried automatically when that record arrives. If it "
-                    "already exists in Odoo under another name, use <b>Map to Odoo "
-                    "record</b>: the link is created and the change applied.",
-                    type=escape((exception.waiting_type or "").replace("_", " ")),
-                    ref=escape(exception.waiting_external_id),
-                    backend=escape(exception.backend_id.name or ""),
-                )
-            exception.explanation = Markup("<p>%s</p>") % Markup(text) if text else False
+                text = Markup(
+                    _(
+                        "This change names %(type)s %(ref)s of %(backend)s, which Odoo does "
+                        "not know yet. It is retried automatically when that record arrives. "
+                        "If it already exists in Odoo under another name, use <b>Map to Odoo "
+                        "record</b>: the link is created and the change applied."
+                    )
+                ) % {
+                    "type": (exception.waiting_type or "").replace("_", " "),
+                    "ref": exception.waiting_external_id,
+                    "backend": exception.backend_id.name or "",
+                }
+            exception.explanation = Markup("<p>%s</p>") % text if text else False
 
     @api.model
     def _category_guidance(self):
