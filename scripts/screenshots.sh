@@ -2,7 +2,8 @@
 # `make screenshots`: the finance cockpit as a user sees it, saved as PNG files in
 # docs/screenshots/ (exception form, connector dashboard, guided backend set-up).
 # Builds a scratch database with sample data, starts Odoo on it and photographs the
-# screens with headless Chromium. SHOT_DB and SHOT_PORT choose the database and port.
+# screens with headless Chromium. SHOT_DB and SHOT_PORT choose the database and port;
+# SHOT_REUSE=1 photographs an existing scratch database again without rebuilding it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_venv
@@ -21,13 +22,18 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
   die "port $PORT is already in use; set SHOT_PORT to a free one."
 fi
 
-say "Creating the scratch database $DB with sample data"
-dropdb --if-exists "$DB" >/dev/null
-rm -rf "$RUN_DIR/data/filestore/$DB"
-"$VENV/bin/python" "$ODOO_SRC/odoo-bin" -c "$CONF" -d "$DB" \
-  -i psa_connector_base,psa_connector_timesheet --without-demo=all --stop-after-init
-(cd "$ROOT" && RUN_DIR=$RUN_DIR PYTHONPATH=$ROOT "$VENV/bin/python" "$ODOO_SRC/odoo-bin" shell -c "$CONF" -d "$DB" --no-http \
-  --log-level=warn <"$ROOT/scripts/screenshot_data.py")
+if [[ -n "${SHOT_REUSE:-}" && -s "$RUN_DIR/screenshot-ids.json" ]] \
+    && psql -d postgres -Atqc "select 1 from pg_database where datname = '$DB'" | grep -q 1; then
+  say "Reusing the scratch database $DB (SHOT_REUSE)"
+else
+  say "Creating the scratch database $DB with sample data"
+  dropdb --if-exists "$DB" >/dev/null
+  rm -rf "$RUN_DIR/data/filestore/$DB"
+  "$VENV/bin/python" "$ODOO_SRC/odoo-bin" -c "$CONF" -d "$DB" \
+    -i psa_connector_base,psa_connector_timesheet --without-demo=all --stop-after-init
+  (cd "$ROOT" && RUN_DIR=$RUN_DIR PYTHONPATH=$ROOT "$VENV/bin/python" "$ODOO_SRC/odoo-bin" shell \
+    -c "$CONF" -d "$DB" --no-http --log-level=warn <"$ROOT/scripts/screenshot_data.py")
+fi
 
 say "Starting Odoo on port $PORT"
 "$VENV/bin/python" "$ODOO_SRC/odoo-bin" -c "$CONF" -d "$DB" &

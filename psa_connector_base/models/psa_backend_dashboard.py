@@ -160,7 +160,8 @@ class PsaBackend(models.Model):
                     "dash_unbilled_hours": unbilled.get(backend.id, 0.0),
                     "dash_has_unbilled_hours": backend.id in unbilled,
                     "dash_remote_error_rate": 100.0 * remote_errors / calls if calls else 0.0,
-                    "dash_pull_status": pulls.get(backend.id, False),
+                    "dash_pull_status": pulls.get(backend.id)
+                    or Markup('<p class="text-muted">%s</p>') % _("No pull has run yet."),
                 }
             )
 
