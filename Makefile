@@ -1,4 +1,4 @@
-.PHONY: run test bench
+.PHONY: run test bench screenshots
 
 # Odoo 18 with the suite and the demo PSA on http://localhost:8069
 run:
@@ -11,3 +11,8 @@ test:
 # Throughput and latency of the real paths, printed as one table (not part of `make test`)
 bench:
 	@bash scripts/bench.sh
+
+# The exception form, the connector dashboard and the backend set-up, as PNG files in
+# docs/screenshots/ (scratch database, headless Chromium)
+screenshots:
+	@bash scripts/screenshots.sh

@@ -2,7 +2,7 @@
     "name": "PSA Connector Base",
     "summary": "Backends, bindings, signed webhooks, queued sync, exception queue and "
     "audit log for PSA, HR and forecasting integrations",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Services/Project",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",
@@ -21,8 +21,18 @@
         "views/psa_audit_log_views.xml",
         "views/psa_binding_views.xml",
         "views/psa_backend_views.xml",
+        "views/psa_backend_setup_wizard_views.xml",
+        "views/psa_dashboard_views.xml",
         "views/psa_menus.xml",
     ],
+    "assets": {
+        "web.assets_backend": [
+            "psa_connector_base/static/src/scss/psa_dashboard.scss",
+        ],
+        "web.assets_tests": [
+            "psa_connector_base/static/tests/tours/*.js",
+        ],
+    },
     "installable": True,
     "application": True,
 }

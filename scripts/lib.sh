@@ -153,3 +153,29 @@ dev_key() {
 }
 
 SUITE_ADDONS=psa_connector_base,psa_connector_timesheet,psa_connector_billing,psa_connector_forecast,psa_connector_hr
+
+# The browser tours (HttpCase.start_tour) drive a headless Chromium; Odoo would skip
+# them silently without one, so provide it: apt-get as root, else say what to install.
+chromium_binary() {
+  local bin
+  for bin in chromium chromium-browser google-chrome google-chrome-stable; do
+    command -v "$bin" >/dev/null && { command -v "$bin"; return 0; }
+  done
+  return 1
+}
+
+ensure_chromium() {
+  chromium_binary >/dev/null && return
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    say "Installing Chromium for the browser tours (apt-get, once)"
+    { apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; } \
+      >"$RUN_DIR/chromium-install.log" 2>&1 \
+      || die "could not install Chromium (log: $RUN_DIR/chromium-install.log)"
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null && command -v apt-get >/dev/null; then
+    say "Installing Chromium for the browser tours (sudo apt-get, once)"
+    sudo -n apt-get install -y chromium >"$RUN_DIR/chromium-install.log" 2>&1 \
+      || die "could not install Chromium (log: $RUN_DIR/chromium-install.log)"
+  fi
+  chromium_binary >/dev/null || die "the browser tours need Chromium or Google Chrome.
+  Install one (Debian/Ubuntu: sudo apt-get install chromium) and run again."
+}

@@ -5,6 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_venv
 ensure_postgres
+ensure_chromium
 
 TEST_DB=${TEST_DB:-psa_test}
 CONF=$RUN_DIR/test.conf

@@ -1,6 +1,7 @@
 from . import (
     psa_audit_log,
     psa_backend,
+    psa_backend_dashboard,
     psa_binding,
     psa_event,
     psa_exception,

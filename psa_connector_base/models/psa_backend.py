@@ -1,6 +1,9 @@
 import json
 import logging
 import secrets
+from urllib.parse import urlsplit
+
+import requests
 
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import UserError
@@ -275,14 +278,11 @@ class PsaBackend(models.Model):
         self.ensure_one()
         try:
             adapter = self._get_adapter()
-            adapter.config.max_attempts = 1
-            description = adapter.test_connection()
-        except RemoteServiceError as err:
-            message, kind = _connection_failure_message(err), "danger"
-        except UserError as err:
-            message, kind = str(err), "danger"
+        except (RemoteServiceError, UserError) as err:
+            message, kind = getattr(err, "message", None) or str(err), "danger"
         else:
-            message, kind = _("Connected to %s.", description), "success"
+            ok, message = self._probe_connection(adapter)
+            kind = "success" if ok else "danger"
         self.write(
             {"last_connection_message": message, "last_connection_date": fields.Datetime.now()}
         )
@@ -296,6 +296,31 @@ class PsaBackend(models.Model):
                 "sticky": kind != "success",
             },
         }
+
+    @api.model
+    def _probe_connection(self, adapter):
+        """(ok, message for a person) of one call to the remote account, no retries."""
+        adapter.config.max_attempts = 1
+        try:
+            description = adapter.test_connection()
+        except RemoteServiceError as err:
+            return False, _connection_failure_message(err)
+        except UserError as err:
+            return False, str(err)
+        except requests.RequestException as err:
+            return False, _("The base URL is not a valid address: %s", err)
+        return True, _("Connected to %s.", description)
+
+    @api.model
+    def _check_base_url(self, url):
+        """A clear message for a base URL that cannot be an API root, else None."""
+        parts = urlsplit((url or "").strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return _(
+                "The base URL must be a full address starting with https:// (or http://), "
+                "e.g. https://psa.example.com/."
+            )
+        return None
 
     # Scheduled pull ------------------------------------------------------------------
 

@@ -1,6 +1,8 @@
 import json
 from datetime import timedelta
 
+from markupsafe import Markup
+
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
@@ -15,6 +17,15 @@ CATEGORIES = [
     ("remote_error", "Remote system error"),
     ("job_failure", "Job failure"),
 ]
+
+AGE_BUCKETS = [
+    ("today", "Less than a day"),
+    ("days", "1 to 3 days"),
+    ("week", "3 to 7 days"),
+    ("older", "More than a week"),
+]
+# Lower bound of each bucket, in days.
+AGE_BUCKET_DAYS = [("older", 7), ("week", 3), ("days", 1), ("today", 0)]
 
 
 class PsaException(models.Model):
@@ -75,6 +86,46 @@ class PsaException(models.Model):
     user_id = fields.Many2one("res.users", string="Assigned to", tracking=True)
     resolved_date = fields.Datetime(readonly=True)
     age_days = fields.Integer(string="Age (days)", compute="_compute_age", search="_search_age")
+    age_bucket = fields.Selection(
+        AGE_BUCKETS,
+        string="Age",
+        default="today",
+        index=True,
+        readonly=True,
+        group_expand="_group_expand_age_bucket",
+        help="How long the exception has been waiting; kept up to date hourly, to group "
+        "the queue by age.",
+    )
+    explanation = fields.Html(
+        string="What to do",
+        compute="_compute_explanation",
+        sanitize=False,
+        help="What the category means and how a finance user resolves it.",
+    )
+    payload_pretty = fields.Text(
+        string="Payload (formatted)",
+        compute="_compute_payload_pretty",
+        help="The payload as received, indented for reading.",
+    )
+    conflict_html = fields.Html(
+        string="Incoming and current values",
+        compute="_compute_conflict_html",
+        sanitize=False,
+        help="For conflicts: each field the remote system sent next to the value Odoo "
+        "holds; differing values are highlighted.",
+    )
+    job_id = fields.Many2one(
+        "queue.job",
+        string="Related job",
+        compute="_compute_job_id",
+        compute_sudo=True,
+        groups="queue_job.group_queue_job_manager",
+        help="The queue job that last processed the event.",
+    )
+    can_map_reference = fields.Boolean(
+        compute="_compute_can_map_reference",
+        help="A missing reference that a person may map to an existing Odoo record.",
+    )
 
     @api.depends("create_date")
     def _compute_age(self):
@@ -89,6 +140,139 @@ class PsaException(models.Model):
         if not flipped:
             raise UserError(_("Unsupported search on age."))
         return [("create_date", flipped, threshold)]
+
+    @api.model
+    def _group_expand_age_bucket(self, buckets, domain):
+        return [key for key, _label in AGE_BUCKETS]
+
+    @api.model
+    def _cron_refresh_age_buckets(self):
+        """Move waiting exceptions to their current age bucket (one UPDATE per bucket)."""
+        now = fields.Datetime.now()
+        moved = 0
+        upper = None
+        for bucket, days in AGE_BUCKET_DAYS:
+            since = now - timedelta(days=days)
+            query = """UPDATE psa_exception SET age_bucket = %s
+                        WHERE state IN ('open', 'retrying') AND create_date <= %s
+                          AND age_bucket IS DISTINCT FROM %s"""
+            params = [bucket, since, bucket]
+            if upper is not None:
+                query += " AND create_date > %s"
+                params.append(upper)
+            self.env.cr.execute(query, params)
+            moved += self.env.cr.rowcount
+            upper = since
+        self.invalidate_model(["age_bucket"])
+        return moved
+
+    @api.depends("category", "waiting_type", "waiting_external_id", "backend_id")
+    def _compute_explanation(self):
+        guidance = self._category_guidance()
+        for exception in self:
+            text = guidance.get(exception.category, "")
+            if exception.category == "missing_reference" and exception.waiting_external_id:
+                text = Markup(
+                    _(
+                        "This change names %(type)s %(ref)s of %(backend)s, which Odoo does "
+                        "not know yet. It is retried automatically when that record arrives. "
+                        "If it already exists in Odoo under another name, use <b>Map to Odoo "
+                        "record</b>: the link is created and the change applied."
+                    )
+                ) % {
+                    "type": (exception.waiting_type or "").replace("_", " "),
+                    "ref": exception.waiting_external_id,
+                    "backend": exception.backend_id.name or "",
+                }
+            exception.explanation = Markup("<p>%s</p>") % text if text else False
+
+    @api.model
+    def _category_guidance(self):
+        return {
+            "missing_reference": _(
+                "The change points to a record Odoo does not hold yet. It is retried "
+                "automatically when that record arrives."
+            ),
+            "validation": _(
+                "Odoo refused the values. Correct them in the remote system (the next "
+                "change is applied), or ask a Connector Manager to correct the payload "
+                "and retry."
+            ),
+            "invalid_payload": _(
+                "The data received could not be read. Nothing was changed in Odoo. Ask "
+                "a Connector Manager to look at the payload below."
+            ),
+            "conflict": _(
+                "The remote system changed a value that Odoo owns or that was changed "
+                "in Odoo too. Compare the values below, correct the side that is wrong, "
+                "then ignore this exception with a reason."
+            ),
+            "ambiguous_match": _(
+                "More than one Odoo record matches. Merge the duplicates or map the "
+                "right one, then retry."
+            ),
+            "remote_error": _(
+                "The remote system could not be reached or answered with an error, "
+                "after several attempts. Retry once it is available again."
+            ),
+            "job_failure": _(
+                "A background job failed unexpectedly. Retry; if it fails again, hand "
+                "the technical detail to your administrator."
+            ),
+        }
+
+    @api.depends("payload")
+    def _compute_payload_pretty(self):
+        for exception in self:
+            exception.payload_pretty = _pretty_text(exception.payload)
+
+    @api.depends("incoming_values", "current_values")
+    def _compute_conflict_html(self):
+        for exception in self:
+            incoming = _loads(exception.incoming_values)
+            current = _loads(exception.current_values)
+            if not isinstance(incoming, dict) or not isinstance(current, dict):
+                exception.conflict_html = False
+                continue
+            rows = Markup("")
+            for key in sorted(incoming.keys() | current.keys()):
+                new, old = incoming.get(key), current.get(key)
+                rows += Markup('<tr class="%s"><th>%s</th><td>%s</td><td>%s</td></tr>') % (
+                    "table-warning" if new != old else "",
+                    key,
+                    _cell(new),
+                    _cell(old),
+                )
+            exception.conflict_html = Markup(
+                '<table class="table table-sm o_psa_conflict"><thead><tr><th>%s</th>'
+                "<th>%s</th><th>%s</th></tr></thead><tbody>%s</tbody></table>"
+            ) % (_("Field"), _("Incoming (remote system)"), _("Current (Odoo)"), rows)
+
+    @api.depends("event_id.job_uuid")
+    def _compute_job_id(self):
+        uuids = [u for u in self.sudo().event_id.mapped("job_uuid") if u]
+        jobs = {
+            job.uuid: job for job in self.env["queue.job"].sudo().search([("uuid", "in", uuids)])
+        }
+        for exception in self:
+            exception.job_id = jobs.get(exception.sudo().event_id.job_uuid, False)
+
+    @api.depends("category", "state", "waiting_type", "waiting_external_id")
+    def _compute_can_map_reference(self):
+        for exception in self:
+            exception.can_map_reference = bool(
+                exception.category == "missing_reference"
+                and exception.state in ("open", "retrying")
+                and exception.waiting_external_id
+                and exception._mapping_model()
+            )
+
+    def _mapping_model(self):
+        """The Odoo model a waiting reference maps to (from its importer), or None."""
+        self.ensure_one()
+        importer = self.env["psa.importer"]._for_object_type_or_none(self.waiting_type)
+        model = importer._psa_odoo_model if importer is not None else None
+        return model if model and model in self.env else None
 
     # Recording -------------------------------------------------------------------
 
@@ -253,6 +437,30 @@ class PsaException(models.Model):
                 exception.event_id.sudo().state = "ignored"
         return True
 
+    def action_open_map_wizard(self):
+        self.ensure_one()
+        if not self.can_map_reference:
+            raise UserError(_("Only a waiting missing reference can be mapped."))
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Map to an Odoo record"),
+            "res_model": "psa.exception.map.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_exception_id": self.id},
+        }
+
+    def action_open_job(self):
+        self.ensure_one()
+        if not self.job_id:
+            raise UserError(_("No job is linked to this exception."))
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "queue.job",
+            "res_id": self.job_id.id,
+            "view_mode": "form",
+        }
+
     def action_open_ignore_wizard(self):
         return {
             "type": "ir.actions.act_window",
@@ -323,6 +531,29 @@ class PsaException(models.Model):
                 "payload_edited_date": fields.Datetime.now(),
             }
         return super().write(vals)
+
+
+def _loads(text):
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def _pretty_text(text):
+    """Indented JSON when the text is JSON; otherwise the text unchanged."""
+    data = _loads(text)
+    if data is None:
+        return text or False
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def _cell(value):
+    if value is None:
+        return Markup('<span class="text-muted">—</span>')
+    if isinstance(value, dict | list):
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
 
 
 def _pretty(values):

@@ -1,1 +1,8 @@
-from . import test_backend_secrets, test_exception_queue, test_importers, test_webhook
+from . import (
+    test_backend_secrets,
+    test_cockpit,
+    test_exception_queue,
+    test_importers,
+    test_ui_tours,
+    test_webhook,
+)

@@ -1,1 +1,1 @@
-from . import psa_exception_ignore_wizard
+from . import psa_backend_setup_wizard, psa_exception_ignore_wizard, psa_exception_map_wizard

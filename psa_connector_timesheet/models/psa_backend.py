@@ -86,3 +86,27 @@ class PsaBackend(models.Model):
                     "date_to": today,
                 }
             ).action_run()
+
+    # Connector dashboard ----------------------------------------------------------------
+
+    def _dashboard_unbilled_hours(self):
+        """Hours of approved time synchronised from each PSA backend, not invoiced yet."""
+        result = super()._dashboard_unbilled_hours()
+        psa = self.filtered(lambda b: b.kind == "psa" and b.id)
+        if not psa:
+            return result
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT b.backend_id, SUM(l.unit_amount)
+              FROM psa_binding b
+              JOIN account_analytic_line l ON l.id = b.res_id
+             WHERE b.res_model = 'account.analytic.line' AND b.backend_id IN %s
+               AND l.timesheet_invoice_id IS NULL
+             GROUP BY b.backend_id
+            """,
+            [tuple(psa.ids)],
+        )
+        result.update(dict.fromkeys(psa.ids, 0.0))
+        result.update(dict(self.env.cr.fetchall()))
+        return result

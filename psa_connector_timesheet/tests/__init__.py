@@ -1,1 +1,1 @@
-from . import test_time_entries
+from . import test_dashboard, test_time_entries

@@ -1,0 +1,167 @@
+import secrets
+
+from markupsafe import Markup
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..adapters import ADAPTERS, AdapterConfig, get_adapter_class
+from ..tools import crypto
+
+
+class PsaBackendSetupWizard(models.TransientModel):
+    """Connect a new system in three steps: connection, webhook, sync rules.
+
+    Clear credentials live in the wizard row only until the backend is created (the
+    API token) or the next step is reached (the webhook secret, shown once).
+    """
+
+    _name = "psa.backend.setup.wizard"
+    _description = "PSA Connector: Guided Backend Set-up"
+
+    step = fields.Selection(
+        [("connect", "Connection"), ("webhook", "Webhook"), ("rules", "Sync rules")],
+        default="connect",
+        required=True,
+    )
+    name = fields.Char(help="How the connected system is called in Odoo, e.g. Company PSA.")
+    code = fields.Char(
+        help="Short identifier used in the webhook URL: letters, digits, '-' and '_'."
+    )
+    kind = fields.Selection(
+        [("psa", "PSA"), ("hr", "HR system"), ("forecast", "Resource forecasting")],
+        default="psa",
+        required=True,
+        help="What the system is: a PSA (customers, projects, time), an HR system or a "
+        "resource forecasting tool.",
+    )
+    adapter = fields.Selection(
+        selection=lambda self: self.env["psa.backend"]._selection_adapter(),
+        default="canonical_v1",
+        required=True,
+        help="Which vendor API the system speaks.",
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company
+    )
+    base_url = fields.Char(
+        string="Base URL", help="The root of the system's API, e.g. https://psa.example.com/"
+    )
+    vendor_account = fields.Char(
+        string="Account / organization ID",
+        help="Only for vendors whose API needs one (Harvest account ID, Productive "
+        "organization ID, BambooHR subdomain).",
+    )
+    api_token = fields.Char(
+        string="API token",
+        help="Created in the remote system for Odoo; stored encrypted on the backend.",
+    )
+    connection_ok = fields.Boolean(readonly=True)
+    connection_message = fields.Char(readonly=True)
+    backend_id = fields.Many2one("psa.backend", readonly=True)
+    webhook_url = fields.Char(compute="_compute_webhook_url")
+    webhook_secret_once = fields.Char(
+        string="Signing secret",
+        readonly=True,
+        help="Shown once: copy it into the remote system now. It is stored encrypted and "
+        "cannot be displayed again; a new one can be generated on the backend.",
+    )
+    ownership_rule_ids = fields.One2many(related="backend_id.ownership_rule_ids", readonly=False)
+    state_mapping_ids = fields.One2many(related="backend_id.state_mapping_ids", readonly=False)
+
+    @api.depends("backend_id.webhook_url", "adapter")
+    def _compute_webhook_url(self):
+        for wizard in self:
+            url = wizard.backend_id.webhook_url
+            vendor = getattr(ADAPTERS.get(wizard.adapter), "webhook_vendor", None)
+            wizard.webhook_url = f"{url}/{vendor}" if url and vendor else url
+
+    @api.onchange("kind", "adapter", "base_url", "api_token", "vendor_account")
+    def _onchange_connection(self):
+        # A changed connection must be tested again.
+        self.connection_ok = False
+        self.connection_message = False
+
+    def _reopen(self):
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Set up a connected system"),
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "target": "new",
+        }
+
+    def action_test_connection(self):
+        self.ensure_one()
+        Backend = self.env["psa.backend"]
+        problem = Backend._check_base_url(self.base_url)
+        if problem:
+            ok, message = False, problem
+        elif not self.api_token:
+            ok, message = False, _("Enter the API token the remote system gave you.")
+        else:
+            adapter = get_adapter_class(self.adapter)(
+                AdapterConfig(
+                    base_url=self.base_url.strip(),
+                    token=self.api_token,
+                    timeout=10.0,
+                    max_attempts=1,
+                    account_id=self.vendor_account or "",
+                )
+            )
+            ok, message = Backend._probe_connection(adapter)
+        self.write({"connection_ok": ok, "connection_message": message})
+        return self._reopen()
+
+    def action_create_backend(self):
+        self.ensure_one()
+        if not self.connection_ok:
+            raise UserError(_("Test the connection first; the backend is created once it works."))
+        if not (self.name and self.code):
+            raise UserError(_("Give the system a name and a code."))
+        backend = self.env["psa.backend"].create(
+            {
+                "name": self.name,
+                "code": self.code.strip(),
+                "kind": self.kind,
+                "adapter": self.adapter,
+                "company_id": self.company_id.id,
+                "base_url": self.base_url.strip(),
+                "vendor_account": self.vendor_account,
+                "api_token": self.api_token,
+                "last_connection_message": self.connection_message,
+                "last_connection_date": fields.Datetime.now(),
+            }
+        )
+        secret = secrets.token_urlsafe(32)
+        backend.sudo().webhook_secret_encrypted = crypto.encrypt(secret)
+        backend.message_post(
+            body=Markup(_("Set up with the guided wizard; a webhook signing secret was generated."))
+        )
+        self.write(
+            {
+                "backend_id": backend.id,
+                "api_token": False,
+                "webhook_secret_once": secret,
+                "step": "webhook",
+            }
+        )
+        return self._reopen()
+
+    def action_to_rules(self):
+        self.ensure_one()
+        # The secret was shown; it is not kept anywhere in clear from now on.
+        self.write({"webhook_secret_once": False, "step": "rules"})
+        return self._reopen()
+
+    def action_finish(self):
+        self.ensure_one()
+        self.webhook_secret_once = False
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "psa.backend",
+            "res_id": self.backend_id.id,
+            "view_mode": "form",
+            "target": "current",
+        }
