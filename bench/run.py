@@ -345,7 +345,14 @@ def wait_for_jobs(what, timeout, stall=180):
         busy = sum(
             states.get(s, 0) for s in ("pending", "enqueued", "started", "wait_dependencies")
         )
-        if not busy:
+        # Accepted webhook events get their jobs from the dispatcher a moment later.
+        undispatched = pg_query(
+            "SELECT count(*) FROM psa_event WHERE state = 'pending' AND job_uuid IS NULL"
+            " AND source = 'webhook'"
+        )[0][0]
+        if undispatched:
+            states = {**states, "undispatched events": undispatched}
+        if not busy and not undispatched:
             return states
         if states != last:
             last, last_change = states, time.monotonic()
