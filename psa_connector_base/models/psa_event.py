@@ -1,5 +1,6 @@
 import json
 import logging
+import time
 import traceback
 import uuid
 
@@ -19,6 +20,10 @@ _logger = logging.getLogger(__name__)
 # close to its arrival, while a burst still costs a job per hundred events, not per event.
 WEBHOOK_CHUNK_SIZE = 100
 WEBHOOK_DISPATCH_LIMIT = 5000
+# Seconds the dispatcher waits for a burst to gather (system parameter
+# psa_connector_base.webhook_dispatch_linger): the latency a single webhook pays for
+# bursts being queued as a few jobs instead of one job each.
+WEBHOOK_DISPATCH_LINGER = 0.5
 
 EVENT_STATES = [
     ("pending", "Pending"),
@@ -260,7 +265,27 @@ class PsaEvent(models.Model):
         self.env.cr.postcommit.add(self.env["ir.cron"]._notifydb)
 
     @api.model
-    def _cron_dispatch_events(self, limit=WEBHOOK_DISPATCH_LIMIT, chunk_size=WEBHOOK_CHUNK_SIZE):
+    def _cron_dispatch_events(self):
+        """The dispatcher: let a burst gather for a moment, then queue it.
+
+        Without the pause every accepted webhook of a burst had a dispatcher run (and a
+        job) of its own. The commit ends the transaction the cron opened before the pause,
+        so the next query sees what arrived meanwhile.
+        """
+        linger = float(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("psa_connector_base.webhook_dispatch_linger", WEBHOOK_DISPATCH_LINGER)
+        )
+        if linger > 0:
+            time.sleep(min(linger, 10.0))
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+        return self._dispatch_accepted_events()
+
+    @api.model
+    def _dispatch_accepted_events(
+        self, limit=WEBHOOK_DISPATCH_LIMIT, chunk_size=WEBHOOK_CHUNK_SIZE
+    ):
         """Queue the webhook events accepted since the last run, in chunks per backend and type.
 
         ``SKIP LOCKED`` keeps two dispatchers (a manual run beside the cron) off the same

@@ -67,7 +67,7 @@ class PsaTestMixin:
             domain.append(("method_name", "in", list(methods)))
         for _round in range(max_rounds):
             # The dispatcher cron's part: accepted webhook events get their jobs.
-            cls.env["psa.event"]._cron_dispatch_events()
+            cls.env["psa.event"]._dispatch_accepted_events()
             pending = cls.env["queue.job"].search(domain, order="priority, id")
             if not pending:
                 return performed

@@ -55,7 +55,7 @@ class TestWebhook(PsaTestMixin, HttpCase):
             "accepting an event must wake the dispatcher",
         )
         self.assertFalse(self.process_jobs(), "the accept path queues no job itself")
-        self.env["psa.event"]._cron_dispatch_events()
+        self.env["psa.event"]._dispatch_accepted_events()
         self.assertEqual(self.process_jobs().mapped("uuid"), [event.job_uuid])
 
     def test_a_burst_is_queued_in_chunks_and_each_event_once(self):
@@ -65,10 +65,10 @@ class TestWebhook(PsaTestMixin, HttpCase):
             )
             self.assertEqual(self.post(envelope).status_code, 202)
         Event = self.env["psa.event"]
-        self.assertEqual(Event._cron_dispatch_events(limit=5, chunk_size=2), 5)
+        self.assertEqual(Event._dispatch_accepted_events(limit=5, chunk_size=2), 5)
         self.assertEqual(len(self.process_jobs()), 3)
-        self.assertEqual(Event._cron_dispatch_events(limit=5, chunk_size=2), 2)
-        self.assertEqual(Event._cron_dispatch_events(), 0)
+        self.assertEqual(Event._dispatch_accepted_events(limit=5, chunk_size=2), 2)
+        self.assertEqual(Event._dispatch_accepted_events(), 0)
         jobs = self.process_jobs()
         self.assertEqual(len(jobs), 4)
         self.assertEqual(set(self.events().mapped("job_uuid")), set(jobs.mapped("uuid")))
@@ -78,11 +78,19 @@ class TestWebhook(PsaTestMixin, HttpCase):
             len(self.env["psa.binding"].search([("backend_id", "=", self.backend.id)])), 7
         )
 
+    def test_the_dispatcher_cron_queues_what_was_accepted(self):
+        # Without the linger (which commits, as a cron may), the cron entry point runs in
+        # the test transaction.
+        self.env["ir.config_parameter"].set_param("psa_connector_base.webhook_dispatch_linger", "0")
+        self.assertEqual(self.post(self.envelope()).status_code, 202)
+        self.assertEqual(self.env["psa.event"]._cron_dispatch_events(), 1)
+        self.assertEqual(self.process_jobs().mapped("uuid"), self.events().mapped("job_uuid"))
+
     def test_same_event_three_times_is_one_event_one_job_one_effect(self):
         statuses = [self.post(self.envelope()).status_code for _ in range(3)]
         self.assertEqual(statuses, [202, 200, 200])
         self.assertEqual(len(self.events()), 1)
-        self.env["psa.event"]._cron_dispatch_events()
+        self.env["psa.event"]._dispatch_accepted_events()
         self.assertEqual(len(self.process_jobs()), 1)
         self.run_jobs(methods=("_process_job",))
         self.assertEqual(self.post(self.envelope()).status_code, 200)
