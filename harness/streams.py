@@ -26,6 +26,8 @@ class Stream:
     redeliveries: int = 0  # the same event id sent again (answer 200, nothing applied)
     resent: int = 0  # the same version under a new event id (applied once, then skipped)
     stale: int = 0  # delivered after a newer version of the same entry
+    # removals (un-approval or deletion) delivered before an approved older version
+    overtaken: int = 0
 
     @property
     def lines_expected(self):
@@ -43,8 +45,8 @@ def time_entry_stream(
     employees,
     redeliver=0.2,
     resend=0.1,
-    unapprove=0.1,
-    delete=0.05,
+    unapprove=0.25,
+    delete=0.15,
     date="2026-11-16",
 ):
     """``count`` time entries, each in 1 to 4 versions, shuffled, with duplicates.
@@ -117,10 +119,25 @@ def time_entry_stream(
             deliveries.append((external_id, version, {**envelope, "id": envelope["id"] + "-again"}))
             stream.resent += 1
     rng.shuffle(deliveries)
-    newest = {}
+    last_version = {}
+    for external_id, version, _envelope in ordered:
+        last_version[external_id] = max(version, last_version.get(external_id, 0))
+    newest, approved_seen, removed_first = {}, set(), set()
     for external_id, version, envelope in deliveries:
+        approved = envelope["data"].get("state") == "approved"
         if version < newest.get(external_id, 0):
             stream.stale += 1
+            if external_id in removed_first and approved:
+                stream.overtaken += 1
+                removed_first.discard(external_id)
+        elif (
+            version == last_version[external_id]
+            and stream.expected[external_id] is None
+            and external_id not in approved_seen
+        ):
+            removed_first.add(external_id)
+        if approved:
+            approved_seen.add(external_id)
         newest[external_id] = max(version, newest.get(external_id, 0))
         stream.envelopes.append(envelope)
     return stream
