@@ -72,15 +72,15 @@ WEBHOOK_SECRET = "whsec-harness-" + os.urandom(8).hex()
 SEED = int(os.environ.get("HARNESS_SEED", "20261120"))
 
 # The long part's sizes and durations (full mode: about 10 minutes on 2 cores).
-DISORDER_ENTRIES = setting("HARNESS_DISORDER_ENTRIES", 1200, 150)
-KILL_ENTRIES = setting("HARNESS_KILL_ENTRIES", 3000, 600)
+DISORDER_ENTRIES = setting("HARNESS_DISORDER_ENTRIES", 600, 150)
+KILL_ENTRIES = setting("HARNESS_KILL_ENTRIES", 2000, 600)
 KILLS = setting("HARNESS_KILLS", 3, 1)
-PG_RESTART_ENTRIES = setting("HARNESS_PG_ENTRIES", 600, 120)
+PG_RESTART_ENTRIES = setting("HARNESS_PG_ENTRIES", 300, 120)
 PG_DOWN_SECONDS = setting("HARNESS_PG_DOWN_SECONDS", 10.0, 3.0)
-RESTART_ENTRIES = setting("HARNESS_RESTART_ENTRIES", 600, 120)
-FAULT_SECONDS = setting("HARNESS_FAULT_SECONDS", 25.0, 4.0)
+RESTART_ENTRIES = setting("HARNESS_RESTART_ENTRIES", 300, 120)
+FAULT_SECONDS = setting("HARNESS_FAULT_SECONDS", 15.0, 4.0)
 REMOTE_ENTRIES = setting("HARNESS_REMOTE_ENTRIES", 1000, 200)
-FUZZ_BODIES = setting("HARNESS_FUZZ_BODIES", 600, 120)
+FUZZ_BODIES = setting("HARNESS_FUZZ_BODIES", 400, 120)
 CONCURRENCY = setting("HARNESS_CONCURRENCY", 8, 4)
 SCENARIOS = [
     s.strip()
@@ -826,7 +826,7 @@ class Harness:
         )[0][0]
         check = check_time_entries(backend_id, self.expected_from_simulator())
         check["notes"].append(
-            f"{kills} worker(s) killed; {requeued} job(s) finished after a requeue"
+            f"{kills} worker(s) killed; {requeued} job(s) of the scenario done after a retry/requeue"
         )
         failed = pg("SELECT count(*) FROM queue_job WHERE state = 'failed'")[0][0]
         if failed:
@@ -1089,7 +1089,9 @@ class Harness:
         ):
             got = self.sender.post_all(target, [probe], retry_for=0, sign_fn=fn)[0]
             refused.append((name, status, got))
+        posted = time.monotonic()
         self.converge(backend_id, "hostile input processed")
+        processed = time.monotonic() - posted
         rejected = sum(1 for s in bad_statuses if s == 400)
         kept = pg(
             "SELECT payload FROM psa_exception WHERE backend_id = %s AND category = 'invalid_payload'"
@@ -1145,7 +1147,7 @@ class Harness:
             backend_id,
             check,
             valid_statuses.count(200) + skipped_of(backend_id),
-            0.0,
+            processed,
             since=since,
         )
         new_exceptions = exceptions_of(backend_id) - before
