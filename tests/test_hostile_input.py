@@ -23,7 +23,7 @@ from harness.streams import HOSTILE_STRINGS
 from .common import SuiteHttpCase
 
 FUZZ = settings(
-    max_examples=40,
+    max_examples=30,
     deadline=None,
     derandomize=True,
     database=None,
