@@ -64,7 +64,7 @@ class PsaWebhookController(http.Controller):
             return _reject_payload(backend, raw_body, f"malformed JSON: {err}")
         except RecursionError:
             return _reject_payload(backend, raw_body, "malformed JSON: nested too deeply")
-        problems = validate(envelope, load_schema("event"))
+        problems = validate(envelope, load_schema("event")) or _unstorable_keys(envelope)
         if problems:
             return _reject_payload(backend, raw_body, "; ".join(problems[:5]))
 
@@ -122,7 +122,7 @@ class PsaWebhookController(http.Controller):
             return _reject_payload(backend, raw_body, "malformed JSON: nested too deeply")
         schema = load_schema("event")
         for envelope in envelopes:
-            problems = validate(envelope, schema)
+            problems = validate(envelope, schema) or _unstorable_keys(envelope)
             if problems:
                 return _reject_payload(backend, raw_body, "; ".join(problems[:5]))
 
@@ -136,6 +136,18 @@ class PsaWebhookController(http.Controller):
         if received and not any(item["new"] for item in received):
             return _answer(200, "duplicate: already received", events=received)
         return _answer(202, "accepted", events=received)
+
+
+def _unstorable_keys(envelope):
+    """Problems with the values the event is stored and found by (PostgreSQL text refuses
+    NUL); the body itself is always kept, escaped."""
+    data = envelope.get("data")
+    keys = {"id": envelope.get("id"), "type": envelope.get("type")}
+    if isinstance(data, dict):
+        keys["data.id"] = data.get("id")
+    return [
+        f"{name} contains a NUL character" for name, value in keys.items() if "\x00" in str(value)
+    ]
 
 
 def _read_body(limit):

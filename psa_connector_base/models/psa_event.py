@@ -11,7 +11,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..tools.codec import decode_raw_body
 from ..tools.errors import PayloadInvalid, RemoteServiceError, SyncError
-from ..tools.jobs import failure_recorded, is_concurrency_error
+from ..tools.jobs import failure_recorded, is_concurrency_error, is_lost_race
 from ..tools.versions import normalize_timestamp, to_odoo_datetime
 
 _logger = logging.getLogger(__name__)
@@ -364,6 +364,11 @@ class PsaEvent(models.Model):
         except Exception as err:
             if is_concurrency_error(err):
                 raise
+            if is_lost_race(err) and not self._is_last_attempt():
+                # Retried in a new transaction, which sees what the other one committed.
+                raise RetryableJobError(
+                    _("Applied concurrently by another job; retrying: %s", err), seconds=2
+                ) from None
             _logger.exception("Unexpected error applying event %s", self.event_uid)
             return self._fail(
                 SyncError(_("Unexpected error while applying the change: %s", err)),

@@ -346,6 +346,8 @@ class PsaException(models.Model):
     @api.model
     def _wake_waiting(self, bindings):
         """Retry the events that waited for the objects these bindings bring."""
+        # A binding without a record only remembers a removal: nothing arrived.
+        bindings = bindings.filtered("res_id")
         if not bindings:
             return
         waiting = self.sudo().search(
@@ -381,6 +383,7 @@ class PsaException(models.Model):
                                 AND (b.backend_id = e.backend_id
                                      OR (b.external_type IN %s AND b.company_id = e.company_id))
              WHERE e.state = 'open' AND e.category = 'missing_reference'
+               AND b.res_id IS NOT NULL
         """,
             [tuple(self._shared_reference_types)],
         )

@@ -87,6 +87,8 @@ class PsaImporter(models.AbstractModel):
             if binding:
                 # Remember the version, so a replay of an older one cannot resurrect it.
                 binding.write(self._binding_version_values(data))
+            else:
+                self._remember_removal(backend, external_id, data)
             return state, message
         self._validate(data)
         values = self._map_values(backend, data)
@@ -102,6 +104,41 @@ class PsaImporter(models.AbstractModel):
             }
         )
         return "done", message
+
+    def _remember_removal(self, backend, external_id, data):
+        """A removal that overtook the creation it undoes: keep its version.
+
+        Webhooks arrive in any order. Without a trace, the older "created" or
+        "approved" version still on its way would create the record afterwards; a
+        binding without a record, holding the removal's version, makes it stale.
+        """
+        values = self._binding_version_values(data)
+        if not (values["external_version"] or values["external_updated_at"]):
+            return
+        # res_id NULL, not 0 (what the ORM stores for False): the one-record-per-binding
+        # index must not see two removals as the same record.
+        self.env["psa.binding"].flush_model()
+        self.env.cr.execute(
+            """INSERT INTO psa_binding (backend_id, company_id, external_type, external_id,
+                   res_model, res_id, external_version, external_updated_at, last_sync_date,
+                   create_uid, create_date, write_uid, write_date)
+               VALUES (%s, %s, %s, %s, %s, NULL, %s, %s, %s, %s, now() at time zone 'utc',
+                       %s, now() at time zone 'utc')
+               ON CONFLICT DO NOTHING""",
+            (
+                backend.id,
+                backend.company_id.id,
+                self._psa_object_type,
+                external_id,
+                self._psa_odoo_model,
+                values["external_version"] or None,
+                values["external_updated_at"] or None,
+                values["last_sync_date"],
+                self.env.uid,
+                self.env.uid,
+            ),
+        )
+        self.env["psa.binding"].invalidate_model()
 
     def _binding_version_values(self, data):
         return {

@@ -10,8 +10,13 @@ import logging
 import traceback
 from contextlib import contextmanager
 
-from psycopg2 import OperationalError
-from psycopg2.errorcodes import DEADLOCK_DETECTED, LOCK_NOT_AVAILABLE, SERIALIZATION_FAILURE
+from psycopg2 import IntegrityError, OperationalError
+from psycopg2.errorcodes import (
+    DEADLOCK_DETECTED,
+    LOCK_NOT_AVAILABLE,
+    SERIALIZATION_FAILURE,
+    UNIQUE_VIOLATION,
+)
 
 from odoo import SUPERUSER_ID, api
 
@@ -26,6 +31,16 @@ CONCURRENCY_CODES = {SERIALIZATION_FAILURE, DEADLOCK_DETECTED, LOCK_NOT_AVAILABL
 
 def is_concurrency_error(error):
     return isinstance(error, OperationalError) and error.pgcode in CONCURRENCY_CODES
+
+
+def is_lost_race(error):
+    """A unique key another transaction committed after this one's snapshot was taken.
+
+    Odoo's transactions are REPEATABLE READ: a job that waited on the per-object advisory
+    lock still reads the snapshot from before the lock, so it may not see the binding the
+    job it waited for has just committed, and insert it again. Run again, it sees it.
+    """
+    return isinstance(error, IntegrityError) and error.pgcode == UNIQUE_VIOLATION
 
 
 @contextmanager
