@@ -10,6 +10,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..tools.codec import decode_raw_body
+from ..tools.cron_wakeup import wake_cron_workers
 from ..tools.errors import PayloadInvalid, RemoteServiceError, SyncError
 from ..tools.jobs import failure_recorded, is_concurrency_error, is_lost_race
 from ..tools.versions import normalize_timestamp, to_odoo_datetime
@@ -252,17 +253,21 @@ class PsaEvent(models.Model):
         cron run's trigger clean-up only sees rows of its own snapshot, so every event has
         a run that sees it; the one-minute schedule is the safety net should the wake-up
         notification be lost. Raw SQL: ``ir.cron._trigger`` costs an ORM create and a read
-        of the cron per request.
+        of the cron per request, and its wake-up a new PostgreSQL connection
+        (``tools/cron_wakeup.py``).
         """
-        cron = self.env.ref("psa_connector_base.ir_cron_psa_dispatch_events")
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
+            "psa_connector_base.ir_cron_psa_dispatch_events"
+        )
         self.env.cr.execute(
             """INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date,
                                             write_uid, write_date)
                VALUES (%s, now() at time zone 'UTC', %s, now() at time zone 'UTC',
                        %s, now() at time zone 'UTC')""",
-            [cron.id, self.env.uid, self.env.uid],
+            [cron_id, self.env.uid, self.env.uid],
         )
-        self.env.cr.postcommit.add(self.env["ir.cron"]._notifydb)
+        dbname = self.env.cr.dbname
+        self.env.cr.postcommit.add(lambda: wake_cron_workers(dbname))
 
     @api.model
     def _cron_dispatch_events(self):

@@ -1,8 +1,13 @@
 import json
+import select
 import time
 
+import psycopg2
+
+from odoo import sql_db
 from odoo.tests import HttpCase, tagged
 
+from ..tools import cron_wakeup
 from ..tools.signature import sign
 from .common import WEBHOOK_SECRET, PsaTestMixin, customer_data
 
@@ -77,6 +82,25 @@ class TestWebhook(PsaTestMixin, HttpCase):
         self.assertEqual(
             len(self.env["psa.binding"].search([("backend_id", "=", self.backend.id)])), 7
         )
+
+    def test_waking_the_cron_workers_reuses_one_connection(self):
+        _name, info = sql_db.connection_info_for("postgres")
+        listener = psycopg2.connect(**info)
+        self.addCleanup(listener.close)
+        listener.autocommit = True
+        listener.cursor().execute("LISTEN cron_trigger")
+        self.assertTrue(cron_wakeup.wake_cron_workers(self.env.cr.dbname))
+        first = cron_wakeup._connection
+        self.assertTrue(cron_wakeup.wake_cron_workers(self.env.cr.dbname))
+        self.assertIs(cron_wakeup._connection, first, "a new connection per wake-up")
+        received = []
+        deadline = time.monotonic() + 5
+        while len(received) < 2 and time.monotonic() < deadline:
+            select.select([listener], [], [], 0.2)
+            listener.poll()
+            received += [n.payload for n in listener.notifies if n.payload == self.env.cr.dbname]
+            listener.notifies.clear()
+        self.assertEqual(received, [self.env.cr.dbname] * 2)
 
     def test_the_dispatcher_cron_queues_what_was_accepted(self):
         # Without the linger (which commits, as a cron may), the cron entry point runs in
