@@ -34,11 +34,7 @@ class PsaWebhookController(http.Controller):
         save_session=False,
     )
     def receive(self, code, **_params):
-        backend = (
-            request.env["psa.backend"]
-            .sudo()
-            .search([("code", "=", code), ("active", "=", True)], limit=1)
-        )
+        backend = request.env["psa.backend"]._for_webhook(code)
         if not backend:
             return _answer(404, "unknown or inactive backend")
 
@@ -85,11 +81,7 @@ class PsaWebhookController(http.Controller):
     )
     def receive_vendor(self, code, vendor, **_params):
         """A vendor's own webhook format: the adapter verifies and translates it."""
-        backend = (
-            request.env["psa.backend"]
-            .sudo()
-            .search([("code", "=", code), ("active", "=", True)], limit=1)
-        )
+        backend = request.env["psa.backend"]._for_webhook(code)
         if not backend:
             return _answer(404, "unknown or inactive backend")
         try:

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo import SUPERUSER_ID, _, api, fields, models, tools
 from odoo.exceptions import UserError
 
 from ..adapters import ADAPTERS, AdapterConfig, get_adapter_class
@@ -17,6 +17,17 @@ _logger = logging.getLogger(__name__)
 
 SECRET_FIELDS = {"api_token": "api_token_encrypted", "webhook_secret": "webhook_secret_encrypted"}
 MASK = "********"
+# What the webhook accept path reads of a backend (cached per process, see _for_webhook).
+WEBHOOK_FIELDS_ORDER = (
+    "id",
+    "code",
+    "company_id",
+    "adapter",
+    "max_body_bytes",
+    "timestamp_tolerance",
+    "webhook_secret_encrypted",
+)
+WEBHOOK_FIELDS = frozenset(WEBHOOK_FIELDS_ORDER) | {"active", "webhook_secret"}
 
 
 class PsaBackend(models.Model):
@@ -170,7 +181,41 @@ class PsaBackend(models.Model):
         if SECRET_FIELDS.keys() & vals.keys():
             # The cache would otherwise hand the clear value back until the next request.
             self.invalidate_recordset(list(SECRET_FIELDS))
+        if WEBHOOK_FIELDS & vals.keys():
+            self.env.registry.clear_cache()
         return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result
+
+    # The webhook accept path -----------------------------------------------------------
+
+    @api.model
+    def _for_webhook(self, code):
+        """The active backend of this code, as a superuser record whose webhook settings
+        are already in the cache; an empty recordset when there is none.
+
+        Every webhook needs them: from a per-process cache (cleared, in every worker, when
+        a backend is created, archived or its webhook settings change) they cost no query.
+        """
+        settings = self._webhook_settings(code)
+        backend = self.sudo().browse(settings and settings[0])
+        if settings:
+            for name, value in zip(WEBHOOK_FIELDS_ORDER[1:], settings[1:], strict=True):
+                field = self._fields[name]
+                self.env.cache.update(backend, field, [field.convert_to_cache(value, backend)])
+        return backend
+
+    @api.model
+    @tools.ormcache("code")
+    def _webhook_settings(self, code):
+        backend = self.sudo().search([("code", "=", code), ("active", "=", True)], limit=1)
+        if not backend:
+            return None
+        row = backend.read([f for f in WEBHOOK_FIELDS_ORDER if f != "id"], load=None)[0]
+        return tuple(row[name] for name in WEBHOOK_FIELDS_ORDER)
 
     def _get_secret(self, name):
         self.ensure_one()
@@ -244,6 +289,8 @@ class PsaBackend(models.Model):
     def create(self, vals_list):
         backends = super().create(vals_list)
         backends.invalidate_recordset(list(SECRET_FIELDS))
+        # A code that was unknown is cached as such.
+        self.env.registry.clear_cache()
         for backend in backends:
             if not backend.ownership_rule_ids:
                 self.env["psa.ownership.rule"]._create_defaults(backend)

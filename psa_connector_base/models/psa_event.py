@@ -149,12 +149,17 @@ class PsaEvent(models.Model):
         placeholders = ",".join(["%s"] * len(values))
         self.env.cr.execute(
             f"""INSERT INTO psa_event ({", ".join(columns)}) VALUES {placeholders}
-                ON CONFLICT (backend_id, event_uid) DO NOTHING RETURNING id""",
+                ON CONFLICT (backend_id, event_uid) DO NOTHING
+                RETURNING id, event_uid, correlation_id""",
             values,
         )
-        ids = [row[0] for row in self.env.cr.fetchall()]
+        rows = sorted(self.env.cr.fetchall())
         self.invalidate_model()
-        return self.browse(sorted(ids))
+        new = self.browse([row[0] for row in rows])
+        # The webhook answer quotes both: known here, they need no read-back.
+        for name, index in (("event_uid", 1), ("correlation_id", 2)):
+            self.env.cache.update(new, self._fields[name], [row[index] for row in rows])
+        return new
 
     @api.model
     def _receive_webhook(self, backend, envelope, raw_body):

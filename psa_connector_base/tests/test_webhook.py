@@ -188,6 +188,17 @@ class TestWebhook(PsaTestMixin, HttpCase):
         self.backend.active = False
         self.assertEqual(self.post(self.envelope()).status_code, 404)
 
+    def test_changed_webhook_settings_apply_to_the_next_request(self):
+        # The first answer puts the backend's webhook settings in the per-process cache.
+        self.assertEqual(self.post(self.envelope()).status_code, 202)
+        self.backend.max_body_bytes = 64
+        self.assertEqual(self.post(self.envelope("evt-2")).status_code, 413)
+        self.backend.write({"max_body_bytes": 1024 * 1024, "webhook_secret": "whsec-rotated"})
+        self.assertEqual(self.post(self.envelope("evt-3")).status_code, 401)
+        self.assertEqual(self.post(self.envelope("evt-3"), secret="whsec-rotated").status_code, 202)
+        self.backend.active = False
+        self.assertEqual(self.post(self.envelope("evt-4"), secret="whsec-rotated").status_code, 404)
+
     def test_body_over_the_limit_is_413(self):
         self.backend.max_body_bytes = 2048
         big = self.envelope(name="x" * 4096)
