@@ -1,7 +1,7 @@
 {
     "name": "PSA Connector Billing",
     "summary": "PSA contracts, milestones, retainers and expenses into sales and invoices",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.0.1",
     "category": "Services/Project",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",
@@ -16,6 +16,7 @@
         # Re-invoicing expenses to the client's order lives in sale_expense.
         "sale_expense",
     ],
+    "external_dependencies": {"python": []},
     "data": [
         "security/ir.model.access.csv",
         "security/psa_connector_billing_security.xml",

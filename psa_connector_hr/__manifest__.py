@@ -1,7 +1,7 @@
 {
     "name": "PSA Connector HR",
     "summary": "Employees, departments, managers, cost rates and leave from the HR system",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.0.1",
     "category": "Services/Project",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",
@@ -9,6 +9,7 @@
     "maintainers": [],
     "development_status": "Alpha",
     "depends": ["psa_connector_base", "account", "hr", "hr_holidays", "hr_hourly_cost"],
+    "external_dependencies": {"python": []},
     "data": [
         "security/psa_connector_hr_security.xml",
         "security/ir.model.access.csv",
