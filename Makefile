@@ -1,4 +1,4 @@
-.PHONY: run test bench
+.PHONY: run test bench lint wheels lifecycle coexistence
 
 # Odoo 18 with the suite and the demo PSA on http://localhost:8069
 run:
@@ -11,3 +11,19 @@ test:
 # Throughput and latency of the real paths, printed as one table (not part of `make test`)
 bench:
 	@bash scripts/bench.sh
+
+# pre-commit on every file: ruff, pylint-odoo, prettier-xml, README.rst, openapi.json
+lint:
+	@bash scripts/precommit.sh
+
+# One wheel per addon (odoo-addon-psa_connector_*) into dist/, built with whool
+wheels:
+	@bash scripts/wheels.sh
+
+# Install, seed, upgrade and uninstall each addon; no error, no orphan, no broken view
+lifecycle:
+	@bash scripts/lifecycle_check.sh
+
+# Odoo's own project/hr_timesheet/sale_timesheet/hr_expense tests without and with the suite
+coexistence:
+	@bash scripts/coexistence_check.sh
