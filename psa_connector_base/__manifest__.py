@@ -25,4 +25,5 @@
     ],
     "installable": True,
     "application": True,
+    "uninstall_hook": "uninstall_hook",
 }

@@ -43,6 +43,7 @@ MODEL_NAME_REFERENCES = [
     ("mail.followers", "res_model"),
     ("mail.activity", "res_model"),
     ("queue.job", "model_name"),
+    ("queue.job.function", "model_id.model"),
 ]
 
 
@@ -115,6 +116,11 @@ def seed(db, check):
         cr, env = odoo_env(db)
         with cr:
             env = env(context=dict(env.context, tracking_disable=True))
+            # The demo firm keeps costs in EUR and the connector converts no currency
+            # (as scripts/setup_demo_backend.py): a company without entries may switch.
+            euro = env.ref("base.EUR")
+            euro.active = True
+            env.company.currency_id = euro
             for code, kind in [("life-psa", "psa"), ("life-hr", "hr"), ("life-fc", "forecast")]:
                 env["psa.backend"].create(
                     {
@@ -148,8 +154,15 @@ def seed(db, check):
                 if model in env
             }
             print(f"seeded: {jobs} jobs run; " + ", ".join(f"{m} {n}" for m, n in counts.items()))
-            check(counts.get("psa.binding", 0) > 0, "seed: the pulls bound records")
-            check(counts.get("account.analytic.line", 0) > 0, "seed: approved time imported")
+            for model in [
+                "psa.binding",
+                "account.analytic.line",
+                "sale.order",
+                "hr.leave",
+                "psa.allocation",
+            ]:
+                check(counts.get(model, 0) > 0, f"seed: {model} records imported")
+            check(counts.get("hr.employee", 0) > 1, "seed: employees imported")
     finally:
         simulator.stop()
 
@@ -218,7 +231,7 @@ def snapshot(env):
             table = env[rec.model]._table if env[rec.model]._auto else None
             fields[(rec.model, rec.name)] = (owners[(model_name, res_id)], table, column)
     cr.execute(
-        "SELECT name, module FROM ir_model_relation r JOIN ir_module_module m ON m.id = r.module"
+        "SELECT r.name, m.name FROM ir_model_relation r JOIN ir_module_module m ON m.id = r.module"
     )
     relations = {}
     for name, module in cr.fetchall():
