@@ -25,5 +25,4 @@
     ],
     "installable": True,
     "application": True,
-    "uninstall_hook": "uninstall_hook",
 }
