@@ -6,6 +6,7 @@
 #
 #   bash scripts/coexistence_check.sh            # both runs
 #   COEX_ONLY=suite bash scripts/coexistence_check.sh   # only the run with the suite
+#   COEX_REUSE=1 ...   # test again in the databases of an earlier run (-u instead of -i)
 #
 # Both databases get demo data (Odoo's tests are written against it). Tests run
 # on the installed database (no -i/-u while testing), so at_install and
@@ -28,12 +29,20 @@ run_case() {
   local conf=$RUN_DIR/coex-$name.conf log=$RUN_DIR/coex-$name.log
   write_odoo_conf "$conf" "$db" "workers = 0" "log_level = info" \
     "http_port = ${TEST_HTTP_PORT:-8069}" "gevent_port = ${TEST_GEVENT_PORT:-8072}"
-  dropdb --if-exists "$db" >/dev/null
-  rm -rf "$RUN_DIR/data/filestore/$db"
-  say "[$name] installing $modules (with demo data) into $db"
-  nice -n "$COEX_NICE" "$VENV/bin/python" "$ODOO_SRC/odoo-bin" -c "$conf" -d "$db" -i "$modules" \
-    --stop-after-init --log-level=warn >"$RUN_DIR/coex-$name-install.log" 2>&1 \
-    || die "[$name] install failed (see $RUN_DIR/coex-$name-install.log)"
+  if [[ -n "${COEX_REUSE:-}" ]]; then
+    # Keep the database of an earlier run; bring the suite's code up to date in it.
+    say "[$name] reusing $db (upgrading the suite's addons present)"
+    nice -n "$COEX_NICE" "$VENV/bin/python" "$ODOO_SRC/odoo-bin" -c "$conf" -d "$db" -u "$modules" \
+      --stop-after-init --log-level=warn >"$RUN_DIR/coex-$name-install.log" 2>&1 \
+      || die "[$name] upgrade failed (see $RUN_DIR/coex-$name-install.log)"
+  else
+    dropdb --if-exists "$db" >/dev/null
+    rm -rf "$RUN_DIR/data/filestore/$db"
+    say "[$name] installing $modules (with demo data) into $db"
+    nice -n "$COEX_NICE" "$VENV/bin/python" "$ODOO_SRC/odoo-bin" -c "$conf" -d "$db" -i "$modules" \
+      --stop-after-init --log-level=warn >"$RUN_DIR/coex-$name-install.log" 2>&1 \
+      || die "[$name] install failed (see $RUN_DIR/coex-$name-install.log)"
+  fi
   say "[$name] running $COEX_TAGS"
   nice -n "$COEX_NICE" "$VENV/bin/python" "$ODOO_SRC/odoo-bin" -c "$conf" -d "$db" \
     --test-tags "$COEX_TAGS" --stop-after-init --log-level=info >"$log" 2>&1 || true
@@ -47,7 +56,8 @@ summarize() {
          | sed -E 's/.*odoo\.tests\.result: //')
   [[ -n "$line" ]] || line=$(grep -E '[0-9]+ post-tests in' "$log" | tail -1 | sed -E 's/.*INFO [^ ]+ [^ ]+: //')
   failing=$(grep -E ' (ERROR|CRITICAL) .*(FAIL|ERROR): ' "$log" | sed -E 's/.*(FAIL|ERROR): /\1: /' | sort -u)
-  printf '%-9s %s\n' "$name" "${line:-no summary line (see $log)}" | tee -a "$RUN_DIR/coex-summary.txt"
+  printf '%-9s %s; %s skipped\n' "$name" "${line:-no summary line (see $log)}" \
+    "$(grep -c ' skipped ' "$log" || true)" | tee -a "$RUN_DIR/coex-summary.txt"
   [[ -z "$failing" ]] || printf '%s\n' "$failing" | sed 's/^/          /' | tee -a "$RUN_DIR/coex-summary.txt"
 }
 
