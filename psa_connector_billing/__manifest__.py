@@ -20,6 +20,7 @@
         # Labour cost at the rate in force on the day of the work (psa.employee.cost.history).
         "psa_connector_hr",
     ],
+    "external_dependencies": {"python": []},
     "data": [
         "security/ir.model.access.csv",
         "security/psa_connector_billing_security.xml",

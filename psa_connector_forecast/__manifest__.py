@@ -1,7 +1,7 @@
 {
     "name": "PSA Connector Forecast",
     "summary": "Allocations in, actuals out, utilisation and forecast variance",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.0.1",
     "category": "Services/Project",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",
@@ -15,6 +15,7 @@
         # Its time-off timesheets must be told apart from work (holiday_id, global_leave_id).
         "project_timesheet_holidays",
     ],
+    "external_dependencies": {"python": []},
     "data": [
         "security/psa_connector_forecast_security.xml",
         "security/ir.model.access.csv",

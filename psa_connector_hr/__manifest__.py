@@ -19,6 +19,7 @@
         "psa_connector_timesheet",
         "hr_expense",
     ],
+    "external_dependencies": {"python": ["xlsxwriter"]},
     "data": [
         "security/psa_connector_hr_security.xml",
         "security/ir.model.access.csv",

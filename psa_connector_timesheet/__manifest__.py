@@ -1,7 +1,7 @@
 {
     "name": "PSA Connector Timesheets",
     "summary": "Approved PSA time into Odoo timesheets, exactly once, and reconciled",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.0.1",
     "category": "Services/Timesheets",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",
@@ -9,6 +9,7 @@
     "maintainers": [],
     "development_status": "Alpha",
     "depends": ["psa_connector_base", "hr_timesheet", "sale_timesheet"],
+    "external_dependencies": {"python": []},
     "data": [
         "security/ir.model.access.csv",
         "security/psa_connector_timesheet_security.xml",

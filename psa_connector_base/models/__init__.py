@@ -1,4 +1,5 @@
 from . import (
+    ir_model,
     psa_audit_log,
     psa_backend,
     psa_backend_dashboard,
