@@ -1,3 +1,4 @@
+from . import psa_idempotency_record_mixin  # isort: skip (the records inherit it)
 from . import (
     account_move,
     account_move_line,

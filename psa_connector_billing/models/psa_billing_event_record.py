@@ -12,12 +12,9 @@ class PsaBillingEventRecord(models.Model):
     """
 
     _name = "psa.billing.event.record"
+    _inherit = ["psa.idempotency.record.mixin"]
     _description = "PSA Connector Applied Billing Event"
-    _order = "id desc"
-    _rec_name = "idempotency_key"
 
-    backend_id = fields.Many2one("psa.backend", required=True, ondelete="cascade", index=True)
-    company_id = fields.Many2one(related="backend_id.company_id", store=True, index=True)
     idempotency_key = fields.Char(required=True, readonly=True, help="The billing event id.")
     kind = fields.Char(readonly=True)
     contract_ref = fields.Char(string="Contract", readonly=True)
@@ -25,14 +22,12 @@ class PsaBillingEventRecord(models.Model):
     sale_line_id = fields.Many2one("sale.order.line", readonly=True, ondelete="set null")
     invoice_id = fields.Many2one("account.move", readonly=True, ondelete="set null")
     amount = fields.Float(readonly=True)
-    event_id = fields.Many2one("psa.event", readonly=True, ondelete="set null")
     state = fields.Selection(
         [("applied", "Applied"), ("recorded", "Recorded, nothing to bill")],
         default="applied",
         required=True,
         readonly=True,
     )
-    result = fields.Char(readonly=True)
 
     _sql_constraints = [
         (
@@ -43,42 +38,8 @@ class PsaBillingEventRecord(models.Model):
     ]
 
     @api.model
-    def _claim(self, backend, key, values):
-        """Insert the record for ``key``; return it, or an empty recordset if it exists.
-
-        ``ON CONFLICT DO NOTHING`` rather than the ORM: a concurrent duplicate must turn
-        into "skip" for the loser instead of an IntegrityError that aborts its job.
-        """
-        now = fields.Datetime.now()
-        self.env.cr.execute(
-            """INSERT INTO psa_billing_event_record
-                   (backend_id, company_id, idempotency_key, kind, contract_ref, sale_order_id,
-                    amount, event_id, state, create_uid, create_date, write_uid, write_date)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'applied', %s, %s, %s, %s)
-               ON CONFLICT (backend_id, idempotency_key) DO NOTHING RETURNING id""",
-            (
-                backend.id,
-                backend.company_id.id,
-                key,
-                values.get("kind"),
-                values.get("contract_ref"),
-                values.get("sale_order_id"),
-                values.get("amount") or 0.0,
-                values.get("event_id"),
-                self.env.uid,
-                now,
-                self.env.uid,
-                now,
-            ),
-        )
-        row = self.env.cr.fetchone()
-        return self.browse(row[0]) if row else self.browse()
-
-    @api.model
-    def _find(self, backend, key):
-        return self.search(
-            [("backend_id", "=", backend.id), ("idempotency_key", "=", key)], limit=1
-        )
+    def _claim_defaults(self):
+        return {"state": "applied"}
 
     def action_open_invoice(self):
         self.ensure_one()

@@ -39,7 +39,7 @@ class PsaImporterBillingEvent(models.AbstractModel):
                 "kind": data["kind"],
                 "contract_ref": str(data["contract_id"]),
                 "sale_order_id": order.id,
-                "amount": data.get("amount"),
+                "amount": data.get("amount") or 0.0,
                 "event_id": event.id,
             },
         )
