@@ -101,7 +101,7 @@ class BambooHrMixin:
         ):
             store.clear()
         self.sim.clear_faults()
-        self.sim.reset_log()
+        self.sim.clear_log()
         seed(self.sim)
 
     def pull(self):
@@ -143,7 +143,7 @@ class TestBambooHrPull(BambooHrMixin, SuiteTransactionCase):
         report = self.sim.calls("POST", "/reports/custom")
         self.assertEqual(len(report), 1)
         self.assertEqual(report[0]["query"]["format"], "JSON")
-        fields = json.loads(report[0]["body"])["fields"]
+        fields = report[0]["body"]["fields"]
         for field in ("department", "supervisorEId", "payRate", "payPer", "workEmail"):
             self.assertIn(field, fields)
         auth = base64.b64decode(report[0]["headers"]["Authorization"].split()[1]).decode()
@@ -153,7 +153,7 @@ class TestBambooHrPull(BambooHrMixin, SuiteTransactionCase):
 
     def test_incremental_pull_asks_what_changed_since_the_watermark(self):
         self.pull()
-        self.sim.reset_log()
+        self.sim.clear_log()
         self.sim.update_employee("5", "2026-02-01T12:00:00+00:00", jobTitle="Senior Consultant")
         self.sim.delete_employee("6", "2026-02-02T12:00:00+00:00")
         self.sim.time_off["1001"]["status"].update(status="canceled", lastChanged="2026-02-03")
@@ -245,7 +245,7 @@ class TestBambooHrWebhook(BambooHrMixin, SuiteHttpCase):
         self.assertEqual(
             json.loads(event.payload)["data"]["webhook_fields"]["Job Title"], "Senior Consultant"
         )
-        self.sim.reset_log()
+        self.sim.clear_log()
         self.run_jobs(methods=("_process_job",))
         self.assertEqual(event.state, "done", event.result)
         ash = self.bound("employee", "5")
@@ -280,7 +280,7 @@ class TestBambooHrWebhook(BambooHrMixin, SuiteHttpCase):
 
     def test_deleted_employee_webhook_archives_without_a_fetch(self):
         self.pull()
-        self.sim.reset_log()
+        self.sim.clear_log()
         response = self.post(
             [
                 {

@@ -1,6 +1,5 @@
 """The Float adapter against a Float API v3 stand-in over real HTTP, data landing in Odoo."""
 
-import json
 from datetime import date
 
 from odoo.tests import tagged
@@ -116,7 +115,7 @@ class TestFloat(SuiteTagsMixin, ForecastCase):
         super().setUp()
         self.sim.clear()
         self.sim.clear_faults()
-        self.sim.reset_log()
+        self.sim.clear_log()
         seed(self.sim)
 
     def pull(self):
@@ -161,7 +160,7 @@ class TestFloat(SuiteTagsMixin, ForecastCase):
 
     def test_incremental_pull_sends_modified_since_and_applies_the_change(self):
         self.pull()
-        self.sim.reset_log()
+        self.sim.clear_log()
         self.sim.store["tasks"][100].update(hours=3, modified="2026-10-10 12:00:00")
         self.pull()
         query = self.sim.calls("GET", "/v3/tasks")[0]["query"]
@@ -174,7 +173,7 @@ class TestFloat(SuiteTagsMixin, ForecastCase):
         self.assertEqual(anna.hours_per_day, 3.0)
 
     def test_429_with_retry_after_is_retried(self):
-        self.sim.add_fault(429, count=1, retry_after=1, path_prefix="/v3/people")
+        self.sim.add_fault(429, count=1, retry_after=1, path="/v3/people")
         records = [r for page in self.float._get_adapter().iter_changes("employee") for r in page]
         self.assertEqual(
             [r["work_email"] for r in records],
@@ -209,7 +208,7 @@ class TestFloat(SuiteTagsMixin, ForecastCase):
         billable = self.add_time(self.anna, self.project, MONDAY, 5.0)
         other = self.add_time(self.ben, self.project, date(2026, 11, 17), 2.0, billable=False)
         self.env["psa.forecast.push"]._states_for_all(self.float)._push()
-        posts = [json.loads(c["body"]) for c in self.sim.calls("POST", "/v3/logged-time")]
+        posts = [c["body"] for c in self.sim.calls("POST", "/v3/logged-time")]
         expected = {
             "people_id": PLACEHOLDER,
             "project_id": 2,
@@ -221,7 +220,7 @@ class TestFloat(SuiteTagsMixin, ForecastCase):
             [{**expected, "hours": 2.0, "billable": 0}, {**expected, "hours": 5.0, "billable": 1}],
         )
         # Same figures again: nothing written. Changed figures: replaced in place.
-        self.sim.reset_log()
+        self.sim.clear_log()
         self.env["psa.forecast.push"]._states_for_all(self.float)._push()
         self.assertFalse([c for c in self.sim.requests if c["method"] != "GET"])
         billable.unit_amount = 6.0

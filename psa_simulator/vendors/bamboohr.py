@@ -17,7 +17,7 @@ import json
 import time
 from datetime import UTC, datetime
 
-from ._loopback import LoopbackSimulator, VendorError
+from .vendor_http import VendorError, VendorSimulator
 
 PREFIX = "/api/v1"
 
@@ -57,7 +57,7 @@ def _stamp(moment=None):
     return (moment or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
-class BambooHrSimulator(LoopbackSimulator):
+class BambooHrSimulator(VendorSimulator):
     def __init__(self, api_key="bamboo-api-key", company="acme", **kwargs):
         super().__init__(**kwargs)
         self.api_key = api_key
@@ -69,7 +69,7 @@ class BambooHrSimulator(LoopbackSimulator):
 
     @property
     def base_url(self):
-        return self.root + PREFIX
+        return self.origin + PREFIX
 
     # Data the tests set up ------------------------------------------------------------
 
@@ -121,31 +121,30 @@ class BambooHrSimulator(LoopbackSimulator):
             }
 
     def throttle(self, status=503, count=1, retry_after=None):
-        self.add_fault(status, count=count, retry_after=retry_after, path_prefix=PREFIX)
+        self.add_fault(status, count=count, retry_after=retry_after, path=PREFIX)
 
     # HTTP -----------------------------------------------------------------------------
 
-    def route(self, method, path, query, body, headers):
+    def route(self, method, path, query, headers, body):
         if not path.startswith(PREFIX + "/"):
             raise VendorError(404, {"message": "Not found"})
-        self._check_auth(headers)
         if "application/json" not in (headers.get("Accept") or ""):
             # The real API answers XML by default; this stand-in speaks JSON only.
             raise VendorError(406, {"message": "send Accept: application/json"})
         segments = [s for s in path[len(PREFIX) :].split("/") if s]
         with self.lock:
             if method == "GET" and segments == ["employees", "directory"]:
-                return 200, self._directory(), {}
+                return 200, self._directory()
             if method == "GET" and segments == ["employees", "changed"]:
-                return 200, self._changed(query), {}
+                return 200, self._changed(query)
             if method == "POST" and segments == ["reports", "custom"]:
-                return 200, self._custom_report(query, body), {}
+                return 200, self._custom_report(query, body)
             if method == "GET" and segments == ["meta", "lists"]:
-                return 200, self._lists(), {}
+                return 200, self._lists()
             if method == "GET" and segments == ["time_off", "requests"]:
-                return 200, self._time_off(query), {}
+                return 200, self._time_off(query)
             if method == "GET" and len(segments) == 2 and segments[0] == "employees":
-                return 200, self._employee(segments[1], query), {}
+                return 200, self._employee(segments[1], query)
         raise VendorError(404, {"message": f"No route for {method} {path}"})
 
     def _check_auth(self, headers):

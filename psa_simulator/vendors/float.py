@@ -15,7 +15,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-from ._loopback import LoopbackSimulator, VendorError
+from .vendor_http import VendorError, VendorSimulator
 
 PREFIX = "/v3"
 MAX_PER_PAGE = 200
@@ -37,7 +37,7 @@ def _now():
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-class FloatSimulator(LoopbackSimulator):
+class FloatSimulator(VendorSimulator):
     def __init__(self, token="float-token", **kwargs):
         super().__init__(**kwargs)
         self.token = token
@@ -45,7 +45,7 @@ class FloatSimulator(LoopbackSimulator):
 
     @property
     def base_url(self):
-        return self.root + PREFIX
+        return self.origin + PREFIX
 
     def add(self, collection, **record):
         with self.lock:
@@ -66,15 +66,17 @@ class FloatSimulator(LoopbackSimulator):
 
     # HTTP -----------------------------------------------------------------------------
 
-    def route(self, method, path, query, body, headers):
-        if not path.startswith(PREFIX + "/"):
-            raise VendorError(404, {"message": "Not Found"})
+    def _check_auth(self, headers):
         if (headers.get("Authorization") or "") != f"Bearer {self.token}":
             raise VendorError(401, {"name": "Unauthorized", "message": "Invalid access token"})
         if not _EMAIL.search(headers.get("User-Agent") or ""):
             raise VendorError(
                 400, {"message": "User-Agent must name your application and a contact email"}
             )
+
+    def route(self, method, path, query, headers, body):
+        if not path.startswith(PREFIX + "/"):
+            raise VendorError(404, {"message": "Not Found"})
         segments = [s for s in path[len(PREFIX) :].split("/") if s]
         if not segments or segments[0] not in COLLECTIONS:
             raise VendorError(404, {"message": "Not Found"})
@@ -137,15 +139,15 @@ class FloatSimulator(LoopbackSimulator):
                 "modified": _now(),
             }
             entries[entry["logged_time_id"]] = entry
-            return 201, copy.deepcopy(entry), {}
+            return 201, copy.deepcopy(entry)
         if len(segments) == 2:
             entry = entries.get(segments[1])
             if entry is None:
                 raise VendorError(404, {"message": "Logged time not found"})
             if method == "PATCH":
                 entry.update({**(body or {}), "modified": _now()})
-                return 200, copy.deepcopy(entry), {}
+                return 200, copy.deepcopy(entry)
             if method == "DELETE":
                 del entries[segments[1]]
-                return 204, None, {}
+                return 204, None
         raise VendorError(405, {"message": "Method Not Allowed"})

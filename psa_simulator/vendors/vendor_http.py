@@ -1,5 +1,6 @@
-"""What the Harvest and Productive simulators share: a loopback server, a request log,
-injectable faults, a rate limit answered 429 with ``Retry-After``, a logical clock.
+"""What the vendor simulators (Harvest, Productive, Float, BambooHR) share: a loopback
+server, a request log, injectable faults (with or without ``Retry-After``), a rate limit
+answered 429 with ``Retry-After``, a logical clock.
 
 Stdlib only, like ``psa_simulator.server``. Each vendor simulator subclasses
 :class:`VendorSimulator` and implements :meth:`VendorSimulator.route`.
@@ -125,6 +126,14 @@ class VendorSimulator:
         with self.lock:
             return list(self._log)
 
+    def calls(self, method=None, path_part=""):
+        """The requests received with ``method`` (any if None) whose path contains ``path_part``."""
+        return [
+            r
+            for r in self.requests
+            if (method is None or r["method"] == method) and path_part in r["path"]
+        ]
+
     def clear_log(self):
         """Forget the requests received, and the ones counted against the rate limit."""
         with self.lock:
@@ -151,7 +160,8 @@ class VendorSimulator:
     # For subclasses -------------------------------------------------------------------
 
     def route(self, method, path, query, headers, body):
-        """Answer ``(status, payload)`` or raise :class:`VendorError`."""
+        """Answer ``(status, payload)`` or ``(status, payload, headers)``, or raise
+        :class:`VendorError`."""
         raise NotImplementedError
 
     def too_many_requests(self, retry_after):
@@ -230,9 +240,10 @@ class _Handler(BaseHTTPRequestHandler):
             wait = sim._rate_limited()
             if wait is not None:
                 raise sim.too_many_requests(wait)
-            status, payload = sim.route(
+            status, payload, *rest = sim.route(
                 self.command, parts.path, query, self.headers, entry["body"]
             )
+            extra_headers = rest[0] if rest else {}
         except VendorError as err:
             status, payload, extra_headers = err.status, err.body, err.headers
         entry["status"] = status
