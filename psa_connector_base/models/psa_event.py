@@ -216,11 +216,15 @@ class PsaEvent(models.Model):
     # Queueing ---------------------------------------------------------------------
 
     def _enqueue(self):
+        Importer = self.env["psa.importer"]
         for event in self:
             job = (
                 event._as_job_user()
                 .with_delay(
-                    priority=self.env["psa.importer"]._priority_for(event.object_type),
+                    priority=Importer._priority_for(event.object_type),
+                    # The chunks' channel too: one event and a chunk holding another
+                    # version of the same record must not race each other.
+                    channel=Importer._channel_for(event.object_type),
                     description=f"{event.backend_id.name}: {event.event_type} {event.external_id}",
                     identity_key=f"psa.event:{event.id}:{event.attempt_count}",
                 )
