@@ -100,9 +100,14 @@ class PsaWebhookController(http.Controller):
             _logger.error("PSA backend %s cannot verify webhooks: %s", backend.code, err)
             return _answer(503, "the connector is not configured to verify webhooks")
         headers = request.httprequest.headers
-        if not adapter_class.verify_webhook(
-            secret, headers, raw_body, time.time(), backend.timestamp_tolerance
-        ):
+        try:
+            verified = adapter_class.verify_webhook(
+                secret, headers, raw_body, time.time(), backend.timestamp_tolerance
+            )
+        except Exception:  # hostile headers must never become a 500
+            _logger.warning("%s signature check failed on odd headers", vendor, exc_info=True)
+            verified = False
+        if not verified:
             return _answer(401, "bad, missing or stale signature")
 
         try:
@@ -112,6 +117,13 @@ class PsaWebhookController(http.Controller):
             return _reject_payload(backend, raw_body, f"unusable {vendor} webhook: {err}")
         except RecursionError:
             return _reject_payload(backend, raw_body, "malformed JSON: nested too deeply")
+        except Exception as err:  # a signed body the adapter cannot read: keep it, 400
+            _logger.warning("%s webhook could not be translated", vendor, exc_info=True)
+            return _reject_payload(
+                backend, raw_body, f"{vendor} webhook of an unexpected shape: {err!r}"
+            )
+        if not isinstance(envelopes, list):
+            return _reject_payload(backend, raw_body, f"{vendor} webhook gave no event list")
         schema = load_schema("event")
         for envelope in envelopes:
             problems = validate(envelope, schema) or _unstorable_keys(envelope)

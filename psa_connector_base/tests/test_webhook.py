@@ -7,6 +7,8 @@ import psycopg2
 from odoo import sql_db
 from odoo.tests import HttpCase, tagged
 
+from ..adapters import ADAPTERS
+from ..adapters.base import HttpAdapter
 from ..tools import cron_wakeup
 from ..tools.signature import sign
 from .common import WEBHOOK_SECRET, PsaTestMixin, customer_data
@@ -207,3 +209,51 @@ class TestWebhook(PsaTestMixin, HttpCase):
         self.assertEqual(self.post(big).status_code, 202)
         huge = self.envelope(event_id="evt-huge", name="x" * (1024 * 1024))
         self.assertEqual(self.post(huge).status_code, 413)
+
+
+class _BrittleAdapter(HttpAdapter):
+    """A vendor adapter whose code trips over shapes it did not expect."""
+
+    name = "test_brittle"
+    label = "Brittle test vendor"
+    webhook_vendor = "brittle"
+
+    @classmethod
+    def verify_webhook(cls, secret, headers, raw_body, now, tolerance):
+        if headers.get("X-Brittle-Signature") == "explode":
+            raise TypeError("unexpected header shape")
+        return headers.get("X-Brittle-Signature") == secret
+
+    @classmethod
+    def webhook_envelopes(cls, payload):
+        return [{"id": payload["event"]["id"], "type": "customer.updated", "data": {}}]
+
+
+@tagged("post_install", "-at_install")
+class TestVendorWebhookRobustness(PsaTestMixin, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        ADAPTERS[_BrittleAdapter.name] = _BrittleAdapter
+        cls.addClassCleanup(ADAPTERS.pop, _BrittleAdapter.name)
+        cls.backend = cls._create_backend(code="brittle", adapter=_BrittleAdapter.name)
+
+    def post(self, raw, signature=WEBHOOK_SECRET):
+        return self.url_open(
+            "/psa/webhook/brittle/brittle",
+            data=raw,
+            headers={"Content-Type": "application/json", "X-Brittle-Signature": signature},
+        )
+
+    def test_an_adapter_error_on_a_signed_body_is_a_400_with_the_body_kept(self):
+        raw = b'{"event": ["not", "an", "object"]}'
+        response = self.post(raw)
+        self.assertEqual(response.status_code, 400, response.text)
+        self.assertIn("unexpected shape", response.json()["message"])
+        exception = self.env["psa.exception"].search([("backend_id", "=", self.backend.id)])
+        self.assertEqual(exception.category, "invalid_payload")
+        self.assertEqual(exception.payload, raw.decode())
+
+    def test_an_adapter_error_on_odd_signature_headers_is_a_401(self):
+        self.assertEqual(self.post(b"{}", signature="explode").status_code, 401)
+        self.assertFalse(self.env["psa.exception"].search([("backend_id", "=", self.backend.id)]))
