@@ -33,6 +33,7 @@
             "psa_connector_base/static/tests/tours/*.js",
         ],
     },
+    "post_load": "post_load",
     "installable": True,
     "application": True,
 }

@@ -30,6 +30,10 @@ write_odoo_conf "$CONF" "$BENCH_DB" \
 # Experiment switch (see the report): BENCH_NO_DBFILTER=1 drops the dbfilter line, so that
 # Odoo takes the database from db_name instead of listing PostgreSQL's databases per request.
 if [[ -n "${BENCH_NO_DBFILTER:-}" ]]; then sed -i '/^dbfilter = /d' "$CONF"; fi
+# BENCH_FAST_INTAKE=0 turns the webhook fast intake off (the before/after of the README).
+if [[ "${BENCH_FAST_INTAKE:-1}" == 0 ]]; then
+  sed -i '/^\[queue_job\]/i psa_connector_webhook_fast_intake = False' "$CONF"
+fi
 
 export BENCH_DB BENCH_HTTP_PORT BENCH_SIM_PORT BENCH_CONF=$CONF BENCH_RUN_DIR=$RUN_DIR \
   ODOO_SRC VENV SUITE_ADDONS

@@ -18,7 +18,7 @@ from odoo.http import request
 
 from ..adapters import get_adapter_class
 from ..tools.errors import RemoteServiceError
-from ..tools.schema import load_schema, validate
+from ..tools.event_store import envelope_problems
 from ..tools.signature import is_fresh, is_valid_signature
 
 _logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class PsaWebhookController(http.Controller):
             return _reject_payload(backend, raw_body, f"malformed JSON: {err}")
         except RecursionError:
             return _reject_payload(backend, raw_body, "malformed JSON: nested too deeply")
-        problems = validate(envelope, load_schema("event")) or _unstorable_keys(envelope)
+        problems = envelope_problems(envelope)
         if problems:
             return _reject_payload(backend, raw_body, "; ".join(problems[:5]))
 
@@ -124,9 +124,8 @@ class PsaWebhookController(http.Controller):
             )
         if not isinstance(envelopes, list):
             return _reject_payload(backend, raw_body, f"{vendor} webhook gave no event list")
-        schema = load_schema("event")
         for envelope in envelopes:
-            problems = validate(envelope, schema) or _unstorable_keys(envelope)
+            problems = envelope_problems(envelope)
             if problems:
                 return _reject_payload(backend, raw_body, "; ".join(problems[:5]))
 
@@ -140,18 +139,6 @@ class PsaWebhookController(http.Controller):
         if received and not any(item["new"] for item in received):
             return _answer(200, "duplicate: already received", events=received)
         return _answer(202, "accepted", events=received)
-
-
-def _unstorable_keys(envelope):
-    """Problems with the values the event is stored and found by (PostgreSQL text refuses
-    NUL); the body itself is always kept, escaped."""
-    data = envelope.get("data")
-    keys = {"id": envelope.get("id"), "type": envelope.get("type")}
-    if isinstance(data, dict):
-        keys["data.id"] = data.get("id")
-    return [
-        f"{name} contains a NUL character" for name, value in keys.items() if "\x00" in str(value)
-    ]
 
 
 def _read_body(limit):

@@ -9,7 +9,7 @@ from odoo import SUPERUSER_ID, _, api, fields, models, tools
 from odoo.exceptions import UserError
 
 from ..adapters import ADAPTERS, AdapterConfig, get_adapter_class
-from ..tools import crypto
+from ..tools import crypto, webhook_intake
 from ..tools.errors import RemoteServiceError
 from ..tools.jobs import failure_recorded
 
@@ -207,6 +207,13 @@ class PsaBackend(models.Model):
                 field = self._fields[name]
                 self.env.cache.update(backend, field, [field.convert_to_cache(value, backend)])
         return backend
+
+    def _register_hook(self):
+        # The manifest's post_load installs the webhook fast intake, but Odoo skips that
+        # hook when the package was imported before the registry loaded it (as pytest-odoo
+        # does); installing twice is a no-op.
+        webhook_intake.install()
+        return super()._register_hook()
 
     @api.model
     @tools.ormcache("code")

@@ -9,6 +9,7 @@ from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
+from ..tools import event_store
 from ..tools.codec import decode_raw_body
 from ..tools.cron_wakeup import wake_cron_workers
 from ..tools.errors import PayloadInvalid, RemoteServiceError, SyncError
@@ -90,102 +91,39 @@ class PsaEvent(models.Model):
 
     @api.model
     def _split_type(self, event_type):
-        object_type, _sep, action = (event_type or "").rpartition(".")
-        return object_type, action
+        return event_store.split_type(event_type)
 
     @api.model
     def _insert_if_new(self, backend, rows):
-        """Insert events, skipping ids already received; return the new ones.
-
-        ``INSERT … ON CONFLICT DO NOTHING`` makes a duplicate delivery racing the
-        first one a no-op instead of an error, whichever transaction commits first.
-        """
+        """Insert events, skipping ids already received; return the new ones."""
         if not rows:
             return self.browse()
-        now = fields.Datetime.now()
-        columns = [
-            "backend_id",
-            "company_id",
-            "event_uid",
-            "event_type",
-            "object_type",
-            "action",
-            "external_id",
-            "occurred_at",
-            "source",
-            "payload",
-            "state",
-            "correlation_id",
-            "attempt_count",
-            "create_uid",
-            "create_date",
-            "write_uid",
-            "write_date",
-        ]
-        values = []
-        for row in rows:
-            object_type, action = self._split_type(row["event_type"])
-            values.append(
-                (
-                    backend.id,
-                    backend.company_id.id,
-                    row["event_uid"],
-                    row["event_type"],
-                    object_type,
-                    action,
-                    row.get("external_id"),
-                    row.get("occurred_at") or now,
-                    row["source"],
-                    row["payload"],
-                    "pending",
-                    uuid.uuid4().hex,
-                    0,
-                    self.env.uid,
-                    now,
-                    self.env.uid,
-                    now,
-                )
-            )
-        placeholders = ",".join(["%s"] * len(values))
-        self.env.cr.execute(
-            f"""INSERT INTO psa_event ({", ".join(columns)}) VALUES {placeholders}
-                ON CONFLICT (backend_id, event_uid) DO NOTHING
-                RETURNING id, event_uid, correlation_id""",
-            values,
+        inserted = event_store.insert_events(
+            self.env.cr,
+            backend.id,
+            backend.company_id.id,
+            self.env.uid,
+            fields.Datetime.now(),
+            rows,
         )
-        rows = sorted(self.env.cr.fetchall())
         self.invalidate_model()
-        new = self.browse([row[0] for row in rows])
+        new = self.browse([row[0] for row in inserted])
         # The webhook answer quotes both: known here, they need no read-back.
         for name, index in (("event_uid", 1), ("correlation_id", 2)):
-            self.env.cache.update(new, self._fields[name], [row[index] for row in rows])
+            self.env.cache.update(new, self._fields[name], [row[index] for row in inserted])
         return new
 
     @api.model
     def _receive_webhook(self, backend, envelope, raw_body):
         """Store a verified webhook; return (event, is_new)."""
-        data = envelope["data"]
-        event_uid = str(envelope["id"])
         new = self._insert_if_new(
-            backend,
-            [
-                {
-                    "event_uid": event_uid,
-                    "event_type": envelope["type"],
-                    "external_id": str(data["id"])
-                    if isinstance(data, dict) and "id" in data
-                    else None,
-                    "occurred_at": to_odoo_datetime(envelope.get("occurred_at")),
-                    "source": "webhook",
-                    "payload": decode_raw_body(raw_body),
-                }
-            ],
+            backend, [event_store.webhook_row(envelope, decode_raw_body(raw_body))]
         )
         if new:
             new._schedule_dispatch()
             return new, True
         existing = self.search(
-            [("backend_id", "=", backend.id), ("event_uid", "=", event_uid)], limit=1
+            [("backend_id", "=", backend.id), ("event_uid", "=", str(envelope["id"]))], limit=1
         )
         return existing, False
 
@@ -268,13 +206,7 @@ class PsaEvent(models.Model):
         cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
             "psa_connector_base.ir_cron_psa_dispatch_events"
         )
-        self.env.cr.execute(
-            """INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date,
-                                            write_uid, write_date)
-               VALUES (%s, now() at time zone 'UTC', %s, now() at time zone 'UTC',
-                       %s, now() at time zone 'UTC')""",
-            [cron_id, self.env.uid, self.env.uid],
-        )
+        event_store.insert_dispatch_trigger(self.env.cr, cron_id, self.env.uid)
         dbname = self.env.cr.dbname
         self.env.cr.postcommit.add(lambda: wake_cron_workers(dbname))
 

@@ -1,11 +1,15 @@
 import json
 import select
 import time
+from unittest.mock import patch
 
 import psycopg2
 
 from odoo import sql_db
+from odoo.http import Request
+from odoo.modules.registry import Registry
 from odoo.tests import HttpCase, tagged
+from odoo.tools import config
 
 from ..adapters import ADAPTERS
 from ..adapters.base import HttpAdapter
@@ -209,6 +213,79 @@ class TestWebhook(PsaTestMixin, HttpCase):
         self.assertEqual(self.post(big).status_code, 202)
         huge = self.envelope(event_id="evt-huge", name="x" * (1024 * 1024))
         self.assertEqual(self.post(huge).status_code, 413)
+
+    # The fast intake (tools/webhook_intake.py) -----------------------------------------
+
+    def served_by_odoo(self):
+        """Count the requests that reached Odoo's request dispatch."""
+        return patch.object(Request, "_serve_db", autospec=True, side_effect=Request._serve_db)
+
+    def test_a_valid_webhook_is_accepted_before_odoo_dispatches_it(self):
+        with self.served_by_odoo() as served:
+            first = self.post(self.envelope())
+            again = self.post(self.envelope())
+        self.assertEqual((first.status_code, again.status_code), (202, 200), first.text)
+        self.assertEqual(served.call_count, 0)
+        event = self.events()
+        self.assertEqual(first.json()["correlation_id"], event.correlation_id)
+        self.assertEqual(
+            again.json(),
+            {"status": 200, "message": "duplicate: already received", "event": "evt-1"},
+        )
+
+    def test_refusals_are_left_to_the_controller(self):
+        with self.served_by_odoo() as served:
+            self.assertEqual(self.post(self.envelope(), secret="wrong").status_code, 401)
+            self.assertEqual(self.post(b'{"id": "evt-2", "data": {').status_code, 400)
+            self.assertEqual(self.post(self.envelope(), code="nope").status_code, 404)
+            self.assertEqual(self.post(self.envelope(), timestamp=1).status_code, 401)
+        self.assertEqual(served.call_count, 4)
+        self.assertFalse(self.events())
+        self.assertEqual(
+            self.env["psa.exception"].search([("backend_id", "=", self.backend.id)]).category,
+            "invalid_payload",
+        )
+
+    def test_the_intake_and_the_controller_store_the_same_event(self):
+        self.assertEqual(self.post(self.envelope("evt-fast")).status_code, 202)
+        with (
+            patch.dict(config.options, {"psa_connector_webhook_fast_intake": "False"}),
+            self.served_by_odoo() as served,
+        ):
+            self.assertEqual(self.post(self.envelope("evt-slow")).status_code, 202)
+        self.assertEqual(served.call_count, 1)
+        columns = [
+            "company_id",
+            "event_type",
+            "object_type",
+            "action",
+            "external_id",
+            "occurred_at",
+            "source",
+            "state",
+            "attempt_count",
+            "create_uid",
+            "write_uid",
+        ]
+        fast, slow = (
+            self.events().filtered(lambda e, uid=uid: e.event_uid == uid)
+            for uid in ("evt-fast", "evt-slow")
+        )
+        self.assertEqual(
+            fast.read(columns, load=None)[0] | {"id": 0},
+            slow.read(columns, load=None)[0] | {"id": 0},
+        )
+        self.assertEqual(json.loads(fast.payload)["data"], json.loads(slow.payload)["data"])
+        self.assertEqual(fast.create_uid, self.env.ref("base.public_user"))
+
+    def test_an_unreachable_database_is_503_with_retry_after(self):
+        down = psycopg2.OperationalError("connection to server failed: Connection refused")
+        with patch.object(Registry, "cursor", side_effect=down):
+            response = self.post(self.envelope())
+        self.assertEqual(response.status_code, 503, response.text)
+        self.assertEqual(response.headers["Retry-After"], "5")
+        self.assertFalse(self.events())
+        self.assertEqual(self.post(self.envelope()).status_code, 202, "accepted once it is back")
 
 
 class _BrittleAdapter(HttpAdapter):

@@ -1,1 +1,1 @@
-from . import codec, crypto, errors, jobs, schema, signature, versions
+from . import codec, crypto, errors, event_store, jobs, schema, signature, versions, webhook_intake

@@ -48,7 +48,8 @@ def _refusals(*statuses):
         ),
         413: ("Body larger than the backend's maximum body size.", "body over 1048576 bytes"),
         503: (
-            "The backend has no usable webhook secret.",
+            "The backend has no usable webhook secret, or (canonical route, with a "
+            "Retry-After header) the database cannot be reached right now: send it again.",
             "the connector is not configured to verify webhooks",
         ),
     }

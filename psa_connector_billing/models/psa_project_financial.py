@@ -3,7 +3,7 @@ from odoo.tools import SQL
 
 # Per project and month, from Odoo's own records, in the company currency. Flows are
 # dated when they happen (invoice and bill dates, work and expense dates); balances
-# (committed cost, WIP, backlog) are today's, in the month they arose (order approval,
+# (committed cost, WIP, backlog) are today's, in the month they arose (order date,
 # work date, milestone acceptance, contract date), so every column sums over months.
 FINANCIAL_QUERY = """
 WITH project_account AS (
@@ -57,8 +57,9 @@ figures AS (
         ON pa.account_id::text = ANY(string_to_array(d.accounts, ','))
      WHERE x.state IN ('approved', 'done')
     UNION ALL
-    -- Committed: confirmed, not closed purchase lines, less what posted bills charged.
-    SELECT pa.project_id, COALESCE(po.date_approve, po.date_order)::date, 0, 0, 0, 0, 0,
+    -- Committed: confirmed, not closed purchase lines, less what posted bills charged;
+    -- in the order's month (the PSA's order date), not the day a sync confirmed it.
+    SELECT pa.project_id, po.date_order::date, 0, 0, 0, 0, 0,
            GREATEST(
                pol.price_subtotal / COALESCE(NULLIF(po.currency_rate, 0), 1)
                    - COALESCE(billed.amount, 0),

@@ -1,0 +1,191 @@
+"""The webhook fast intake: ``POST /psa/webhook/<code>`` accepted before Odoo builds a request.
+
+Why: a PSA posts a webhook per change, and month-end brings bursts of them. Through
+Odoo's request machinery (session, database routing, registry signalling, environment,
+route matching, controller dispatch) the accept path cost about three times the work of
+verifying and storing the event itself, and two workers could not answer 200 requests a
+second within 50 ms (``make bench``, README "Benchmark").
+
+What: the controller's success path and nothing else: find the active backend by code,
+check the body size, the timestamp and the HMAC signature, validate the envelope against
+the published schema, insert the event and the dispatcher trigger in one transaction of a
+cursor of the database's registry (a test cursor under tests), answer 202, or 200 for an
+event id already received. Every other case (several databases and no way to choose, a
+session cookie, an unknown or archived backend, a chunked or oversized body, a stale
+timestamp, a bad signature, an invalid envelope, an unexpected error) is left to the
+controller, which answers it as always and keeps what must be kept in the exception
+queue: one place decides every refusal. While PostgreSQL cannot be reached the intake
+answers 503 with ``Retry-After``, so the PSA retries (Odoo's no-database fallback would
+answer 404, which a PSA may take as final).
+
+Installed by the module's ``post_load`` hook; ``psa_connector_webhook_fast_intake = False``
+in the Odoo configuration file turns it off.
+"""
+
+import io
+import json
+import logging
+import re
+import threading
+import time
+
+import psycopg2
+from werkzeug.wrappers import Response
+
+import odoo.http
+from odoo import fields
+from odoo.exceptions import UserError
+from odoo.modules.registry import Registry
+from odoo.tools import config
+
+from . import crypto
+from .codec import decode_raw_body
+from .cron_wakeup import wake_cron_workers
+from .event_store import (
+    envelope_problems,
+    insert_dispatch_trigger,
+    insert_events,
+    webhook_row,
+)
+from .signature import is_fresh, is_valid_signature
+
+_logger = logging.getLogger(__name__)
+
+WEBHOOK_PATH = re.compile(r"/psa/webhook/([A-Za-z0-9_.~-]+)")
+RETRY_AFTER_SECONDS = 5
+
+# (dbname, "module.name") -> database id of the records the intake needs by XML id.
+_xmlid_cache = {}
+
+
+def is_enabled():
+    return str(config.get("psa_connector_webhook_fast_intake", True)).lower() not in (
+        "0",
+        "false",
+        "no",
+        "off",
+    )
+
+
+def install():
+    """Put the intake in front of Odoo's WSGI application (once per process)."""
+    application_class = odoo.http.Application
+    if getattr(application_class.__call__, "psa_fast_intake", False):
+        return
+    odoo_call = application_class.__call__
+
+    def __call__(self, environ, start_response):
+        response = intake(environ)
+        if response is not None:
+            return response(environ, start_response)
+        return odoo_call(self, environ, start_response)
+
+    __call__.psa_fast_intake = True
+    application_class.__call__ = __call__
+
+
+def intake(environ):
+    """The answer to an accepted webhook, or None to let Odoo serve the request."""
+    if environ.get("REQUEST_METHOD") != "POST":
+        return None
+    match = WEBHOOK_PATH.fullmatch(environ.get("PATH_INFO", ""))
+    if not match or not is_enabled() or "session_id=" in environ.get("HTTP_COOKIE", ""):
+        return None
+    dbname = _single_database(environ.get("HTTP_HOST", ""))
+    if not dbname:
+        return None
+    thread = threading.current_thread()
+    thread.dbname, thread.query_count, thread.query_time = dbname, 0, 0
+    thread.perf_t0 = time.time()
+    try:
+        return _accept(environ, dbname, match.group(1))
+    except psycopg2.OperationalError as err:
+        _logger.warning("PSA webhook intake: database %s unreachable: %s", dbname, err)
+        return _answer(503, "the database is unavailable; retry later", retry_after=True)
+    except Exception:  # the controller answers, and records, whatever went wrong
+        _logger.warning("PSA webhook intake left a request to Odoo", exc_info=True)
+        _xmlid_cache.clear()
+        return None
+
+
+def _single_database(host):
+    dbs = odoo.http.db_list(force=True, host=host)
+    return dbs[0] if len(dbs) == 1 else None
+
+
+def _accept(environ, dbname, code):
+    registry = Registry(dbname)
+    if "psa.backend" not in registry or not registry.ready:
+        return None
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None  # chunked or no body: the controller reads it
+    with registry.cursor() as cr:
+        cr.execute(
+            """SELECT id, company_id, max_body_bytes, timestamp_tolerance,
+                      webhook_secret_encrypted
+                 FROM psa_backend WHERE code = %s AND active
+             ORDER BY sequence, name, id LIMIT 1""",
+            [code],
+        )
+        backend = cr.fetchone()
+        if not backend or length > backend[2]:
+            return None
+        backend_id, company_id, _limit, tolerance, secret_encrypted = backend
+        body = environ["wsgi.input"].read(length) if length else b""
+        # Whatever follows may hand the request to Odoo, which reads the body again.
+        environ["wsgi.input"] = io.BytesIO(body)
+        if len(body) != length:
+            return None
+        timestamp = environ.get("HTTP_X_PSA_TIMESTAMP", "")
+        if not is_fresh(timestamp, time.time(), tolerance):
+            return None
+        try:
+            secret = crypto.decrypt(secret_encrypted)
+        except UserError:
+            return None
+        if not is_valid_signature(secret, timestamp, body, environ.get("HTTP_X_PSA_SIGNATURE", "")):
+            return None
+        try:
+            envelope = json.loads(body)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return None
+        if envelope_problems(envelope):
+            return None
+
+        uid = _xmlid(cr, dbname, "base.public_user")
+        row = webhook_row(envelope, decode_raw_body(body))
+        now = fields.Datetime.now()
+        inserted = insert_events(cr, backend_id, company_id, uid, now, [row])
+        if inserted:
+            cron_id = _xmlid(cr, dbname, "psa_connector_base.ir_cron_psa_dispatch_events")
+            insert_dispatch_trigger(cr, cron_id, uid)
+        cr.commit()
+    if not inserted:
+        return _answer(200, "duplicate: already received", event=row["event_uid"])
+    wake_cron_workers(dbname)
+    _id, event_uid, correlation_id = inserted[0]
+    return _answer(202, "accepted", event=event_uid, correlation_id=correlation_id)
+
+
+def _xmlid(cr, dbname, xmlid):
+    key = (dbname, xmlid)
+    if key not in _xmlid_cache:
+        module, name = xmlid.split(".")
+        cr.execute(
+            "SELECT res_id FROM ir_model_data WHERE module = %s AND name = %s", [module, name]
+        )
+        row = cr.fetchone()
+        if not row:
+            raise LookupError(f"no record {xmlid} in {dbname}")
+        _xmlid_cache[key] = row[0]
+    return _xmlid_cache[key]
+
+
+def _answer(status, message, retry_after=False, **extra):
+    headers = [("Content-Type", "application/json")]
+    if retry_after:
+        headers.append(("Retry-After", str(RETRY_AFTER_SECONDS)))
+    body = json.dumps({"status": status, "message": message, **extra})
+    return Response(body, status=status, headers=headers)
