@@ -161,7 +161,8 @@ def _accept(environ, dbname, code):
         if inserted:
             cron_id = _xmlid(cr, dbname, "psa_connector_base.ir_cron_psa_dispatch_events")
             insert_dispatch_trigger(cr, cron_id, uid)
-        cr.commit()
+        # This is the request's own cursor, not a job's: the 202 promises the row is stored.
+        cr.commit()  # pylint: disable=invalid-commit
     if not inserted:
         return _answer(200, "duplicate: already received", event=row["event_uid"])
     wake_cron_workers(dbname)
