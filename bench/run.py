@@ -1070,6 +1070,10 @@ def render(bench):
         f"{platform.node()}  {os.cpu_count()} CPUs  load avg (1/5/15 min) {' -> '.join(bench.load)}",
         f"Odoo workers=2, queue_job channels root:2,root.psa.time_entry:1, backend page_size {PAGE_SIZE}; "
         f"database {DB}; total {time.monotonic() - bench.started:.0f} s",
+        f"webhook fast intake {'off' if os.environ.get('BENCH_FAST_INTAKE') == '0' else 'on'}; "
+        "dispatcher holds bursts back above "
+        f"{os.environ.get('BENCH_BURST_RATE') or 'the default (50)'} events/s"
+        f"{' (0 = never)' if os.environ.get('BENCH_BURST_RATE') == '0' else ''}",
         line,
         "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)),
         line,

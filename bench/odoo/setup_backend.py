@@ -29,6 +29,11 @@ with open(os.environ["BENCH_EMPLOYEES"]) as handle:
 env["hr.employee"].create(
     [{"name": e["name"], "work_email": e.get("work_email") or e.get("email")} for e in employees]
 )
+# BENCH_BURST_RATE=0 (scripts/bench.sh) lets the dispatcher queue a burst while it arrives.
+if os.environ.get("BENCH_BURST_RATE"):
+    env["ir.config_parameter"].set_param(
+        "psa_connector_base.webhook_burst_rate", os.environ["BENCH_BURST_RATE"]
+    )
 env.cr.commit()
 assert backend._get_secret("webhook_secret") == os.environ["BENCH_WEBHOOK_SECRET"]
 print("BENCH_RESULT " + json.dumps({"backend_id": backend.id, "employees": len(employees)}))

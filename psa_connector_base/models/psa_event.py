@@ -26,6 +26,14 @@ WEBHOOK_DISPATCH_LIMIT = 5000
 # psa_connector_base.webhook_dispatch_linger): the latency a single webhook pays for
 # bursts being queued as a few jobs instead of one job each.
 WEBHOOK_DISPATCH_LINGER = 0.5
+# While webhooks keep arriving faster than this (per second), the dispatcher holds the
+# burst back (psa_connector_base.webhook_burst_rate): the chunk jobs run on the same
+# HTTP workers that answer the PSA, and a sender kept waiting retries or gives up,
+# while a change applied a few seconds later costs nothing. The hold never exceeds
+# psa_connector_base.webhook_burst_max_wait seconds for the oldest waiting event, so a
+# sustained stream is applied at least that often.
+WEBHOOK_BURST_RATE = 50.0
+WEBHOOK_BURST_MAX_WAIT = 30.0
 
 EVENT_STATES = [
     ("pending", "Pending"),
@@ -212,21 +220,62 @@ class PsaEvent(models.Model):
 
     @api.model
     def _cron_dispatch_events(self):
-        """The dispatcher: let a burst gather for a moment, then queue it.
+        """The dispatcher: let a burst gather, then queue it.
 
         Without the pause every accepted webhook of a burst had a dispatcher run (and a
-        job) of its own. The commit ends the transaction the cron opened before the pause,
+        job) of its own. After the first pause, the dispatcher keeps waiting while the
+        burst still arrives faster than ``webhook_burst_rate`` per second, until the
+        oldest waiting event is ``webhook_burst_max_wait`` seconds old (see the
+        constants). Each commit ends the transaction the cron opened before the pause,
         so the next query sees what arrived meanwhile.
         """
-        linger = float(
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param("psa_connector_base.webhook_dispatch_linger", WEBHOOK_DISPATCH_LINGER)
+        params = self.env["ir.config_parameter"].sudo()
+        linger = min(
+            float(
+                params.get_param(
+                    "psa_connector_base.webhook_dispatch_linger", WEBHOOK_DISPATCH_LINGER
+                )
+            ),
+            10.0,
         )
         if linger > 0:
-            time.sleep(min(linger, 10.0))
-            self.env.cr.commit()  # pylint: disable=invalid-commit
+            burst_rate = float(
+                params.get_param("psa_connector_base.webhook_burst_rate", WEBHOOK_BURST_RATE)
+            )
+            max_wait = float(
+                params.get_param(
+                    "psa_connector_base.webhook_burst_max_wait", WEBHOOK_BURST_MAX_WAIT
+                )
+            )
+            seen = self._awaiting_dispatch()[0]
+            while True:
+                time.sleep(linger)
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+                count, oldest_age = self._awaiting_dispatch()
+                if not self._burst_goes_on(count - seen, linger, burst_rate, oldest_age, max_wait):
+                    break
+                seen = count
         return self._dispatch_accepted_events()
+
+    @api.model
+    def _awaiting_dispatch(self):
+        """(how many accepted webhooks wait for a job, seconds the oldest has waited)."""
+        self.flush_model(["state", "job_uuid", "source"])
+        self.env.cr.execute(
+            """SELECT count(*),
+                      extract(epoch FROM (clock_timestamp() at time zone 'UTC') - min(create_date))
+                 FROM psa_event
+                WHERE state = 'pending' AND job_uuid IS NULL AND source = 'webhook'"""
+        )
+        count, oldest_age = self.env.cr.fetchone()
+        return count, float(oldest_age or 0.0)
+
+    @api.model
+    def _burst_goes_on(self, arrived, seconds, burst_rate, oldest_age, max_wait):
+        """Whether to hold the waiting events back a little longer (an overridable hook)."""
+        if burst_rate <= 0 or oldest_age >= max_wait:
+            return False
+        return arrived / seconds > burst_rate
 
     @api.model
     def _dispatch_accepted_events(

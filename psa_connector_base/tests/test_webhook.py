@@ -117,6 +117,23 @@ class TestWebhook(PsaTestMixin, HttpCase):
         self.assertEqual(self.env["psa.event"]._cron_dispatch_events(), 1)
         self.assertEqual(self.process_jobs().mapped("uuid"), self.events().mapped("job_uuid"))
 
+    def test_the_dispatcher_holds_a_burst_back_until_the_ceiling(self):
+        events = self.env["psa.event"]
+        self.assertEqual(events._awaiting_dispatch(), (0, 0.0))
+        for n in range(3):
+            self.assertEqual(self.post(self.envelope(event_id=f"evt-burst-{n}")).status_code, 202)
+        count, oldest_age = events._awaiting_dispatch()
+        self.assertEqual(count, 3)
+        self.assertGreaterEqual(oldest_age, 0.0)
+        # 60 arrived in half a second: a burst, held back while the oldest is young...
+        self.assertTrue(events._burst_goes_on(60, 0.5, 50.0, oldest_age, 30.0))
+        # ...but not past the ceiling, nor when the stream is slow, nor when turned off.
+        self.assertFalse(events._burst_goes_on(60, 0.5, 50.0, 30.0, 30.0))
+        self.assertFalse(events._burst_goes_on(20, 0.5, 50.0, oldest_age, 30.0))
+        self.assertFalse(events._burst_goes_on(60, 0.5, 0.0, oldest_age, 30.0))
+        events._dispatch_accepted_events()
+        self.assertEqual(events._awaiting_dispatch(), (0, 0.0))
+
     def test_same_event_three_times_is_one_event_one_job_one_effect(self):
         statuses = [self.post(self.envelope()).status_code for _ in range(3)]
         self.assertEqual(statuses, [202, 200, 200])
