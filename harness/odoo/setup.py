@@ -17,6 +17,13 @@ for xmlid in (
     if cron:
         cron.active = False
 
+# The dispatcher applies webhooks while they still arrive (no burst hold-back, see
+# psa.event._cron_dispatch_events): the faults must hit a stream that is being received
+# and applied at the same time, not one that has been fully received before the first job.
+env["ir.config_parameter"].set_param(
+    "psa_connector_base.webhook_burst_rate", os.environ.get("HARNESS_BURST_RATE", "0")
+)
+
 with open(os.environ["HARNESS_MASTER"]) as handle:
     master = json.load(handle)
 employees = master.pop("employee")

@@ -12,6 +12,7 @@ from ..adapters import ADAPTERS, AdapterConfig, get_adapter_class
 from ..tools import crypto, webhook_intake
 from ..tools.errors import RemoteServiceError
 from ..tools.jobs import failure_recorded
+from .psa_event import PULL_CHUNK_SIZE
 
 _logger = logging.getLogger(__name__)
 
@@ -409,11 +410,16 @@ class PsaBackend(models.Model):
         try:
             with failure_recorded(self, f"pull of {object_type}", object_type=object_type):
                 adapter = self._get_adapter()
+                waiting = Event
                 for page in adapter.iter_changes(object_type, since=watermark.last_updated_at):
-                    events = Event._store_pulled(self, object_type, page)
-                    events._enqueue_batch()
-                    stored += len(events)
+                    waiting |= Event._store_pulled(self, object_type, page)
+                    if len(waiting) >= PULL_CHUNK_SIZE:
+                        waiting._enqueue_batch()
+                        stored += len(waiting)
+                        waiting = Event
                     watermark._advance(page)
+                waiting._enqueue_batch()
+                stored += len(waiting)
         except RemoteServiceError as err:
             watermark.sudo().write({"last_error": err.message, "last_run": fields.Datetime.now()})
             return self.env["psa.event"]._handle_remote_error(

@@ -21,6 +21,11 @@ _logger = logging.getLogger(__name__)
 # Webhooks are the near-real-time path: small chunks keep the first change of a burst
 # close to its arrival, while a burst still costs a job per hundred events, not per event.
 WEBHOOK_CHUNK_SIZE = 100
+# Pulled changes are applied in chunks of up to this many events (several pages): every
+# chunk pays a transaction, its lookups and Odoo's recomputations over what it touched
+# (a task's hours, a sale line's delivered quantity, which grow with the lines already
+# there), so month-end volumes apply faster in fewer, larger chunks.
+PULL_CHUNK_SIZE = 2000
 WEBHOOK_DISPATCH_LIMIT = 5000
 # Seconds the dispatcher waits for a burst to gather (system parameter
 # psa_connector_base.webhook_dispatch_linger): the latency a single webhook pays for
@@ -178,12 +183,8 @@ class PsaEvent(models.Model):
             )
             event.job_uuid = job.uuid
 
-    def _enqueue_batch(self, chunk_size=500):
-        """One job per chunk: month-end pulls should not mean one job per record.
-
-        A chunk matches the pull's page size: each job pays its own transaction,
-        lookups and dispatch, so fewer, larger chunks apply faster.
-        """
+    def _enqueue_batch(self, chunk_size=PULL_CHUNK_SIZE):
+        """One job per chunk: month-end pulls should not mean one job per record."""
         Importer = self.env["psa.importer"]
         for start in range(0, len(self), chunk_size):
             chunk = self[start : start + chunk_size]

@@ -263,9 +263,9 @@ class PsaImporterTimeEntry(models.AbstractModel):
             if emails and backend.employee_match_key == "work_email"
             else {}
         )
-        batch = []
+        batch, batched_ids = [], set()
         for event, data in parsed:
-            if str(data["id"]) in bound or str(data["id"]) in {str(d["id"]) for _e, d, _v in batch}:
+            if str(data["id"]) in bound or str(data["id"]) in batched_ids:
                 continue
             project = projects.get(str(data["project_id"]))
             task = tasks.get(str(data.get("task_id"))) if data.get("task_id") else None
@@ -279,6 +279,7 @@ class PsaImporterTimeEntry(models.AbstractModel):
                 continue
             values = self._line_values(data, employee, project, task or self.env["project.task"])
             batch.append((event, data, values))
+            batched_ids.add(str(data["id"]))
         return batch
 
     def _records_by_binding(self, backend, object_type, external_ids):
