@@ -13,7 +13,7 @@ from odoo.tools import config
 
 from ..adapters import ADAPTERS
 from ..adapters.base import HttpAdapter
-from ..tools import cron_wakeup
+from ..tools import cron_wakeup, webhook_intake
 from ..tools.event_store import EVENT_COLUMNS
 from ..tools.signature import sign
 from .common import WEBHOOK_SECRET, PsaTestMixin, customer_data
@@ -294,6 +294,27 @@ class TestWebhook(PsaTestMixin, HttpCase):
         self.assertEqual(response.headers["Retry-After"], "5")
         self.assertFalse(self.events())
         self.assertEqual(self.post(self.envelope()).status_code, 202, "accepted once it is back")
+
+    def test_a_concurrent_delivery_conflict_is_tried_again_not_a_5xx(self):
+        # Under REPEATABLE READ a re-delivery racing the first one fails to serialize.
+        real_insert = webhook_intake.insert_events
+        calls = []
+
+        def conflict_once(cr, *args):
+            calls.append(1)
+            if len(calls) == 1:
+                cr.execute("SELECT 1")  # a real statement, then PostgreSQL's refusal
+                raise psycopg2.errors.SerializationFailure(
+                    "could not serialize access due to concurrent update"
+                )
+            return real_insert(cr, *args)
+
+        with patch.object(webhook_intake, "insert_events", side_effect=conflict_once):
+            response = self.post(self.envelope())
+        self.assertEqual(response.status_code, 202, response.text)
+        self.assertEqual(len(calls), 2)
+        self.assertEqual(len(self.events()), 1)
+        self.assertEqual(self.post(self.envelope()).status_code, 200)
 
 
 class _BrittleAdapter(HttpAdapter):

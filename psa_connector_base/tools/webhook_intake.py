@@ -25,6 +25,7 @@ in the Odoo configuration file turns it off.
 import io
 import json
 import logging
+import random
 import re
 import threading
 import time
@@ -36,6 +37,7 @@ import odoo.http
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.modules.registry import Registry
+from odoo.service.model import MAX_TRIES_ON_CONCURRENCY_FAILURE
 from odoo.tools import config
 
 from . import crypto
@@ -53,6 +55,12 @@ _logger = logging.getLogger(__name__)
 
 WEBHOOK_PATH = re.compile(r"/psa/webhook/([A-Za-z0-9_.~-]+)")
 RETRY_AFTER_SECONDS = 5
+# What odoo.service.model.PG_CONCURRENCY_ERRORS_TO_RETRY names by code, as psycopg2 classes.
+CONCURRENCY_ERRORS = (
+    psycopg2.errors.SerializationFailure,
+    psycopg2.errors.DeadlockDetected,
+    psycopg2.errors.LockNotAvailable,
+)
 
 # (dbname, "module.name") -> database id of the records the intake needs by XML id.
 _xmlid_cache = {}
@@ -98,7 +106,7 @@ def intake(environ):
     thread.dbname, thread.query_count, thread.query_time = dbname, 0, 0
     thread.perf_t0 = time.time()
     try:
-        return _accept(environ, dbname, match.group(1))
+        return _accept_retrying(environ, dbname, match.group(1))
     except psycopg2.OperationalError as err:
         _logger.warning("PSA webhook intake: database %s unreachable: %s", dbname, err)
         return _answer(503, "the database is unavailable; retry later", retry_after=True)
@@ -106,6 +114,23 @@ def intake(environ):
         _logger.warning("PSA webhook intake left a request to Odoo", exc_info=True)
         _xmlid_cache.clear()
         return None
+
+
+def _accept_retrying(environ, dbname, code):
+    """``_accept``, tried again on a concurrency error, as Odoo's ``retrying`` does.
+
+    A re-delivery racing the first delivery of the same event makes the second insert a
+    serialization failure under Odoo's isolation level; tried again, it sees the stored
+    event and answers 200. The body was kept in ``wsgi.input`` for the next try.
+    """
+    for attempt in range(1, MAX_TRIES_ON_CONCURRENCY_FAILURE + 1):
+        try:
+            return _accept(environ, dbname, code)
+        except CONCURRENCY_ERRORS:
+            if attempt == MAX_TRIES_ON_CONCURRENCY_FAILURE:
+                raise
+            time.sleep(random.uniform(0.0, 2**attempt / 10))
+    return None
 
 
 def _single_database(host):
