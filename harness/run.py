@@ -220,7 +220,7 @@ def write_conf():
         f"gevent_port = {GEVENT_PORT}",
         "workers = 2",
         "max_cron_threads = 1",
-        "server_wide_modules = base,web,queue_job",
+        "server_wide_modules = base,web,queue_job,psa_connector_base",
         f"logfile = {RUN_DIR / 'odoo-harness.log'}",
         "log_level = warn",
         "limit_time_real = 600",

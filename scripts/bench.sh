@@ -23,7 +23,7 @@ done
 # The same server set-up as `make run`: 2 workers, queue_job server-wide, channel root:2.
 write_odoo_conf "$CONF" "$BENCH_DB" \
   "http_port = $BENCH_HTTP_PORT" "gevent_port = $((BENCH_HTTP_PORT + 3))" \
-  "workers = 2" "max_cron_threads = 1" "server_wide_modules = base,web,queue_job" \
+  "workers = 2" "max_cron_threads = 1" "server_wide_modules = base,web,queue_job,psa_connector_base" \
   "logfile = $RUN_DIR/odoo-bench.log" "log_level = warn" \
   "" "[queue_job]" "channels = ${BENCH_CHANNELS:-root:2,root.psa.time_entry:1}"
 

@@ -23,7 +23,7 @@ done
 
 write_odoo_conf "$CONF" "$DB" \
   "http_port = $HTTP_PORT" "gevent_port = $((HTTP_PORT + 3))" \
-  "workers = 2" "max_cron_threads = 1" "server_wide_modules = base,web,queue_job" \
+  "workers = 2" "max_cron_threads = 1" "server_wide_modules = base,web,queue_job,psa_connector_base" \
   "logfile = $RUN_DIR/odoo.log" "log_level = info" \
   "" "[queue_job]" "channels = root:2,root.psa.time_entry:1"
 

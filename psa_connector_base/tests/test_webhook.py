@@ -1,5 +1,6 @@
 import json
 import select
+import socket
 import time
 from unittest.mock import patch
 
@@ -8,6 +9,7 @@ import psycopg2
 from odoo import sql_db
 from odoo.http import Request
 from odoo.modules.registry import Registry
+from odoo.service import db as odoo_db_service
 from odoo.tests import HttpCase, tagged
 from odoo.tools import config
 
@@ -295,6 +297,28 @@ class TestWebhook(PsaTestMixin, HttpCase):
         self.assertFalse(self.events())
         self.assertEqual(self.post(self.envelope()).status_code, 202, "accepted once it is back")
 
+    def test_a_server_that_cannot_list_databases_is_503_not_odoos_404(self):
+        # Deployments that choose the database by dbfilter list them on every request: with
+        # PostgreSQL unreachable, Odoo falls back to "no database" and would answer 404.
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            closed_port = probe.getsockname()[1]
+        unreachable = {
+            "db_name": False,
+            "dbfilter": f"^{self.env.cr.dbname}$",
+            "db_host": "127.0.0.1",
+            "db_port": closed_port,
+        }
+        with patch.dict(config.options, unreachable):
+            with self.assertRaises(psycopg2.OperationalError):
+                odoo_db_service.list_dbs(force=True)
+            response = self.post(self.envelope())
+        self.assertEqual(response.status_code, 503, response.text)
+        self.assertEqual(response.headers["Retry-After"], "5")
+        self.assertEqual(response.json()["message"], "the database is unavailable; retry later")
+        self.assertFalse(self.events())
+        self.assertEqual(self.post(self.envelope()).status_code, 202, "accepted once it is back")
+
     def test_a_concurrent_delivery_conflict_is_tried_again_not_a_5xx(self):
         # Under REPEATABLE READ a re-delivery racing the first one fails to serialize.
         real_insert = webhook_intake.insert_events
@@ -363,3 +387,12 @@ class TestVendorWebhookRobustness(PsaTestMixin, HttpCase):
     def test_an_adapter_error_on_odd_signature_headers_is_a_401(self):
         self.assertEqual(self.post(b"{}", signature="explode").status_code, 401)
         self.assertFalse(self.env["psa.exception"].search([("backend_id", "=", self.backend.id)]))
+
+    def test_an_unreachable_database_is_503_for_vendor_webhooks_too(self):
+        down = psycopg2.OperationalError("connection to server failed: Connection refused")
+        with patch.object(Registry, "cursor", side_effect=down):
+            response = self.post(b'{"event": {"id": "v-1"}}')
+        self.assertEqual(response.status_code, 503, response.text)
+        self.assertEqual(response.headers["Retry-After"], "5")
+        # Once it is back, the controller answers as always.
+        self.assertEqual(self.post(b"{}", signature="explode").status_code, 401)

@@ -16,7 +16,8 @@ timestamp, a bad signature, an invalid envelope, an unexpected error) is left to
 controller, which answers it as always and keeps what must be kept in the exception
 queue: one place decides every refusal. While PostgreSQL cannot be reached the intake
 answers 503 with ``Retry-After``, so the PSA retries (Odoo's no-database fallback would
-answer 404, which a PSA may take as final).
+answer 404, which a PSA may take as final); so it does for the vendor webhook routes
+``/psa/webhook/<code>/<vendor>``, which it otherwise leaves to the controller.
 
 Installed by the module's ``post_load`` hook; ``psa_connector_webhook_fast_intake = False``
 in the Odoo configuration file turns it off.
@@ -37,6 +38,7 @@ import odoo.http
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.modules.registry import Registry
+from odoo.service import db as db_service
 from odoo.service.model import MAX_TRIES_ON_CONCURRENCY_FAILURE
 from odoo.tools import config
 
@@ -53,7 +55,7 @@ from .signature import is_fresh, is_valid_signature
 
 _logger = logging.getLogger(__name__)
 
-WEBHOOK_PATH = re.compile(r"/psa/webhook/([A-Za-z0-9_.~-]+)")
+WEBHOOK_PATH = re.compile(r"/psa/webhook/([A-Za-z0-9_.~-]+)(/[A-Za-z0-9_.~-]+)?")
 RETRY_AFTER_SECONDS = 5
 # What odoo.service.model.PG_CONCURRENCY_ERRORS_TO_RETRY names by code, as psycopg2 classes.
 CONCURRENCY_ERRORS = (
@@ -99,17 +101,24 @@ def intake(environ):
     match = WEBHOOK_PATH.fullmatch(environ.get("PATH_INFO", ""))
     if not match or not is_enabled() or "session_id=" in environ.get("HTTP_COOKIE", ""):
         return None
-    dbname = _single_database(environ.get("HTTP_HOST", ""))
+    try:
+        dbname = _single_database(environ.get("HTTP_HOST", ""))
+    except psycopg2.OperationalError as err:
+        return _unavailable("(listing the databases)", err)
     if not dbname:
         return None
     thread = threading.current_thread()
     thread.dbname, thread.query_count, thread.query_time = dbname, 0, 0
     thread.perf_t0 = time.time()
     try:
+        if match.group(2):
+            # A vendor's own format is the controller's to read; the intake only keeps
+            # Odoo's no-database 404 away from the vendor while PostgreSQL is down.
+            _check_reachable(dbname)
+            return None
         return _accept_retrying(environ, dbname, match.group(1))
     except psycopg2.OperationalError as err:
-        _logger.warning("PSA webhook intake: database %s unreachable: %s", dbname, err)
-        return _answer(503, "the database is unavailable; retry later", retry_after=True)
+        return _unavailable(dbname, err)
     except Exception:  # the controller answers, and records, whatever went wrong
         _logger.warning("PSA webhook intake left a request to Odoo", exc_info=True)
         _xmlid_cache.clear()
@@ -134,8 +143,24 @@ def _accept_retrying(environ, dbname, code):
 
 
 def _single_database(host):
-    dbs = odoo.http.db_list(force=True, host=host)
+    """The one database a request to ``host`` is for, or None to let Odoo choose.
+
+    Raises ``psycopg2.OperationalError`` when the server cannot be reached to list the
+    databases (a ``dbfilter`` set, or no ``db_name``): ``odoo.http.db_list`` would read
+    that as "no database", and Odoo's no-database fallback answers the PSA 404.
+    """
+    dbs = odoo.http.db_filter(db_service.list_dbs(force=True), host=host)
     return dbs[0] if len(dbs) == 1 else None
+
+
+def _check_reachable(dbname):
+    with Registry(dbname).cursor() as cr:
+        cr.execute("SELECT 1")
+
+
+def _unavailable(dbname, err):
+    _logger.warning("PSA webhook intake: database %s unreachable: %s", dbname, err)
+    return _answer(503, "the database is unavailable; retry later", retry_after=True)
 
 
 def _accept(environ, dbname, code):
