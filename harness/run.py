@@ -226,6 +226,12 @@ def write_conf():
         "limit_time_real = 600",
         "limit_time_cpu = 600",
         "db_maxconn = 32",
+        # Unset: the connector's default (10 s); 0 keeps queue_job's own 60 s (for comparison).
+        *(
+            [f"psa_connector_job_runner_poll = {os.environ['HARNESS_RUNNER_POLL']}"]
+            if os.environ.get("HARNESS_RUNNER_POLL")
+            else []
+        ),
         "",
         "[queue_job]",
         "channels = root:2,root.psa.time_entry:1",
@@ -818,6 +824,7 @@ class Harness:
         since = time.monotonic()
         self.rpc.execute_kw("psa.backend", "action_pull_now", [[backend_id]])
         kills, killed_at = 0, None
+        last_kill, back_after = None, []  # (uuid, when) and how soon a killed job ran again
         deadline = time.monotonic() + 600
         while kills < KILLS and time.monotonic() < deadline:
             rows = pg(
@@ -828,9 +835,12 @@ class Harness:
             )
             pids = self.server.worker_pids()
             if rows and rows[0][0] in pids:
+                if last_kill and rows[0][1] == last_kill[0]:
+                    back_after.append(time.monotonic() - last_kill[1])
                 os.kill(rows[0][0], signal.SIGKILL)
                 kills += 1
                 killed_at = killed_at or time.monotonic()
+                last_kill = (rows[0][1], time.monotonic())
                 log(f"kill: SIGKILL worker {rows[0][0]} running job {rows[0][1]} ({kills}/{KILLS})")
                 time.sleep(3)
             elif settled(backend_id) and not busy_jobs():
@@ -850,6 +860,12 @@ class Harness:
         check["notes"].append(
             f"{kills} worker(s) killed; {requeued} job(s) of the scenario done after a retry/requeue"
         )
+        if back_after:
+            check["notes"].append(
+                "a killed job ran again after "
+                + " / ".join(f"{seconds:.0f}" for seconds in back_after)
+                + " s (requeued by the job runner)"
+            )
         failed = pg("SELECT count(*) FROM queue_job WHERE state = 'failed'")[0][0]
         if failed:
             check["notes"].append(f"{failed} job(s) failed")

@@ -9,7 +9,7 @@ from odoo import SUPERUSER_ID, _, api, fields, models, tools
 from odoo.exceptions import UserError
 
 from ..adapters import ADAPTERS, AdapterConfig, get_adapter_class
-from ..tools import crypto, webhook_intake
+from ..tools import crypto, job_runner, webhook_intake
 from ..tools.errors import RemoteServiceError
 from ..tools.jobs import failure_recorded
 from .psa_event import PULL_CHUNK_SIZE
@@ -210,10 +210,11 @@ class PsaBackend(models.Model):
         return backend
 
     def _register_hook(self):
-        # The manifest's post_load installs the webhook fast intake, but Odoo skips that
-        # hook when the package was imported before the registry loaded it (as pytest-odoo
-        # does); installing twice is a no-op.
+        # The manifest's post_load installs the webhook fast intake and the job runner's
+        # poll, but Odoo skips that hook when the package was imported before the registry
+        # loaded it (as pytest-odoo does); installing twice is a no-op.
         webhook_intake.install()
+        job_runner.install()
         return super()._register_hook()
 
     @api.model

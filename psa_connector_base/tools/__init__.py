@@ -1,1 +1,12 @@
-from . import codec, crypto, errors, event_store, jobs, schema, signature, versions, webhook_intake
+from . import (
+    codec,
+    crypto,
+    errors,
+    event_store,
+    job_runner,
+    jobs,
+    schema,
+    signature,
+    versions,
+    webhook_intake,
+)
