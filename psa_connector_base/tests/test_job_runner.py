@@ -10,6 +10,11 @@ from ..tools import job_runner
 
 @tagged("post_install", "-at_install")
 class TestJobRunnerPoll(BaseCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.timeout_as_loaded = runner.SELECT_TIMEOUT
+
     def setUp(self):
         super().setUp()
         patcher = patch.object(runner, "SELECT_TIMEOUT", 60)
@@ -21,9 +26,15 @@ class TestJobRunnerPoll(BaseCase):
             job_runner.install()
         return runner.SELECT_TIMEOUT
 
-    def test_the_module_loads_with_the_default_in_force(self):
-        # post_load ran in this process: the runner it forks wakes every 10 s, not 60.
-        patch.stopall()
+    def test_loading_the_module_put_the_default_in_force(self):
+        # post_load (or _register_hook, under pytest-odoo) ran in this process: a runner
+        # forked from it wakes every 10 s, not 60.
+        self.assertEqual(self.timeout_as_loaded, job_runner.DEFAULT_POLL_SECONDS)
+
+    def test_unset_means_the_default(self):
+        with patch.dict(config.options):
+            config.options.pop("psa_connector_job_runner_poll", None)
+            job_runner.install()
         self.assertEqual(runner.SELECT_TIMEOUT, job_runner.DEFAULT_POLL_SECONDS)
 
     def test_the_configured_period_shortens_the_runners_wait(self):
