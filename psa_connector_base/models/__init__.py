@@ -14,4 +14,5 @@ from . import (
     psa_ownership_rule,
     psa_state_mapping,
     psa_sync_watermark,
+    psa_workflow_guard_mixin,
 )
