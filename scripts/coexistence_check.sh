@@ -53,9 +53,11 @@ run_case() {
 summarize() {
   local name=$1 log=$2 line failing
   line=$(grep -E 'odoo\.tests\.result: .*(tests? when loading|of [0-9]+ tests)' "$log" | tail -1 \
-         | sed -E 's/.*odoo\.tests\.result: //')
-  [[ -n "$line" ]] || line=$(grep -E '[0-9]+ post-tests in' "$log" | tail -1 | sed -E 's/.*INFO [^ ]+ [^ ]+: //')
-  failing=$(grep -E ' (ERROR|CRITICAL) .*(FAIL|ERROR): ' "$log" | sed -E 's/.*(FAIL|ERROR): /\1: /' | sort -u)
+         | sed -E 's/.*odoo\.tests\.result: //' || true)
+  [[ -n "$line" ]] || line=$(grep -E '[0-9]+ post-tests in' "$log" | tail -1 | sed -E 's/.*INFO [^ ]+ [^ ]+: //' || true)
+  # Under pipefail an empty grep fails the pipeline and `set -e` would end the script
+  # after a run with no failing test, before the second run and the summary.
+  failing=$(grep -E ' (ERROR|CRITICAL) .*(FAIL|ERROR): ' "$log" | sed -E 's/.*(FAIL|ERROR): /\1: /' | sort -u || true)
   printf '%-9s %s; %s skipped\n' "$name" "${line:-no summary line (see $log)}" \
     "$(grep -c ' skipped ' "$log" || true)" | tee -a "$RUN_DIR/coex-summary.txt"
   [[ -z "$failing" ]] || printf '%s\n' "$failing" | sed 's/^/          /' | tee -a "$RUN_DIR/coex-summary.txt"
