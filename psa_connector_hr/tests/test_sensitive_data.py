@@ -338,3 +338,34 @@ def xlsx_cells(content):
             "formula": cell.find("m:f", ns) is not None,
         }
     return cells
+
+
+class TestPayrollBackendRows(HrSyncCase):
+    def test_payroll_rows_are_for_hr_officers_and_payroll_approvers(self):
+        payroll = self._create_backend(code="payroll-rows", kind="payroll", name="Payroll")
+        exception = self.env["psa.exception"].create(
+            {
+                "name": "Payroll batch PAY/2026-09/1 could not be sent",
+                "category": "remote_error",
+                "backend_id": payroll.id,
+                "object_type": "payroll_batch",
+                "external_id": "PAY/2026-09/1",
+                "technical_detail": '{"lines": [{"employee_id": "PR-100", "amount": 150.5}]}',
+            }
+        )
+        connector = "psa_connector_base.group_connector_user"
+        expected = {
+            "psa_connector_base.group_connector_manager": False,
+            f"account.group_account_invoice,{connector}": False,
+            f"account.group_account_manager,{connector}": True,
+            f"hr.group_hr_user,{connector}": True,
+        }
+        for index, (groups, visible) in enumerate(expected.items()):
+            with self.subTest(groups=groups):
+                user = new_test_user(self.env, f"payroll-rows-{index}", groups=groups)
+                found = (
+                    self.env["psa.exception"]
+                    .with_user(user)
+                    .search([("backend_id", "=", payroll.id)])
+                )
+                self.assertEqual(found, exception if visible else found.browse())
