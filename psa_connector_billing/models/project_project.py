@@ -1,7 +1,9 @@
 from odoo import _, fields, models
 
-# Margins reveal cost rates: the summary is for finance and connector managers.
-FINANCIAL_GROUPS = "account.group_account_invoice,psa_connector_base.group_connector_manager"
+# Cost and margins reveal employees' cost rates (one person's hours x rate): the
+# summary is for the group that reads employee cost (psa_connector_hr), which finance
+# people are granted; invoicing users and connector managers without it do not see it.
+FINANCIAL_GROUPS = "psa_connector_hr.group_cost_reader"
 
 
 class ProjectProject(models.Model):

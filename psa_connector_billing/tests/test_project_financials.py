@@ -333,6 +333,8 @@ class TestProjectFinancials(FinancialsCase):
 
     def test_figures_stay_within_their_company_and_need_finance_rights(self):
         self.apply("billing_event.created", billing_event_data())
+        # 6.5 h of Anna at 60/h: a cost that reveals her rate.
+        self.apply("time_entry.created", time_entry_data())
         Financial = self.env["psa.project.financial"]
         self.assertTrue(Financial.search([("project_id", "=", self.project.id)]))
         other = self.env["res.company"].create({"name": "Other Consultancy Ltd"})
@@ -342,7 +344,14 @@ class TestProjectFinancials(FinancialsCase):
                 "login": "fiona.finance@example.com",
                 "company_id": self.env.company.id,
                 "company_ids": [Command.set(self.env.company.ids)],
-                "groups_id": [Command.set([self.env.ref("account.group_account_invoice").id])],
+                "groups_id": [
+                    Command.set(
+                        [
+                            self.env.ref("account.group_account_invoice").id,
+                            self.env.ref("psa_connector_hr.group_cost_reader").id,
+                        ]
+                    )
+                ],
             }
         )
         finance_there = finance_here.copy(
@@ -376,6 +385,32 @@ class TestProjectFinancials(FinancialsCase):
         )
         with self.assertRaises(AccessError):
             Financial.with_user(connector_user).search(domain)
+        # Cost and margin reveal cost rates: invoicing users and connector managers
+        # without the cost group read neither the report nor the project's figures.
+        invoicing_only = finance_here.copy(
+            {
+                "login": "ivan.invoicing@example.com",
+                "groups_id": [Command.set([self.env.ref("account.group_account_invoice").id])],
+            }
+        )
+        connector_manager = connector_user.copy(
+            {
+                "login": "mona.manager@example.com",
+                "groups_id": [
+                    Command.set([self.env.ref("psa_connector_base.group_connector_manager").id])
+                ],
+            }
+        )
+        for user in (invoicing_only, connector_manager, connector_user):
+            with self.subTest(user=user.login):
+                with self.assertRaises(AccessError):
+                    Financial.with_user(user).search_read(domain, ["margin"])
+                with self.assertRaises(AccessError):
+                    self.project.with_user(user).read(["psa_margin"])
+        self.project.invalidate_recordset()
+        margin = self.project.with_user(finance_here).read(["psa_margin", "psa_cost"])[0]
+        self.assertAlmostEqual(margin["psa_margin"], self.figures()["margin"], places=2)
+        self.assertAlmostEqual(margin["psa_cost"], 6.5 * 60.0, places=2)
 
 
 class TestVendorBillConcurrency(FinancialsCase):

@@ -1,8 +1,13 @@
 from odoo import api, fields, models
 from odoo.tools import float_compare
 
-# Cost rates are payroll-grade data: HR keeps them, finance needs them for margins.
-COST_GROUPS = "hr.group_hr_user,account.group_account_invoice"
+# Cost rates and payroll IDs are payroll-grade data: HR officers keep them; the
+# dedicated "Connector: read employee cost" group (finance people who need cost for
+# margins) reads them. Invoicing users and accountants read them only once granted that
+# group. Field ``groups`` is what the server enforces on read, search, order and
+# read_group over RPC (AccessError), not only what the views show.
+COST_READER = "psa_connector_hr.group_cost_reader"
+COST_GROUPS = f"hr.group_hr_user,{COST_READER}"
 
 
 class HrEmployee(models.Model):
@@ -17,7 +22,7 @@ class HrEmployee(models.Model):
     )
     psa_payroll_id = fields.Char(
         string="Payroll ID",
-        groups="hr.group_hr_user,account.group_account_invoice",
+        groups=COST_GROUPS,
         copy=False,
         index=True,
         help="The employee's number in the payroll system (payroll_id from the HR "

@@ -1,6 +1,4 @@
 import base64
-import csv
-import io
 import json
 from collections import defaultdict
 
@@ -8,6 +6,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import float_compare
 
+from odoo.addons.psa_connector_base.tools import spreadsheet
 from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
 
 from .account_analytic_line import PAY_CATEGORIES
@@ -416,27 +415,21 @@ class PsaPayrollBatch(models.Model):
         ]
 
     def _write_file(self, payload):
+        """The batch as a CSV or XLSX file attached to it.
+
+        Names and payroll IDs come from the HR system: ``tools/spreadsheet`` writes them
+        so that no cell becomes a formula (``=HYPERLINK(...)`` stays text), while hours
+        and amounts stay numbers (a negative adjustment is -12.5, not text).
+        """
         self.ensure_one()
         rows = self._file_rows(payload)
         stem = self.name.replace("/", "_")
         if self.period_id.export_format == "xlsx":
-            import xlsxwriter
-
-            buffer = io.BytesIO()
-            workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
-            sheet = workbook.add_worksheet(stem[:31])
-            for row_index, row in enumerate([FILE_COLUMNS, *rows]):
-                sheet.write_row(row_index, 0, row)
-            workbook.close()
-            content = buffer.getvalue()
+            content = spreadsheet.xlsx_bytes(FILE_COLUMNS, rows, sheet_name=stem)
             filename = f"{stem}.xlsx"
-            mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            mimetype = spreadsheet.XLSX_MIMETYPE
         else:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow(FILE_COLUMNS)
-            writer.writerows(rows)
-            content = buffer.getvalue().encode()
+            content = spreadsheet.csv_bytes(FILE_COLUMNS, rows)
             filename = f"{stem}.csv"
             mimetype = "text/csv"
         attachment = (

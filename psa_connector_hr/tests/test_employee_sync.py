@@ -174,7 +174,16 @@ class TestEmployeeSync(HrSyncCase):
         with self.assertRaises(AccessError):
             as_manager._psa_hourly_cost_at(date(2026, 11, 15))
 
-        for groups in ("base.group_user,hr.group_hr_user", "account.group_account_invoice"):
+        # Invoicing users read cost only once granted the cost group.
+        invoicing = new_test_user(
+            self.env, login="invoicing", groups="account.group_account_invoice"
+        )
+        with self.assertRaises(AccessError):
+            employee.with_user(invoicing).read(["hourly_cost"])
+        for groups in (
+            "base.group_user,hr.group_hr_user",
+            "account.group_account_invoice,psa_connector_hr.group_cost_reader",
+        ):
             reader = new_test_user(self.env, login=f"reader-{groups}", groups=groups)
             as_reader = employee.with_user(reader)
             self.assertEqual(as_reader.read(["hourly_cost"])[0]["hourly_cost"], 85.0)
