@@ -57,6 +57,8 @@ http {
     proxy_read_timeout 720s;
     proxy_connect_timeout 720s;
     proxy_send_timeout 720s;
+    # Stream large answers (the web client's assets) instead of spooling them to disk.
+    proxy_max_temp_file_size 0;
     map \$http_upgrade \$connection_upgrade { default upgrade; '' close; }
     upstream odoo { server 127.0.0.1:$ODOO_HTTP_PORT; }
     upstream odoo_evented { server 127.0.0.1:$ODOO_GEVENT_PORT; }
