@@ -245,20 +245,16 @@ class PsaProjectFinancial(models.Model):
     def _read_group_select(self, aggregate_spec, query):
         """Margin % of a group is its margin over its revenue, not an average of percentages.
 
-        Every aggregate of margin_pct (the views ask for ``margin_pct:avg``) is the
-        group's 100 x SUM(margin) / SUM(revenue), 0 when the group has no revenue: one
-        place for read_group, web_read_group, _read_group, their ordering and totals.
+        ``margin_pct:avg`` (what the pivot, graph and grouped list ask for) and
+        ``margin_pct:sum`` are the group's 100 x SUM(margin) / SUM(revenue), 0 when the
+        group has no revenue: one place for read_group, web_read_group, _read_group and
+        their ordering. Other aggregates (min, max, ...) stay per row.
         """
-        fname = aggregate_spec.split(":")[0]
-        if fname != "margin_pct" or aggregate_spec == "__count":
+        if aggregate_spec not in ("margin_pct:avg", "margin_pct:sum"):
             return super()._read_group_select(aggregate_spec, query)
         margin = self._field_to_sql(self._table, "margin", query)
         revenue = self._field_to_sql(self._table, "revenue", query)
-        return SQL(
-            "COALESCE(100 * SUM(%s) / NULLIF(SUM(%s), 0), 0)",
-            margin,
-            revenue,
-        )
+        return SQL("COALESCE(100 * SUM(%s) / NULLIF(SUM(%s), 0), 0)", margin, revenue)
 
     @api.model
     def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):

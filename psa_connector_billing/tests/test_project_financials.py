@@ -259,6 +259,9 @@ class TestProjectFinancials(FinancialsCase):
             [group] = Financial.read_group(domain, [spec, "revenue:sum"], ["project_id"])
             self.assertAlmostEqual(group["margin_pct"], hand, places=6, msg=spec)
         self.assertEqual(Financial.fields_get(["margin_pct"])["margin_pct"]["aggregator"], "avg")
+        # The best month stays a row's own ratio.
+        [group] = Financial.read_group(domain, ["margin_pct:max"], ["project_id"])
+        self.assertAlmostEqual(group["margin_pct"], 100.0 * 845.0 / 1235.0, places=6)
         # Per month, each group is its own row's ratio; the web client's read_group too.
         months = Financial.web_read_group(
             domain, ["margin_pct:avg"], ["date:month"], orderby="date:month"
