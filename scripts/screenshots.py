@@ -144,6 +144,14 @@ def main():
         browser.wait_for(".o_psa_dashboard .o_kanban_record")
         browser.shoot(out / "dashboard.png")
 
+        # Wide enough for every month's measures and the total.
+        browser.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=2200,
+            height=640,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         browser.send(
             "Page.navigate",
             url=f"{args.url}/odoo/action-psa_connector_billing.action_psa_project_financial",
@@ -152,6 +160,7 @@ def main():
         if browser.evaluate("!!document.querySelector('.o_error_dialog')"):
             raise RuntimeError("the project financials pivot opened on an error")
         browser.shoot(out / "project_financials_pivot.png")
+        browser.send("Emulation.clearDeviceMetricsOverride")
 
         browser.send("Page.navigate", url=f"{args.url}{action}action_psa_dashboard")
         browser.wait_for(".o_psa_dashboard .o_kanban_record")
