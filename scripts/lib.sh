@@ -179,3 +179,19 @@ ensure_chromium() {
   chromium_binary >/dev/null || die "the browser tours need Chromium or Google Chrome.
   Install one (Debian/Ubuntu: sudo apt-get install chromium) and run again."
 }
+
+# `make run` serves Odoo behind nginx (Debian's package): apt-get as root, else say what
+# to install. Sets NGINX_BIN (Debian keeps it in /usr/sbin, off a user's PATH).
+nginx_binary() { command -v nginx 2>/dev/null || { [[ -x /usr/sbin/nginx ]] && echo /usr/sbin/nginx; }; }
+
+ensure_nginx() {
+  if ! nginx_binary >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    say "Installing nginx, the demo's reverse proxy (apt-get, once)"
+    { apt-get -o DPkg::Lock::Timeout=300 install -y nginx-light \
+        || { apt-get update && apt-get -o DPkg::Lock::Timeout=300 install -y nginx-light; }; } \
+      >"$RUN_DIR/nginx-install.log" 2>&1 \
+      || die "could not install nginx (log: $RUN_DIR/nginx-install.log)"
+  fi
+  NGINX_BIN=$(nginx_binary) || die "make run needs nginx as its reverse proxy.
+  Install it (Debian/Ubuntu: sudo apt-get install nginx-light) and run again."
+}

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from odoo import fields
 
-from odoo.addons.queue_job.job import Job
+from odoo.addons.psa_connector_base.tests.common import PsaTestMixin
 
 from psa_simulator import PsaSimulator
 
@@ -42,16 +42,55 @@ def receive(event_type, data):
     return Event._receive_webhook(backend, envelope, json.dumps(envelope).encode())[0]
 
 
-def run_jobs():
-    for record in env["queue.job"].search([("state", "=", "pending")], order="priority, id"):
-        if record.method_name != "_process_job":
-            continue
-        job = Job.load(env, record.uuid)
-        job.set_started()
-        job.perform()
-        job.set_done()
-        job.store()
+def run_jobs(every=False):
+    """Dispatch the accepted events and run their jobs as the job runner would; only the
+    event jobs (the sample backend's write-backs have no PSA to reach), or ``every`` job."""
+    Runner.run_jobs(max_rounds=40, methods=None if every else ("_process_job",))
 
+
+class Runner(PsaTestMixin):
+    """The suite's stand-in for queue_job's runner (the tests' own), on this shell's env."""
+
+    env = env
+
+
+# The demo's engagements for the project financials: the demo PSA (also playing the HR
+# and forecast systems) set up exactly as `make run` does, pulled, its approved time and
+# Fabrikam's accepted milestone invoiced and posted. First, while no journal entry exists
+# (the demo company keeps its books in EUR), and with every job run while the demo PSA
+# answers; then its backends are archived, so the other screens show the sample backend.
+demo = PsaSimulator(token="demo-token").start()
+try:
+    os.environ.update(
+        PSA_DEMO_URL=demo.url, PSA_DEMO_TOKEN="demo-token", PSA_DEMO_SECRET="demo-secret"
+    )
+    # Run from the checkout's root by screenshots.sh, like run.sh runs it.
+    with open(os.path.join("scripts", "setup_demo_backend.py")) as f:
+        exec(compile(f.read(), "setup_demo_backend.py", "exec"), {"env": env})
+    run_jobs(every=True)
+    demo.create(
+        "billing_events",
+        {"contract_id": "K-6503", "kind": "milestone.accepted", "milestone_id": "M-6001"},
+    )
+    demo_backends = env["psa.backend"].search(
+        [("code", "in", ("demo", "demo-hr", "demo-forecast"))]
+    )
+    demo_backends.filtered(lambda b: b.code == "demo").action_pull_now()
+    run_jobs(every=True)
+    demo_backends.filtered(lambda b: b.code == "demo").action_create_draft_invoices()
+    run_jobs(every=True)
+    drafts = env["account.move"].search(
+        [("move_type", "=", "out_invoice"), ("state", "=", "draft")]
+    )
+    for move in drafts:
+        move.invoice_date = move.invoice_date or "2026-11-30"
+    drafts.action_post()
+    run_jobs(every=True)
+finally:
+    demo.stop()
+print("project financials rows:", env["psa.project.financial"].search_count([]))
+demo_backends.action_archive()
+env.cr.commit()
 
 stamp = "2026-11-01T09:00:00Z"
 for n, name in enumerate(["Northwind Logistics GmbH", "Contoso Beratung AG", "Fabrikam SE"]):
@@ -181,6 +220,7 @@ try:
     wizard.action_test_connection()
 finally:
     simulator.stop()
+
 
 ids = {
     "exception": waiting.exception_ids.id,

@@ -144,6 +144,26 @@ def main():
         browser.wait_for(".o_psa_dashboard .o_kanban_record")
         browser.shoot(out / "dashboard.png")
 
+        # Wide enough for every month's measures and the total.
+        browser.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=2200,
+            height=640,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+        browser.send(
+            "Page.navigate",
+            url=f"{args.url}/odoo/action-psa_connector_billing.action_psa_project_financial",
+        )
+        browser.wait_for(".o_pivot_view .o_pivot table tbody tr")
+        if browser.evaluate("!!document.querySelector('.o_error_dialog')"):
+            raise RuntimeError("the project financials pivot opened on an error")
+        browser.shoot(out / "project_financials_pivot.png")
+        browser.send("Emulation.clearDeviceMetricsOverride")
+
+        browser.send("Page.navigate", url=f"{args.url}{action}action_psa_dashboard")
+        browser.wait_for(".o_psa_dashboard .o_kanban_record")
         browser.evaluate(
             "odoo.__WOWL_DEBUG__.root.env.services.action.doAction({"
             "type: 'ir.actions.act_window', res_model: 'psa.backend.setup.wizard',"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make screenshots`: the finance cockpit as a user sees it, saved as PNG files in
-# docs/screenshots/ (exception form, connector dashboard, guided backend set-up).
+# docs/screenshots/ (exception form, connector dashboard, guided backend set-up, and the
+# project financials pivot with the demo PSA's engagements).
 # Builds a scratch database with sample data, starts Odoo on it and photographs the
 # screens with headless Chromium. SHOT_DB and SHOT_PORT choose the database and port;
 # SHOT_REUSE=1 photographs an existing scratch database again without rebuilding it.
@@ -30,7 +31,7 @@ else
   dropdb --if-exists "$DB" >/dev/null
   rm -rf "$RUN_DIR/data/filestore/$DB"
   "$VENV/bin/python" "$ODOO_SRC/odoo-bin" -c "$CONF" -d "$DB" \
-    -i psa_connector_base,psa_connector_timesheet --without-demo=all --stop-after-init
+    -i "$SUITE_ADDONS" --without-demo=all --stop-after-init
   (cd "$ROOT" && RUN_DIR=$RUN_DIR PYTHONPATH=$ROOT "$VENV/bin/python" "$ODOO_SRC/odoo-bin" shell \
     -c "$CONF" -d "$DB" --no-http --log-level=warn <"$ROOT/scripts/screenshot_data.py")
 fi

@@ -46,7 +46,10 @@ class PsaBinding(models.Model):
     def _compute_record_name(self):
         for binding in self:
             record = binding._record()
-            binding.record_name = record.display_name if record else False
+            # Only the name of a record the user may read (else the whole list of
+            # bindings failed for a user without access to, say, timesheets or leave).
+            readable = record and record.has_access("read")
+            binding.record_name = record.display_name if readable else False
 
     def _record(self):
         self.ensure_one()

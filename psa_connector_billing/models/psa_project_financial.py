@@ -207,8 +207,14 @@ class PsaProjectFinancial(models.Model):
     )
     cost = fields.Monetary(readonly=True, help="Labour, expenses and vendor bills.")
     margin = fields.Monetary(readonly=True, help="Revenue less cost.")
+    # "avg" names the measure for the pivot and graph views (which refuse a measure
+    # without an aggregator); _read_group_select computes it as the group's margin over
+    # its revenue, which is the revenue-weighted average of the rows' percentages.
     margin_pct = fields.Float(
-        string="Margin (%)", readonly=True, aggregator=None, help="Margin as a share of revenue."
+        string="Margin (%)",
+        readonly=True,
+        aggregator="avg",
+        help="Margin as a share of revenue; for a group, its margin over its revenue.",
     )
     committed_cost = fields.Monetary(
         readonly=True,
@@ -236,35 +242,34 @@ class PsaProjectFinancial(models.Model):
             )
         )
 
+    def _read_group_select(self, aggregate_spec, query):
+        """Margin % of a group is its margin over its revenue, not an average of percentages.
+
+        ``margin_pct:avg`` (what the pivot, graph and grouped list ask for) and
+        ``margin_pct:sum`` are the group's 100 x SUM(margin) / SUM(revenue), 0 when the
+        group has no revenue: one place for read_group, web_read_group, _read_group and
+        their ordering. Other aggregates (min, max, ...) stay per row.
+        """
+        if aggregate_spec not in ("margin_pct:avg", "margin_pct:sum"):
+            return super()._read_group_select(aggregate_spec, query)
+        margin = self._field_to_sql(self._table, "margin", query)
+        revenue = self._field_to_sql(self._table, "revenue", query)
+        return SQL("COALESCE(100 * SUM(%s) / NULLIF(SUM(%s), 0), 0)", margin, revenue)
+
     @api.model
     def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):
-        """Margin % of a group is its margin over its revenue, not a sum of percentages."""
+        # The view reads the tables underneath: pending ORM writes must be in them.
         self.env.flush_all()
-        wants_pct = any(spec.split(":")[0] == "margin_pct" for spec in fields)
-        if wants_pct:
-            fields = [spec for spec in fields if spec.split(":")[0] != "margin_pct"]
-            fields += ["margin:sum", "revenue:sum"]
-        groups = super().read_group(
+        return super().read_group(
             domain, fields, groupby, offset=offset, limit=limit, orderby=orderby, lazy=lazy
         )
-        if wants_pct:
-            for group in groups:
-                revenue = group.get("revenue") or 0.0
-                group["margin_pct"] = (
-                    100.0 * (group.get("margin") or 0.0) / revenue if revenue else 0.0
-                )
-        return groups
 
     @api.model
     def _totals(self, domain):
         """{project id: {figure: total}} over ``domain``, margin % from the totals."""
         # The view reads the tables underneath: pending ORM writes must be in them.
         self.env.flush_all()
-        rows = self._read_group(domain, ["project_id"], [f"{name}:sum" for name in SUMMED])
-        totals = {}
-        for project, *values in rows:
-            figures = dict(zip(SUMMED, values, strict=True))
-            revenue = figures["revenue"]
-            figures["margin_pct"] = 100.0 * figures["margin"] / revenue if revenue else 0.0
-            totals[project.id] = figures
-        return totals
+        names = (*SUMMED, "margin_pct")
+        aggregates = [f"{name}:sum" for name in SUMMED] + ["margin_pct:avg"]
+        rows = self._read_group(domain, ["project_id"], aggregates)
+        return {project.id: dict(zip(names, values, strict=True)) for project, *values in rows}

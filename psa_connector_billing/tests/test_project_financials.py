@@ -232,6 +232,50 @@ class TestProjectFinancials(FinancialsCase):
         )
         self.assertAlmostEqual(group["margin_pct"], 100.0 * 1185.0 / 1995.0)
 
+    def test_grouped_margin_pct_is_the_margin_of_the_summed_rows(self):
+        # November: 6.5 h (Anna at 60/h) invoiced at 190; December: 4 h (at 80/h) at 190.
+        self.apply("time_entry.created", time_entry_data())
+        self.backend.action_create_draft_invoices()
+        self.post(self.order("K-1").invoice_ids)
+        self.apply("time_entry.created", time_entry_data(id="TE-2", date="2026-12-02", hours=4.0))
+        self.backend.action_create_draft_invoices()
+        self.post(
+            self.order("K-1").invoice_ids.filtered(lambda m: m.state == "draft"), "2026-12-04"
+        )
+        Financial = self.env["psa.project.financial"]
+        domain = [("project_id", "=", self.project.id), ("revenue", "!=", 0)]
+        rows = Financial.search(domain, order="date")
+        # Two rows with different revenues: 6.5 x 190 = 1,235 less 6.5 x 60 = 390, and
+        # 4 x 190 = 760 less 4 x 80 = 320.
+        self.assertEqual(
+            [(row.date, row.revenue, row.margin) for row in rows],
+            [(NOVEMBER, 1235.0, 845.0), (DECEMBER, 760.0, 440.0)],
+        )
+        hand = 100.0 * (845.0 + 440.0) / (1235.0 + 760.0)  # 64.41 %
+        naive = (100.0 * 845.0 / 1235.0 + 100.0 * 440.0 / 760.0) / 2  # 63.16 %
+        self.assertGreater(abs(hand - naive), 1.0)
+        # As the pivot asks (the field's aggregator), as a list group asks, and by name.
+        for spec in ("margin_pct:avg", "margin_pct:sum", "margin_pct"):
+            [group] = Financial.read_group(domain, [spec, "revenue:sum"], ["project_id"])
+            self.assertAlmostEqual(group["margin_pct"], hand, places=6, msg=spec)
+        self.assertEqual(Financial.fields_get(["margin_pct"])["margin_pct"]["aggregator"], "avg")
+        # The best month stays a row's own ratio.
+        [group] = Financial.read_group(domain, ["margin_pct:max"], ["project_id"])
+        self.assertAlmostEqual(group["margin_pct"], 100.0 * 845.0 / 1235.0, places=6)
+        # Per month, each group is its own row's ratio; the web client's read_group too.
+        months = Financial.web_read_group(
+            domain, ["margin_pct:avg"], ["date:month"], orderby="date:month"
+        )["groups"]
+        self.assertEqual(
+            [round(group["margin_pct"], 4) for group in months],
+            [round(100.0 * 845.0 / 1235.0, 4), round(100.0 * 440.0 / 760.0, 4)],
+        )
+        # A group without revenue has no margin %, not a division error.
+        [empty] = Financial.read_group(
+            [("project_id", "=", self.project.id), ("revenue", "=", 0)], ["margin_pct"], []
+        )
+        self.assertEqual(empty["margin_pct"], 0.0)
+
     def test_wip_falls_when_time_is_invoiced(self):
         self.apply("time_entry.created", time_entry_data())
         # 6.5 h of Anna at her contract rate of 190.

@@ -1,0 +1,225 @@
+"""The walkthrough and the log check of scripts/demo_check.sh (see there)."""
+
+import json
+import os
+import pathlib
+import re
+import shlex
+import subprocess
+import sys
+import time
+
+import requests
+import websocket
+
+root, port, sim_port, db, run_dir = sys.argv[1:6]
+log_offset, sim_offset, nginx_offset = (int(x) for x in sys.argv[6:9])
+chromium, run_pid = sys.argv[9], sys.argv[10]
+url = f"http://127.0.0.1:{port}"
+session = requests.Session()
+failures = []
+
+
+def step(text):
+    print(f"==> [demo-check] {text}", flush=True)
+
+
+def alive():
+    if run_pid:
+        try:
+            os.kill(int(run_pid), 0)
+        except ProcessLookupError:
+            tail = pathlib.Path(run_dir, "run.out").read_text()[-3000:]
+            raise SystemExit(f"make run stopped:\n{tail}") from None
+
+
+def wait(what, check, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        alive()
+        try:
+            if check():
+                return
+        except (requests.RequestException, KeyError):
+            pass
+        time.sleep(2)
+    raise SystemExit(f"timed out after {timeout}s waiting for {what}")
+
+
+def call(model, method, *args, **kwargs):
+    response = session.post(
+        f"{url}/web/dataset/call_kw",
+        json={"params": {"model": model, "method": method, "args": args, "kwargs": kwargs}},
+        timeout=60,
+    )
+    response.raise_for_status()
+    body = response.json()
+    if body.get("error"):
+        raise SystemExit(f"{model}.{method}: {body['error']['data']['message']}")
+    return body["result"]
+
+
+def bound(external_type, external_id):
+    rows = call(
+        "psa.binding",
+        "search_read",
+        [("external_type", "=", external_type), ("external_id", "=", external_id)],
+        ["res_id"],
+    )
+    return rows[0]["res_id"] if rows else None
+
+
+def jobs_idle():
+    busy = call("queue.job", "search_count", [("state", "in", ("pending", "enqueued", "started"))])
+    return busy == 0
+
+
+step(f"waiting for Odoo behind the proxy on {url}")
+wait("the login page", lambda: session.get(f"{url}/web/login", timeout=10).status_code == 200, 600)
+# nginx answers 502 until Odoo listens (the wait above asked): its log counts from here.
+nginx_offset = max(nginx_offset, os.path.getsize(os.path.join(run_dir, "nginx-error.log")))
+login = session.post(
+    f"{url}/web/session/authenticate",
+    json={"params": {"db": db, "login": "admin", "password": "admin"}},
+    timeout=60,
+).json()
+if login.get("error"):
+    raise SystemExit(f"login failed: {login['error']}")
+
+step("waiting for the first pulls (projects, contracts, time)")
+wait(
+    "the first pulls",
+    lambda: bound("project", "P-2001")
+    and bound("contract", "K-6503")
+    and bound("time_entry", "TE-5001")
+    and jobs_idle(),
+    300,
+)
+
+# The README's walkthrough, as written there, against this demo PSA.
+readme = pathlib.Path(root, "README.md").read_text()
+section = readme.split("## What `make run` shows", 1)[1].split("\n## ", 1)[0]
+commands = [line for line in section.splitlines() if line.startswith("python3 -m psa_simulator")]
+assert len(commands) >= 5, commands
+for line in commands:
+    argv = [sys.executable, *shlex.split(line)[1:], "--url", f"http://127.0.0.1:{sim_port}"]
+    step(line)
+    done = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=60)
+    if done.returncode:
+        failures.append(f"{line}: exit {done.returncode}: {done.stderr[-500:]}")
+
+
+def applied():
+    project = call("project.project", "read", [bound("project", "P-2001")], ["name"])[0]
+    task = call(
+        "project.task",
+        "search_count",
+        [("project_id.name", "=", "ERP rollout, phase 2"), ("name", "=", "Go-live support")],
+    )
+    [line] = call(
+        "account.analytic.line", "read", [bound("time_entry", "TE-5001")], ["unit_amount"]
+    )
+    milestone = call(
+        "psa.billing.event.record",
+        "search_read",
+        [("contract_ref", "=", "K-6503"), ("invoice_id", "!=", False)],
+        ["invoice_id"],
+    )
+    return (
+        project["name"] == "ERP rollout, phase 2"
+        and task == 1
+        and line["unit_amount"] == 7.5
+        and milestone
+        and jobs_idle()
+    )
+
+
+step("waiting for the walkthrough's changes to arrive and apply")
+wait("the walkthrough's changes in Odoo", applied, 180)
+# Then, as the README goes on: Configuration > Backends > Demo PSA > Create draft invoices.
+[backend] = call("psa.backend", "search", [("code", "=", "demo")])
+step("Demo PSA backend: Create draft invoices")
+call("psa.backend", "action_create_draft_invoices", [backend])
+wait("the draft invoices' jobs", jobs_idle, 120)
+drafts = call(
+    "account.move", "search_count", [("move_type", "=", "out_invoice"), ("state", "=", "draft")]
+)
+if drafts < 2:
+    failures.append(f"expected draft invoices for the milestone and the T&M time, found {drafts}")
+
+step("opening pages and the bus through the proxy")
+for path in ("/odoo", "/odoo/action-psa_connector_billing.action_psa_project_financial"):
+    status = session.get(f"{url}{path}", timeout=60).status_code
+    if status != 200:
+        failures.append(f"GET {path} answered {status}")
+ws = websocket.create_connection(
+    f"ws://127.0.0.1:{port}/websocket?version=18.0",
+    origin=url,
+    cookie=f"session_id={session.cookies['session_id']}",
+    timeout=30,
+)
+if ws.getstatus() != 101:
+    failures.append(f"/websocket answered {ws.getstatus()}, not 101")
+ws.send(json.dumps({"event_name": "subscribe", "data": {"channels": [], "last": 0}}))
+ws.close()
+
+if chromium:
+    # The web client as a user opens it: the financials pivot, and the bus's own
+    # websocket from the browser's worker.
+    sys.path.insert(0, os.path.join(root, "scripts"))
+    from screenshots import Browser
+
+    browser = Browser(chromium)
+    try:
+        browser.send(
+            "Network.setCookie", name="session_id", value=session.cookies["session_id"], url=url
+        )
+        browser.send(
+            "Page.navigate",
+            url=f"{url}/odoo/action-psa_connector_billing.action_psa_project_financial",
+        )
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            state = browser.evaluate(
+                "document.querySelector('.o_error_dialog, .o_dialog .modal-title') ? 'error'"
+                " : document.querySelector('.o_pivot_view .o_pivot') ? 'pivot' : ''"
+            )
+            if state:
+                break
+            time.sleep(0.5)
+        if state != "pivot":
+            failures.append(f"the financials pivot did not open in Chromium ({state or 'timeout'})")
+        time.sleep(5)  # the bus worker connects
+    finally:
+        browser.close()
+    access = pathlib.Path(run_dir, "nginx-access.log").read_text()
+    if not re.search(r'"GET /websocket[^"]*" 101 ', access):
+        failures.append("the browser's bus never opened /websocket through the proxy (no 101)")
+
+# Give the workers a moment to write what they log, then read the logs.
+time.sleep(3)
+
+
+def tail(name, offset):
+    path = os.path.join(run_dir, name)
+    if not os.path.exists(path):
+        return []
+    with open(path, errors="replace") as f:
+        f.seek(offset)
+        return f.read().splitlines()
+
+
+for name, offset, pattern in (
+    ("odoo.log", log_offset, r" (ERROR|CRITICAL) |Traceback"),
+    ("simulator.log", sim_offset, r"Traceback|ERROR"),
+    ("nginx-error.log", nginx_offset, r"\[(error|crit|alert|emerg)\]"),
+):
+    lines = tail(name, offset)
+    bad = [i for i, text in enumerate(lines) if re.search(pattern, text)]
+    for i in bad[:5]:
+        failures.append(f"{name}: " + "\n    ".join(lines[i : i + 12]))
+    step(f"{name}: {len(lines)} lines, {len(bad)} error lines")
+
+if failures:
+    print("\nFAILED:\n- " + "\n- ".join(failures), file=sys.stderr)
+    raise SystemExit(1)
