@@ -3,6 +3,8 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools.access import USER, requires_group
+
 
 class PsaExceptionMapWizard(models.TransientModel):
     """Resolve a missing reference: link the external id to a record Odoo already has."""
@@ -31,6 +33,7 @@ class PsaExceptionMapWizard(models.TransientModel):
                 wizard.exception_id._mapping_model() if wizard.exception_id else False
             )
 
+    @requires_group(USER)
     def action_map_and_retry(self):
         self.ensure_one()
         exception = self.exception_id

@@ -1,5 +1,7 @@
 from odoo import _, api, fields, models
 
+from odoo.addons.psa_connector_base.tools.access import USER, requires_group
+
 
 class PsaBillingEventRecord(models.Model):
     """The proof that one billing event took effect, keyed by its idempotency key.
@@ -41,6 +43,7 @@ class PsaBillingEventRecord(models.Model):
     def _claim_defaults(self):
         return {"state": "applied"}
 
+    @requires_group(USER)
     def action_open_invoice(self):
         self.ensure_one()
         return {

@@ -1,5 +1,7 @@
 from odoo import _, fields, models
 
+from odoo.addons.psa_connector_base.tools.access import USER, requires_group
+
 
 class PsaVendorBillRecord(models.Model):
     """The proof that one PSA vendor bill (approved subcontractor time or a vendor's
@@ -36,6 +38,7 @@ class PsaVendorBillRecord(models.Model):
         ),
     ]
 
+    @requires_group(USER)
     def action_open_bill(self):
         self.ensure_one()
         return {

@@ -3,6 +3,8 @@ from collections import defaultdict
 from odoo import _, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.psa_connector_base.tools.access import USER, requires_group
+
 
 class AccountAnalyticLine(models.Model):
     _inherit = "account.analytic.line"
@@ -21,6 +23,7 @@ class AccountAnalyticLine(models.Model):
         self.ensure_one()
         return self.psa_locked or not self._is_not_billed()
 
+    @requires_group(USER)
     def action_psa_lock(self):
         unlocked = self.filtered(lambda line: not line.psa_locked)
         if not unlocked:
