@@ -433,7 +433,8 @@ class PsaEvent(models.Model):
         record = self.backend_id._get_adapter().fetch_record(self.object_type, self.external_id)
         if record is None:
             return "skipped", _(
-                "%(type)s %(id)s no longer exists remotely; the scheduled pull reports removals.",
+                "%(type)s %(id)s no longer exists remotely; the scheduled pull reports "
+                "removals.",
                 type=self.object_type,
                 id=self.external_id,
             )

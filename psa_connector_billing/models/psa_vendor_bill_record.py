@@ -13,8 +13,20 @@ class PsaVendorBillRecord(models.Model):
     """
 
     _name = "psa.vendor.bill.record"
-    _inherit = ["psa.idempotency.record.mixin"]
+    _inherit = ["psa.idempotency.record.mixin", "psa.workflow.guard.mixin"]
     _description = "PSA Connector Applied Vendor Bill"
+    # The proof that a PSA bill was billed: only the importer writes it (see billing events).
+    _psa_workflow_fields = (
+        "backend_id",
+        "idempotency_key",
+        "event_id",
+        "result",
+        "kind",
+        "purchase_ref",
+        "purchase_order_id",
+        "bill_id",
+        "amount",
+    )
 
     idempotency_key = fields.Char(required=True, readonly=True, help="The PSA vendor bill id.")
     kind = fields.Selection(
