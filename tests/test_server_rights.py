@@ -348,7 +348,26 @@ class TestExceptionMapWizard(SuiteTransactionCase):
         exception = event.exception_ids
         self.assertTrue(exception.can_map_reference)
         Wizard = self.env["psa.exception.map.wizard"].with_user(self.finance)
-        # A forged model is ignored: the id is read as a partner id (none such here).
+        # A forged model is ignored: the id is read as an id of the exception's model
+        # (res.partner), so it never binds the customer to the Settings group.
+        settings = self.env.ref("base.group_system")
+        other_event = self.apply(
+            "project.created", project_data(id="P-2", code="X-2", customer_id="C-10")
+        )
+        forged = Wizard.create(
+            {
+                "exception_id": other_event.exception_ids.id,
+                "res_model": "res.groups",
+                "res_id": settings.id,
+            }
+        )
+        forged.write({"res_model": "res.groups"})
+        try:
+            with self.env.cr.savepoint():
+                forged.action_map_and_retry()
+        except (UserError, AccessError):
+            pass
+        self.assertFalse(self.env["psa.binding"].search([("res_model", "=", "res.groups")]))
         wizard = Wizard.create(
             {"exception_id": exception.id, "res_model": "res.groups", "res_id": 10**9}
         )
