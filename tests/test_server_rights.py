@@ -454,6 +454,21 @@ class TestRecordsOfTheSync(SuiteTransactionCase):
         with self.assertRaises(AccessError):
             allocation.with_user(self.manager).write({"hours_per_day": 8.0})
         self.assertEqual(allocation.hours_per_day, 4.0)
+        hr_manager = new_test_user(self.env, "rights_sync_hrm", groups="hr.group_hr_manager")
+        employee._psa_set_hourly_cost(80.0, "2026-01-01", self.env.company.currency_id)
+        rate = self.env["psa.employee.cost.history"].search([("employee_id", "=", employee.id)])
+        with self.assertRaises(AccessError):
+            rate.with_user(hr_manager).write({"hourly_cost": 1.0})
+        with self.assertRaises(AccessError):
+            rate.with_user(hr_manager).create(
+                {
+                    "employee_id": employee.id,
+                    "effective_date": "2026-06-01",
+                    "hourly_cost": 1.0,
+                    "currency_id": self.env.company.currency_id.id,
+                }
+            )
+        self.assertEqual(rate.hourly_cost, 80.0)
 
     def test_connector_user_cannot_run_manager_actions(self):
         backend = self.backend.with_user(self.finance)
