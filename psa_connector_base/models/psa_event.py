@@ -345,7 +345,9 @@ class PsaEvent(models.Model):
         """Job entry point; safe to run twice (applied events are left alone).
 
         Events are handed to their importer by object type, so an importer can apply
-        a chunk with batched ORM calls (see ``psa.importer._import_events``).
+        a chunk with batched ORM calls (see ``psa.importer._import_events``). The whole
+        pipeline runs as a workflow: it sets events' states, bindings' versions and the
+        records the sync owns.
         """
         outcomes = []
         with (
@@ -372,10 +374,6 @@ class PsaEvent(models.Model):
         self.ensure_one()
         if self.state in ("done", "skipped", "ignored"):
             return f"{self.event_uid}: already {self.state}"
-        with workflow_write():
-            return self._process_one_guarded()
-
-    def _process_one_guarded(self):
         self.attempt_count += 1
         earlier_failures = self.exception_ids.filtered(
             lambda e: e.state in ("open", "retrying") and e.category != "conflict"
