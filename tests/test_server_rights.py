@@ -313,6 +313,8 @@ class TestReconciliationContents(SuiteTransactionCase):
                 line.with_user(self.finance).write(values)
         with self.assertRaises(AccessError):
             report.with_user(self.finance).write({"state": "draft", "missing_entry_count": 0})
+        with self.assertRaisesRegex(UserError, "keeps its backend and period"):
+            report.with_user(self.finance).write({"date_from": "2026-01-01"})
         with self.assertRaises(AccessError):
             self.env["psa.timesheet.reconciliation.line"].with_user(self.finance).create(
                 {

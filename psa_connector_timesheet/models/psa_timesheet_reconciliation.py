@@ -7,6 +7,7 @@ from odoo.exceptions import UserError
 from odoo.addons.psa_connector_base.tools.access import (
     MANAGER,
     USER,
+    in_workflow,
     requires_group,
     workflow_write,
 )
@@ -72,6 +73,19 @@ class PsaTimesheetReconciliation(models.Model):
     def _check_dates(self):
         if any(r.date_from > r.date_to for r in self):
             raise UserError(_("The period must start before it ends."))
+
+    def write(self, vals):
+        # The findings belong to the backend and period they were computed for: the
+        # re-import reads that backend's PSA over that period.
+        if (
+            {"backend_id", "date_from", "date_to"} & set(vals)
+            and not (self.env.su or in_workflow())
+            and any(report.state != "draft" for report in self)
+        ):
+            raise UserError(
+                _("A reconciliation that ran keeps its backend and period: create a new one.")
+            )
+        return super().write(vals)
 
     # Running ------------------------------------------------------------------------
 
