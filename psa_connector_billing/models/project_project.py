@@ -1,6 +1,6 @@
 from odoo import _, fields, models
 
-from odoo.addons.psa_connector_base.tools.access import MANAGER, requires_group
+from odoo.addons.psa_connector_base.tools.access import requires_group
 
 # Margins reveal cost rates: the summary is for finance and connector managers.
 FINANCIAL_GROUPS = "account.group_account_invoice,psa_connector_base.group_connector_manager"
@@ -67,7 +67,8 @@ class ProjectProject(models.Model):
             for name in names:
                 project[f"psa_{name}"] = figures.get(name, 0.0)
 
-    @requires_group(MANAGER, "account.group_account_invoice")
+    # The same people as the figures it shows.
+    @requires_group(*FINANCIAL_GROUPS.split(","))
     def action_psa_financials(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
