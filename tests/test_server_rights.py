@@ -182,6 +182,15 @@ class TestPayrollWorkflow(SuiteTagsMixin, PayrollCase):
         }
         with self.assertRaises(AccessError):
             Batch.create(forged)
+        # Context defaults travel over RPC too: they are not the model's defaults.
+        sneaky = Batch.with_context(
+            default_state="approved",
+            default_approved_by_id=self.hr_manager.id,
+            default_period_id=self.september.id,
+        )
+        with self.assertRaises(AccessError):
+            sneaky.create({"period_id": self.september.id, "state": "approved"})
+        self.assertFalse(self.september.batch_ids)
         batch = self.september.with_user(self.hr_user).action_compute_batch()
         self.assertEqual(batch.state, "to_approve")
         for values in (
@@ -325,6 +334,16 @@ class TestReconciliationContents(SuiteTransactionCase):
             )
         with self.assertRaises(AccessError):
             line.with_user(self.finance).unlink()
+        # A finding set through a context default is not the model's default either.
+        sneaky = (
+            self.env["psa.timesheet.reconciliation"]
+            .with_user(self.finance)
+            .with_context(default_state="done", default_missing_entry_count=7)
+            .create(
+                {"backend_id": self.backend.id, "date_from": "2026-11-01", "date_to": "2026-11-02"}
+            )
+        )
+        self.assertEqual((sneaky.state, sneaky.missing_entry_count), ("draft", 0))
         # Re-importing is a pull: the Connector Manager's.
         with self.assertRaises(AccessError):
             report.with_user(self.finance).action_reimport_missing()
