@@ -215,6 +215,50 @@ class TestPayrollWorkflow(SuiteTagsMixin, PayrollCase):
         self.assertEqual(batch.state, "to_approve")
         self.assertFalse(batch.payload or batch.sent_date or batch.approved_by_id)
 
+    def test_employee_cannot_recategorise_or_unlock_their_own_time(self):
+        anna_user = new_test_user(
+            self.env,
+            "rights_anna",
+            groups="hr_timesheet.group_hr_timesheet_user",
+            company_id=self.company.id,
+        )
+        self.anna.user_id = anna_user
+        line = self.line("TE-P1")
+        own = line.with_user(anna_user)
+        own.check_access("write")  # her own line: the ACL lets her edit it
+        for values in (
+            {"psa_pay_category": "overtime"},
+            {"psa_approved_date": "2026-09-01 08:00:00"},
+            {"psa_billable": False},
+            {"psa_locked": True},
+        ):
+            with self.subTest(values=values), self.assertRaises(AccessError):
+                own.write(values)
+        with self.assertRaises(AccessError):
+            self.env["account.analytic.line"].with_user(anna_user).create(
+                {
+                    "name": "Extra",
+                    "project_id": self.project.id,
+                    "employee_id": self.anna.id,
+                    "unit_amount": 2.0,
+                    "date": "2026-09-11",
+                    "psa_pay_category": "overtime",
+                }
+            )
+        # Finance locks it through the action; the employee cannot unlock it.
+        finance = new_test_user(
+            self.env,
+            "rights_lock_fin",
+            groups=f"{USER},hr_timesheet.group_timesheet_manager",
+            company_id=self.company.id,
+        )
+        line.with_user(finance).action_psa_lock()
+        self.assertTrue(line.psa_locked)
+        with self.assertRaises(AccessError):
+            own.write({"psa_locked": False})
+        batch = self.september.with_user(self.hr_user).action_compute_batch()
+        self.assertEqual(batch.line_ids.mapped("category"), ["normal"])
+
     def test_checks_are_accepted_through_the_checkpoint_only(self):
         self.anna.psa_payroll_id = False  # a finding: no payroll id
         batch = self.september.with_user(self.hr_user).action_compute_batch()
