@@ -1,3 +1,5 @@
+# First: the models below inherit it.
+from . import psa_workflow_guard_mixin  # isort: skip
 from . import (
     ir_model,
     psa_audit_log,
@@ -14,5 +16,4 @@ from . import (
     psa_ownership_rule,
     psa_state_mapping,
     psa_sync_watermark,
-    psa_workflow_guard_mixin,
 )

@@ -10,6 +10,7 @@ from odoo.exceptions import UserError
 
 from ..adapters import ADAPTERS, AdapterConfig, get_adapter_class
 from ..tools import crypto, job_runner, webhook_intake
+from ..tools.access import MANAGER, requires_group
 from ..tools.errors import RemoteServiceError
 from ..tools.jobs import failure_recorded
 from .psa_event import PULL_CHUNK_SIZE
@@ -230,6 +231,7 @@ class PsaBackend(models.Model):
         self.ensure_one()
         return crypto.decrypt(self.sudo()[SECRET_FIELDS[name]])
 
+    @requires_group(MANAGER)
     def action_generate_webhook_secret(self):
         self.ensure_one()
         secret = secrets.token_urlsafe(32)
@@ -330,6 +332,7 @@ class PsaBackend(models.Model):
         self.ensure_one()
         return get_adapter_class(self.adapter)(self._adapter_config())
 
+    @requires_group(MANAGER)
     def action_test_connection(self):
         self.ensure_one()
         try:
@@ -392,6 +395,7 @@ class PsaBackend(models.Model):
         for backend in self.search([("pull_enabled", "=", True), ("base_url", "!=", False)]):
             backend.action_pull_now()
 
+    @requires_group(MANAGER)
     def action_pull_now(self):
         for backend in self:
             for object_type in backend._pull_object_types():

@@ -5,6 +5,8 @@ from markupsafe import Markup
 
 from odoo import _, fields, models
 
+from ..tools.access import USER, requires_group
+
 # Events received longer ago than this and still not applied count as delayed.
 DELAY_THRESHOLD = timedelta(hours=1)
 
@@ -200,6 +202,7 @@ class PsaBackend(models.Model):
 
     # Dashboard actions ---------------------------------------------------------------
 
+    @requires_group(USER)
     def action_dashboard_exceptions(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
@@ -208,6 +211,7 @@ class PsaBackend(models.Model):
         action["context"] = {"search_default_backend_id": self.id, "search_default_filter_open": 1}
         return action
 
+    @requires_group(USER)
     def action_dashboard_events(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(

@@ -1,6 +1,8 @@
 import json
+from collections import defaultdict
 
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
 
 from ..tools.versions import compare_versions, normalize_timestamp
 
@@ -9,7 +11,21 @@ class PsaBinding(models.Model):
     """Links one external object of one backend to one Odoo record."""
 
     _name = "psa.binding"
+    _inherit = ["psa.workflow.guard.mixin"]
     _description = "PSA Connector External ID Binding"
+    # What a binding points to is decided by the sync (and the map wizard), never typed in:
+    # a binding to a record of another model is a way to make the sync write there.
+    _psa_workflow_fields = (
+        "backend_id",
+        "external_type",
+        "external_id",
+        "res_model",
+        "res_id",
+        "external_version",
+        "external_updated_at",
+        "last_sync_date",
+        "synced_values",
+    )
     _order = "id desc"
     _rec_name = "external_id"
 
@@ -100,13 +116,55 @@ class PsaBinding(models.Model):
         self.ensure_one()
         return json.loads(self.synced_values or "{}")
 
+    @api.model
+    def _psa_bindable_models(self):
+        """{external type: {Odoo models}} a binding may link; each addon extends it.
+
+        Every importer declares its pair (``_psa_object_type`` -> ``_psa_odoo_model``);
+        an addon binding other pairs (e.g. billing's vendors) adds them in an override.
+        """
+        result = defaultdict(set)
+        for name in self.env.registry:
+            if not name.startswith("psa.importer."):
+                continue
+            importer = self.env[name]
+            if importer._psa_object_type and importer._psa_odoo_model:
+                result[importer._psa_object_type].add(importer._psa_odoo_model)
+        return result
+
+    def _psa_check_bindable(self, pairs):
+        """Refuse (external type, model) pairs no addon declared (code under sudo passes)."""
+        if self.env.su:
+            return
+        allowed = self._psa_bindable_models()
+        for external_type, res_model in pairs:
+            if res_model not in allowed.get(external_type, ()):
+                raise AccessError(
+                    _(
+                        "A %(type)s cannot be bound to a record of %(model)s.",
+                        type=external_type,
+                        model=res_model,
+                    )
+                )
+
     @api.model_create_multi
     def create(self, vals_list):
+        self._psa_check_bindable(
+            (vals.get("external_type"), vals.get("res_model")) for vals in vals_list
+        )
         bindings = super().create(vals_list)
         # Events that were waiting for one of these objects can now be applied.
         self.env["psa.exception"]._wake_waiting(bindings)
         self._trigger_reference_sweep()
         return bindings
+
+    def write(self, vals):
+        if {"external_type", "res_model"} & set(vals):
+            self._psa_check_bindable(
+                (vals.get("external_type", b.external_type), vals.get("res_model", b.res_model))
+                for b in self
+            )
+        return super().write(vals)
 
     def _trigger_reference_sweep(self):
         """Sweep for waiters right after this transaction commits, once per transaction.

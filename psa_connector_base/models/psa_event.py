@@ -10,6 +10,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..tools import event_store
+from ..tools.access import workflow_write
 from ..tools.codec import decode_raw_body
 from ..tools.cron_wakeup import wake_cron_workers
 from ..tools.errors import PayloadInvalid, RemoteServiceError, SyncError
@@ -58,9 +59,31 @@ class PsaEvent(models.Model):
     """
 
     _name = "psa.event"
+    _inherit = ["psa.workflow.guard.mixin"]
     _description = "PSA Connector Inbound Event"
     _order = "id desc"
     _rec_name = "event_uid"
+    # An event is what the PSA sent and what became of it: the raw body, its state and
+    # its job are set by the intake and the jobs only (an edited payload is replayed as
+    # a new event, see psa.exception).
+    _psa_workflow_fields = (
+        "backend_id",
+        "event_uid",
+        "event_type",
+        "object_type",
+        "action",
+        "external_id",
+        "occurred_at",
+        "source",
+        "payload",
+        "state",
+        "result",
+        "correlation_id",
+        "job_uuid",
+        "attempt_count",
+        "processed_date",
+        "replay_of_id",
+    )
 
     backend_id = fields.Many2one("psa.backend", required=True, ondelete="cascade", index=True)
     company_id = fields.Many2one(related="backend_id.company_id", store=True, index=True)
@@ -181,7 +204,8 @@ class PsaEvent(models.Model):
                 )
                 ._process_job()
             )
-            event.job_uuid = job.uuid
+            with workflow_write():
+                event.job_uuid = job.uuid
 
     def _enqueue_batch(self, chunk_size=PULL_CHUNK_SIZE):
         """One job per chunk: month-end pulls should not mean one job per record."""
@@ -198,7 +222,8 @@ class PsaEvent(models.Model):
                 )
                 ._process_job()
             )
-            chunk.write({"job_uuid": job.uuid})
+            with workflow_write():
+                chunk.write({"job_uuid": job.uuid})
 
     def _schedule_dispatch(self):
         """Wake the dispatcher once this transaction commits.
@@ -320,13 +345,18 @@ class PsaEvent(models.Model):
         """Job entry point; safe to run twice (applied events are left alone).
 
         Events are handed to their importer by object type, so an importer can apply
-        a chunk with batched ORM calls (see ``psa.importer._import_events``).
+        a chunk with batched ORM calls (see ``psa.importer._import_events``). The whole
+        pipeline runs as a workflow: it sets events' states, bindings' versions and the
+        records the sync owns.
         """
         outcomes = []
-        with failure_recorded(
-            self[:1].backend_id,
-            f"processing of {len(self)} event(s)",
-            payload="\n".join(self.mapped("event_uid")),
+        with (
+            failure_recorded(
+                self[:1].backend_id,
+                f"processing of {len(self)} event(s)",
+                payload="\n".join(self.mapped("event_uid")),
+            ),
+            workflow_write(),
         ):
             self._process_by_type(outcomes)
         return "\n".join(outcomes)
@@ -418,9 +448,10 @@ class PsaEvent(models.Model):
             raise RetryableJobError(error.message, seconds=error.retry_after or None)
         state = "waiting" if error.category == "missing_reference" else "failed"
         exception = self.env["psa.exception"]._record(error, event=self, detail=detail)
-        self.write(
-            {"state": state, "result": error.message, "processed_date": fields.Datetime.now()}
-        )
+        with workflow_write():
+            self.write(
+                {"state": state, "result": error.message, "processed_date": fields.Datetime.now()}
+            )
         return f"{self.event_uid}: {state} — exception #{exception.id}: {error.message}"
 
     @api.model
@@ -451,7 +482,8 @@ class PsaEvent(models.Model):
     def _retry(self):
         """Queue the event again (after a fix, or when its reference arrived)."""
         to_retry = self.filtered(lambda e: e.state in ("failed", "waiting", "pending"))
-        to_retry.write({"state": "pending"})
+        with workflow_write():
+            to_retry.write({"state": "pending"})
         groups = {}
         for event in to_retry:
             key = (event.backend_id, event.object_type)
@@ -480,7 +512,8 @@ class PsaEvent(models.Model):
                 }
             ],
         )
-        replay.replay_of_id = self
-        self.state = "ignored"
+        with workflow_write():
+            replay.replay_of_id = self
+            self.state = "ignored"
         replay._enqueue()
         return replay

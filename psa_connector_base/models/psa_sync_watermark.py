@@ -10,6 +10,16 @@ class PsaSyncWatermark(models.Model):
     _description = "PSA Connector Pull Watermark"
     _order = "backend_id, object_type"
     _rec_name = "object_type"
+    _inherit = ["psa.workflow.guard.mixin"]
+    # Moved by the pulls only (under sudo): a watermark set ahead skips changes for good.
+    _psa_workflow_fields = (
+        "backend_id",
+        "object_type",
+        "last_updated_at",
+        "last_run",
+        "last_success",
+        "last_error",
+    )
 
     backend_id = fields.Many2one("psa.backend", required=True, ondelete="cascade", index=True)
     company_id = fields.Many2one(related="backend_id.company_id", store=True)

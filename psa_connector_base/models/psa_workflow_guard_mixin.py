@@ -37,6 +37,15 @@ class PsaWorkflowGuardMixin(models.AbstractModel):
     def create(self, vals_list):
         if self._psa_workflow_locked():
             guarded = set(self._psa_workflow_fields)
+            # A ``default_<field>`` context key is the caller's value, not the model's
+            # default (it travels over RPC): drop it for guarded fields.
+            self = self.with_context(
+                {
+                    key: value
+                    for key, value in self.env.context.items()
+                    if not (key.startswith("default_") and key[len("default_") :] in guarded)
+                }
+            )
             defaults = self.default_get(list(guarded))
             refused = set()
             for vals in vals_list:

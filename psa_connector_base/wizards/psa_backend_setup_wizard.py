@@ -7,6 +7,7 @@ from odoo.exceptions import UserError
 
 from ..adapters import ADAPTERS, AdapterConfig, get_adapter_class
 from ..tools import crypto
+from ..tools.access import MANAGER, requires_group
 
 
 class PsaBackendSetupWizard(models.TransientModel):
@@ -92,6 +93,7 @@ class PsaBackendSetupWizard(models.TransientModel):
             "target": "new",
         }
 
+    @requires_group(MANAGER)
     def action_test_connection(self):
         self.ensure_one()
         Backend = self.env["psa.backend"]
@@ -114,6 +116,7 @@ class PsaBackendSetupWizard(models.TransientModel):
         self.write({"connection_ok": ok, "connection_message": message})
         return self._reopen()
 
+    @requires_group(MANAGER)
     def action_create_backend(self):
         self.ensure_one()
         if not self.connection_ok:
@@ -149,12 +152,14 @@ class PsaBackendSetupWizard(models.TransientModel):
         )
         return self._reopen()
 
+    @requires_group(MANAGER)
     def action_to_rules(self):
         self.ensure_one()
         # The secret was shown; it is not kept anywhere in clear from now on.
         self.write({"webhook_secret_once": False, "step": "rules"})
         return self._reopen()
 
+    @requires_group(MANAGER)
     def action_finish(self):
         self.ensure_one()
         self.webhook_secret_once = False

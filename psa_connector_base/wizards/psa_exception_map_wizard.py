@@ -3,6 +3,8 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools.access import USER, requires_group, workflow_write
+
 
 class PsaExceptionMapWizard(models.TransientModel):
     """Resolve a missing reference: link the external id to a record Odoo already has."""
@@ -31,16 +33,21 @@ class PsaExceptionMapWizard(models.TransientModel):
                 wizard.exception_id._mapping_model() if wizard.exception_id else False
             )
 
+    @requires_group(USER)
     def action_map_and_retry(self):
         self.ensure_one()
         exception = self.exception_id
         if not exception.can_map_reference:
             raise UserError(_("This exception no longer waits for a reference."))
-        record = self.env[self.res_model].browse(self.res_id) if self.res_model else None
+        # The model comes from the exception's importer, never from the wizard's (writable)
+        # res_model; the record must exist and be readable by the user who maps it.
+        model = exception._mapping_model()
+        record = self.env[model].browse(self.res_id) if model and self.res_id else None
         if not record or not record.exists():
             raise UserError(_("Choose the Odoo record this %s is.", self.waiting_type))
         record.check_access("read")
-        Binding = self.env["psa.binding"].sudo()
+        Binding = self.env["psa.binding"]
+        Binding._psa_check_bindable([(exception.waiting_type, model)])
         taken = Binding.search(
             [
                 ("backend_id", "=", exception.backend_id.id),
@@ -60,15 +67,18 @@ class PsaExceptionMapWizard(models.TransientModel):
                 )
             )
         # Creating the binding wakes every event waiting for it, this one included.
-        Binding.create(
-            {
-                "backend_id": exception.backend_id.id,
-                "external_type": exception.waiting_type,
-                "external_id": exception.waiting_external_id,
-                "res_model": record._name,
-                "res_id": record.id,
-            }
-        )
+        # sudo: Connector Users work the queue but may not create bindings by hand; every
+        # value here was checked above (declared model, a record the user can read).
+        with workflow_write():
+            Binding.sudo().create(
+                {
+                    "backend_id": exception.backend_id.id,
+                    "external_type": exception.waiting_type,
+                    "external_id": exception.waiting_external_id,
+                    "res_model": record._name,
+                    "res_id": record.id,
+                }
+            )
         exception.message_post(
             body=Markup(_("Mapped %(type)s %(ref)s to <b>%(record)s</b>."))
             % {

@@ -6,6 +6,7 @@ from . import (
     project_project,
     psa_backend,
     psa_billing_event_record,
+    psa_binding,
     psa_importer,
     psa_importer_billing_event,
     psa_importer_contract,

@@ -1,5 +1,7 @@
 from odoo import _, fields, models
 
+from odoo.addons.psa_connector_base.tools.access import requires_group
+
 # Cost and margins reveal employees' cost rates (one person's hours x rate): the
 # summary is for the group that reads employee cost (psa_connector_hr), which finance
 # people are granted; invoicing users and connector managers without it do not see it.
@@ -67,6 +69,8 @@ class ProjectProject(models.Model):
             for name in names:
                 project[f"psa_{name}"] = figures.get(name, 0.0)
 
+    # The same people as the figures it shows.
+    @requires_group(*FINANCIAL_GROUPS.split(","))
     def action_psa_financials(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(

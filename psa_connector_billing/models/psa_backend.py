@@ -5,6 +5,7 @@ from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import date_utils
 
+from odoo.addons.psa_connector_base.tools.access import MANAGER, USER, requires_group
 from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
 from odoo.addons.psa_connector_base.tools.jobs import failure_recorded
 
@@ -91,6 +92,7 @@ class PsaBackend(models.Model):
     def _cron_create_draft_invoices(self):
         self.search([("kind", "=", "psa")]).action_create_draft_invoices()
 
+    @requires_group(MANAGER)
     def action_create_draft_invoices(self):
         """Draft invoices for every PSA contract with something to invoice."""
         invoices = self.env["account.move"]
@@ -144,6 +146,7 @@ class PsaBackend(models.Model):
             ]
         )._compute_so_line()
 
+    @requires_group(USER)
     def action_view_contracts(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
@@ -205,6 +208,7 @@ class PsaBackend(models.Model):
             if project_id in external
         ]
 
+    @requires_group(MANAGER)
     def action_push_project_financials(self):
         for backend in self:
             backend.with_delay(

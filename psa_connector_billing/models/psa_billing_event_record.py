@@ -1,5 +1,7 @@
 from odoo import _, api, fields, models
 
+from odoo.addons.psa_connector_base.tools.access import USER, requires_group
+
 
 class PsaBillingEventRecord(models.Model):
     """The proof that one billing event took effect, keyed by its idempotency key.
@@ -12,8 +14,23 @@ class PsaBillingEventRecord(models.Model):
     """
 
     _name = "psa.billing.event.record"
-    _inherit = ["psa.idempotency.record.mixin"]
+    _inherit = ["psa.idempotency.record.mixin", "psa.workflow.guard.mixin"]
     _description = "PSA Connector Applied Billing Event"
+    # The proof that a billing event was applied: a row edited or made by hand would make
+    # a replay skip (or apply again) an amount; only the importer writes it.
+    _psa_workflow_fields = (
+        "backend_id",
+        "idempotency_key",
+        "event_id",
+        "result",
+        "kind",
+        "contract_ref",
+        "sale_order_id",
+        "sale_line_id",
+        "invoice_id",
+        "amount",
+        "state",
+    )
 
     idempotency_key = fields.Char(required=True, readonly=True, help="The billing event id.")
     kind = fields.Char(readonly=True)
@@ -41,6 +58,7 @@ class PsaBillingEventRecord(models.Model):
     def _claim_defaults(self):
         return {"state": "applied"}
 
+    @requires_group(USER)
     def action_open_invoice(self):
         self.ensure_one()
         return {

@@ -1,5 +1,7 @@
 from odoo import _, fields, models
 
+from odoo.addons.psa_connector_base.tools.access import USER, requires_group
+
 
 class PsaVendorBillRecord(models.Model):
     """The proof that one PSA vendor bill (approved subcontractor time or a vendor's
@@ -11,8 +13,20 @@ class PsaVendorBillRecord(models.Model):
     """
 
     _name = "psa.vendor.bill.record"
-    _inherit = ["psa.idempotency.record.mixin"]
+    _inherit = ["psa.idempotency.record.mixin", "psa.workflow.guard.mixin"]
     _description = "PSA Connector Applied Vendor Bill"
+    # The proof that a PSA bill was billed: only the importer writes it (see billing events).
+    _psa_workflow_fields = (
+        "backend_id",
+        "idempotency_key",
+        "event_id",
+        "result",
+        "kind",
+        "purchase_ref",
+        "purchase_order_id",
+        "bill_id",
+        "amount",
+    )
 
     idempotency_key = fields.Char(required=True, readonly=True, help="The PSA vendor bill id.")
     kind = fields.Selection(
@@ -36,6 +50,7 @@ class PsaVendorBillRecord(models.Model):
         ),
     ]
 
+    @requires_group(USER)
     def action_open_bill(self):
         self.ensure_one()
         return {

@@ -12,6 +12,18 @@ class PsaAllocation(models.Model):
     _description = "PSA Resource Allocation"
     _order = "date_from desc, employee_id, id"
     _check_company_auto = True
+    _inherit = ["psa.workflow.guard.mixin"]
+    # The forecasting tool owns allocations: the import (and a leaver's end date) writes them.
+    _psa_workflow_fields = (
+        "employee_id",
+        "project_id",
+        "company_id",
+        "date_from",
+        "date_to",
+        "hours_per_day",
+        "role",
+        "status",
+    )
 
     employee_id = fields.Many2one(
         "hr.employee", required=True, ondelete="cascade", index=True, check_company=True

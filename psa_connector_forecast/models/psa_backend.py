@@ -1,5 +1,7 @@
 from odoo import models
 
+from odoo.addons.psa_connector_base.tools.access import MANAGER, requires_group
+
 
 class PsaBackend(models.Model):
     _inherit = "psa.backend"
@@ -10,6 +12,7 @@ class PsaBackend(models.Model):
             types.append("allocation")
         return types
 
+    @requires_group(MANAGER)
     def action_push_actuals_now(self):
         """Re-send the actuals of every active project (what the nightly batch does)."""
         for backend in self.filtered(lambda b: b.kind == "forecast"):

@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from odoo import SUPERUSER_ID, _, api, fields, models
 
+from odoo.addons.psa_connector_base.tools.access import workflow_write
 from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
 from odoo.addons.psa_connector_base.tools.jobs import failure_recorded
 
@@ -23,6 +24,19 @@ class PsaForecastPush(models.Model):
     _description = "PSA Actuals Push State"
     _order = "backend_id, project_id"
     _rec_name = "project_id"
+    _inherit = ["psa.workflow.guard.mixin"]
+    # The debounce flags and push results belong to the push jobs.
+    _psa_workflow_fields = (
+        "backend_id",
+        "project_id",
+        "dirty",
+        "job_pending",
+        "dirty_since",
+        "last_push_date",
+        "last_pushed_weeks",
+        "last_result",
+        "push_count",
+    )
 
     backend_id = fields.Many2one("psa.backend", required=True, ondelete="cascade", index=True)
     project_id = fields.Many2one("project.project", required=True, ondelete="cascade", index=True)
@@ -199,9 +213,10 @@ class PsaForecastPush(models.Model):
         )
 
     def _push(self):
-        return "; ".join(
-            states._push_to(backend) for backend, states in self.grouped("backend_id").items()
-        )
+        with workflow_write():
+            return "; ".join(
+                states._push_to(backend) for backend, states in self.grouped("backend_id").items()
+            )
 
     def _push_to(self, backend):
         external_ids = self._project_external_ids(backend, self.project_id)

@@ -3,6 +3,8 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.psa_connector_base.tools.access import MANAGER, requires_group
+
 
 class PsaUtilisationComputeWizard(models.TransientModel):
     _name = "psa.utilisation.compute.wizard"
@@ -23,6 +25,7 @@ class PsaUtilisationComputeWizard(models.TransientModel):
         "hr.employee", string="Employees", help="Leave empty for every active employee."
     )
 
+    @requires_group(MANAGER)
     def action_compute(self):
         self.ensure_one()
         if self.date_to < self.date_from:

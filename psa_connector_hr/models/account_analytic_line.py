@@ -1,5 +1,9 @@
 from odoo import fields, models
 
+from odoo.addons.psa_connector_timesheet.models.account_analytic_line import (
+    PSA_LINE_WORKFLOW_FIELDS,
+)
+
 PAY_CATEGORIES = [
     ("normal", "Normal hours"),
     ("overtime", "Overtime"),
@@ -10,6 +14,8 @@ PAY_CATEGORIES = [
 
 class AccountAnalyticLine(models.Model):
     _inherit = "account.analytic.line"
+    # Payroll pays by these: the PSA's category and approval time, not the employee's.
+    _psa_workflow_fields = (*PSA_LINE_WORKFLOW_FIELDS, "psa_pay_category", "psa_approved_date")
 
     psa_pay_category = fields.Selection(
         PAY_CATEGORIES,

@@ -12,6 +12,16 @@ class PsaEmployeeCostHistory(models.Model):
     _description = "PSA Connector Employee Cost History"
     _order = "employee_id, effective_date desc, id desc"
     _rec_name = "employee_id"
+    _inherit = ["psa.workflow.guard.mixin"]
+    # Rates come from the HR system (written by the employee import under sudo): a rate
+    # typed in here would change every margin of past work.
+    _psa_workflow_fields = (
+        "employee_id",
+        "effective_date",
+        "hourly_cost",
+        "currency_id",
+        "backend_id",
+    )
 
     employee_id = fields.Many2one(
         "hr.employee", required=True, ondelete="cascade", index=True, readonly=True

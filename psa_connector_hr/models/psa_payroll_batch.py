@@ -7,6 +7,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import float_compare
 
 from odoo.addons.psa_connector_base.tools import spreadsheet
+from odoo.addons.psa_connector_base.tools.access import requires_group, workflow_write
 from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
 
 from .account_analytic_line import PAY_CATEGORIES
@@ -14,6 +15,8 @@ from .account_analytic_line import PAY_CATEGORIES
 CATEGORIES = [*PAY_CATEGORIES, ("expense", "Reimbursable expenses")]
 # Who may approve a payroll export: HR officers and accounting managers.
 APPROVER_GROUPS = ("hr.group_hr_user", "account.group_account_manager")
+# Who may look at a batch's sources (the connector's users read batches too).
+READER_GROUPS = (*APPROVER_GROUPS, "psa_connector_base.group_connector_user")
 FILE_COLUMNS = [
     "payroll_id",
     "employee",
@@ -36,8 +39,25 @@ class PsaPayrollBatch(models.Model):
 
     _name = "psa.payroll.batch"
     _description = "PSA Connector Payroll Batch"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "psa.workflow.guard.mixin"]
     _order = "id desc"
+    # Built by the period's actions, approved and sent by the workflow: none of this is
+    # typed in, or an editor could approve their own export or change what is paid.
+    _psa_workflow_fields = (
+        "name",
+        "period_id",
+        "kind",
+        "adjusts_batch_id",
+        "state",
+        "entry_ids",
+        "line_ids",
+        "check_ids",
+        "approved_by_id",
+        "approved_date",
+        "sent_date",
+        "payload",
+        "attachment_id",
+    )
 
     name = fields.Char(string="Reference", readonly=True, copy=False, default="/")
     period_id = fields.Many2one(
@@ -97,7 +117,8 @@ class PsaPayrollBatch(models.Model):
         batches = super().create(vals_list)
         for batch in batches:
             number = self.search_count([("period_id", "=", batch.period_id.id)])
-            batch.name = f"PAY/{batch.period_id.name}/{number}"
+            with workflow_write():
+                batch.name = f"PAY/{batch.period_id.name}/{number}"
         return batches
 
     def write(self, vals):
@@ -253,6 +274,7 @@ class PsaPayrollBatch(models.Model):
             result |= {(model, log.res_id) for log in logs}
         return result
 
+    @requires_group("hr.group_hr_user")
     def action_refresh(self):
         """Rebuild a batch waiting for approval, after fixing what the checks listed."""
         for batch in self:
@@ -262,11 +284,13 @@ class PsaPayrollBatch(models.Model):
                 batch._fill(batch.period_id._collect_differences())
         return True
 
+    @requires_group(*APPROVER_GROUPS)
     def action_cancel(self):
         for batch in self:
             if batch.state != "to_approve":
                 raise UserError(_("Only a batch waiting for approval can be cancelled."))
-        self.write({"state": "cancelled"})
+        with workflow_write():
+            self.write({"state": "cancelled"})
         return True
 
     # Approval --------------------------------------------------------------------------
@@ -287,6 +311,7 @@ class PsaPayrollBatch(models.Model):
                     result[user].append(entry.source_name)
         return result
 
+    @requires_group(*APPROVER_GROUPS)
     def action_approve(self):
         """Approve after the checkpoint, then send; the approver is recorded.
 
@@ -294,8 +319,6 @@ class PsaPayrollBatch(models.Model):
         the batch cannot approve it.
         """
         user = self.env.user
-        if not any(user.has_group(group) for group in APPROVER_GROUPS):
-            raise AccessError(_("Only HR officers and accounting managers approve payroll."))
         for batch in self:
             if batch.state != "to_approve":
                 raise UserError(_("Batch %s is not waiting for approval.", batch.name))
@@ -318,14 +341,15 @@ class PsaPayrollBatch(models.Model):
                         name=batch.name,
                     )
                 )
-            batch.write(
-                {
-                    "state": "approved",
-                    "approved_by_id": user.id,
-                    "approved_date": fields.Datetime.now(),
-                }
-            )
-            batch.payload = json.dumps(batch._payload(), indent=2, ensure_ascii=False)
+            with workflow_write():
+                batch.write(
+                    {
+                        "state": "approved",
+                        "approved_by_id": user.id,
+                        "approved_date": fields.Datetime.now(),
+                    }
+                )
+                batch.payload = json.dumps(batch._payload(), indent=2, ensure_ascii=False)
         self._send()
         return True
 
@@ -448,6 +472,7 @@ class PsaPayrollBatch(models.Model):
         self.sudo().attachment_id = attachment
         return attachment
 
+    @requires_group(*READER_GROUPS)
     def action_download(self):
         self.ensure_one()
         if not self.attachment_id:

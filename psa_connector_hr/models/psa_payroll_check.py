@@ -1,6 +1,10 @@
 from odoo import _, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.psa_connector_base.tools.access import requires_group, workflow_write
+
+from .psa_payroll_batch import APPROVER_GROUPS, READER_GROUPS
+
 CHECK_KINDS = [
     ("no_payroll_id", "Employee without payroll ID"),
     ("above_ceiling", "Hours above the ceiling"),
@@ -14,7 +18,20 @@ class PsaPayrollCheck(models.Model):
 
     _name = "psa.payroll.check"
     _description = "PSA Connector Payroll Validation Check"
+    _inherit = ["psa.workflow.guard.mixin"]
     _order = "batch_id, kind, id"
+    # A finding is the checkpoint's, and accepting it records who did: only action_accept.
+    _psa_workflow_fields = (
+        "batch_id",
+        "kind",
+        "name",
+        "employee_id",
+        "source_model",
+        "source_id",
+        "state",
+        "accepted_by_id",
+        "accepted_date",
+    )
 
     batch_id = fields.Many2one(
         "psa.payroll.batch", required=True, ondelete="cascade", index=True, readonly=True
@@ -40,18 +57,21 @@ class PsaPayrollCheck(models.Model):
         self.ensure_one()
         return (self.kind, self.employee_id.id, self.source_model or "", self.source_id or 0)
 
+    @requires_group(*APPROVER_GROUPS)
     def action_accept(self):
         if any(c.batch_id.state != "to_approve" for c in self):
             raise UserError(_("The batch is approved already."))
-        self.filtered(lambda c: c.state == "open").write(
-            {
-                "state": "accepted",
-                "accepted_by_id": self.env.user.id,
-                "accepted_date": fields.Datetime.now(),
-            }
-        )
+        with workflow_write():
+            self.filtered(lambda c: c.state == "open").write(
+                {
+                    "state": "accepted",
+                    "accepted_by_id": self.env.user.id,
+                    "accepted_date": fields.Datetime.now(),
+                }
+            )
         return True
 
+    @requires_group(*READER_GROUPS)
     def action_open_source(self):
         self.ensure_one()
         if not (self.source_model and self.source_id):

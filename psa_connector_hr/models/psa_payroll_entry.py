@@ -1,7 +1,9 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from .psa_payroll_batch import CATEGORIES
+from odoo.addons.psa_connector_base.tools.access import requires_group
+
+from .psa_payroll_batch import CATEGORIES, READER_GROUPS
 
 SOURCE_MODELS = [
     ("account.analytic.line", "Timesheet line"),
@@ -62,6 +64,7 @@ class PsaPayrollEntry(models.Model):
         if any(e.batch_id.state in ("approved", "sent") for e in self):
             raise UserError(_("Entries of an approved payroll batch do not change."))
 
+    @requires_group(*READER_GROUPS)
     def action_open_source(self):
         self.ensure_one()
         return {

@@ -8,6 +8,10 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_is_zero
 
+from odoo.addons.psa_connector_base.tools.access import requires_group, workflow_write
+
+from .psa_payroll_batch import READER_GROUPS
+
 _logger = logging.getLogger(__name__)
 
 # Fields of a period that may still change once it is sent (none of its content).
@@ -25,8 +29,10 @@ class PsaPayrollPeriod(models.Model):
 
     _name = "psa.payroll.period"
     _description = "PSA Connector Payroll Period"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "psa.workflow.guard.mixin"]
     _order = "company_id, date_start desc"
+    # Set by sending the regular batch; a period set back to open would unlock its content.
+    _psa_workflow_fields = ("state",)
 
     name = fields.Char(
         compute="_compute_name",
@@ -356,6 +362,7 @@ class PsaPayrollPeriod(models.Model):
     def _regular_batch(self):
         return self.batch_ids.filtered(lambda b: b.kind == "regular" and b.state != "cancelled")
 
+    @requires_group("hr.group_hr_user")
     def action_compute_batch(self):
         """Build (or rebuild, while it waits for approval) the period's regular batch."""
         Batch = self.env["psa.payroll.batch"]
@@ -380,12 +387,14 @@ class PsaPayrollPeriod(models.Model):
             batch = period._regular_batch()
             if batch and batch.state != "to_approve":
                 raise UserError(_("The regular batch of %s is approved already.", period.name))
-            if not batch:
-                batch = Batch.create({"period_id": period.id, "kind": "regular"})
-            batch._fill(period._collect_entries(exclude_batch=batch))
+            with workflow_write():
+                if not batch:
+                    batch = Batch.create({"period_id": period.id, "kind": "regular"})
+                batch._fill(period._collect_entries(exclude_batch=batch))
             batches |= batch
         return batches
 
+    @requires_group("hr.group_hr_user")
     def action_compute_adjustment(self):
         """An adjustment batch with only what changed since the period was sent."""
         Batch = self.env["psa.payroll.batch"]
@@ -405,17 +414,19 @@ class PsaPayrollPeriod(models.Model):
             differences = period._collect_differences()
             if not differences:
                 raise UserError(_("Nothing changed since %s was sent.", period.name))
-            batch = Batch.create(
-                {
-                    "period_id": period.id,
-                    "kind": "adjustment",
-                    "adjusts_batch_id": period._regular_batch().id,
-                }
-            )
-            batch._fill(differences)
+            with workflow_write():
+                batch = Batch.create(
+                    {
+                        "period_id": period.id,
+                        "kind": "adjustment",
+                        "adjusts_batch_id": period._regular_batch().id,
+                    }
+                )
+                batch._fill(differences)
             batches |= batch
         return batches
 
+    @requires_group(*READER_GROUPS)
     def action_view_batches(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(

@@ -3,9 +3,17 @@ from collections import defaultdict
 from odoo import _, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.psa_connector_base.tools.access import USER, requires_group, workflow_write
+
+# Set by the sync (the PSA's billable flag) and by finance's lock only: a user who may
+# edit their own timesheet lines may not unlock one or make it billable.
+PSA_LINE_WORKFLOW_FIELDS = ("psa_locked", "psa_billable")
+
 
 class AccountAnalyticLine(models.Model):
-    _inherit = "account.analytic.line"
+    _name = "account.analytic.line"
+    _inherit = ["account.analytic.line", "psa.workflow.guard.mixin"]
+    _psa_workflow_fields = PSA_LINE_WORKFLOW_FIELDS
 
     psa_locked = fields.Boolean(
         string="Locked for the PSA",
@@ -21,11 +29,13 @@ class AccountAnalyticLine(models.Model):
         self.ensure_one()
         return self.psa_locked or not self._is_not_billed()
 
+    @requires_group(USER)
     def action_psa_lock(self):
         unlocked = self.filtered(lambda line: not line.psa_locked)
         if not unlocked:
             raise UserError(_("The selected lines are already locked."))
-        unlocked.psa_locked = True
+        with workflow_write():
+            unlocked.psa_locked = True
         unlocked._psa_report_billed({"number": _("Locked in Odoo"), "odoo_id": None})
         return True
 

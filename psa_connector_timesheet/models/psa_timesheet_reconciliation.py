@@ -4,6 +4,13 @@ from collections import defaultdict
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.psa_connector_base.tools.access import (
+    MANAGER,
+    USER,
+    in_workflow,
+    requires_group,
+    workflow_write,
+)
 from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
 
 HOURS_TOLERANCE = 0.001
@@ -14,8 +21,24 @@ class PsaTimesheetReconciliation(models.Model):
 
     _name = "psa.timesheet.reconciliation"
     _description = "PSA Connector Timesheet Reconciliation"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "psa.workflow.guard.mixin"]
     _order = "id desc"
+    # The report's findings are the run's, not anyone's to edit: the re-import acts on them.
+    _psa_workflow_fields = (
+        "state",
+        "run_date",
+        "error_message",
+        "line_ids",
+        "psa_hours",
+        "odoo_hours",
+        "psa_entry_count",
+        "missing_entry_count",
+        "extra_line_count",
+        "difference_count",
+        "approved_unbilled_hours",
+        "waiting_exception_count",
+        "oldest_waiting_date",
+    )
 
     name = fields.Char(compute="_compute_name", store=True)
     backend_id = fields.Many2one("psa.backend", required=True, ondelete="cascade", index=True)
@@ -51,21 +74,36 @@ class PsaTimesheetReconciliation(models.Model):
         if any(r.date_from > r.date_to for r in self):
             raise UserError(_("The period must start before it ends."))
 
+    def write(self, vals):
+        # The findings belong to the backend and period they were computed for: the
+        # re-import reads that backend's PSA over that period.
+        if (
+            {"backend_id", "date_from", "date_to"} & set(vals)
+            and not (self.env.su or in_workflow())
+            and any(report.state != "draft" for report in self)
+        ):
+            raise UserError(
+                _("A reconciliation that ran keeps its backend and period: create a new one.")
+            )
+        return super().write(vals)
+
     # Running ------------------------------------------------------------------------
 
+    @requires_group(USER)
     def action_run(self):
         for report in self:
             try:
-                with self.env.cr.savepoint():
+                with self.env.cr.savepoint(), workflow_write():
                     report._run()
             except RemoteServiceError as err:
-                report.write(
-                    {
-                        "state": "failed",
-                        "error_message": err.message,
-                        "run_date": fields.Datetime.now(),
-                    }
-                )
+                with workflow_write():
+                    report.write(
+                        {
+                            "state": "failed",
+                            "error_message": err.message,
+                            "run_date": fields.Datetime.now(),
+                        }
+                    )
         return True
 
     def _run(self):
@@ -84,8 +122,7 @@ class PsaTimesheetReconciliation(models.Model):
         psa_entry_count = 0
         cr = self.env.cr
         cr.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS psa_recon_seen (external_id text) "
-            "ON COMMIT DROP"
+            "CREATE TEMPORARY TABLE IF NOT EXISTS psa_recon_seen (external_id text) ON COMMIT DROP"
         )
         cr.execute("TRUNCATE psa_recon_seen")
         adapter = backend._get_adapter()
@@ -243,17 +280,44 @@ class PsaTimesheetReconciliation(models.Model):
 
     # Fixing -------------------------------------------------------------------------
 
-    def action_reimport_missing(self):
-        """Queue the missing entries through the normal path, then they land once."""
+    def _missing_external_ids(self):
+        """Ids of the PSA entries the last run found missing in Odoo."""
         self.ensure_one()
-        entries = [
-            entry
+        return {
+            str(entry["id"])
             for line in self.line_ids
             if line.missing_entries
             for entry in json.loads(line.missing_entries)
-        ]
-        if not entries:
+        }
+
+    @requires_group(MANAGER)
+    def action_reimport_missing(self):
+        """Queue the missing entries through the normal path, then they land once.
+
+        The entries are read again from the PSA, by the ids the run found missing: what
+        is imported (as approved time, by the superuser's jobs) is what the PSA says now,
+        never text stored in Odoo.
+        """
+        self.ensure_one()
+        wanted = self._missing_external_ids()
+        if not wanted:
             raise UserError(_("No entry is missing in Odoo for this period."))
+        backend = self.backend_id
+        try:
+            entries = [
+                entry
+                for page in backend._get_adapter().iter_time_entries(
+                    self.date_from, self.date_to, backend._approved_time_states()
+                )
+                for entry in page
+                if str(entry.get("id")) in wanted
+            ]
+        except RemoteServiceError as err:
+            raise UserError(err.message) from None
+        if not entries:
+            raise UserError(
+                _("The PSA no longer lists the missing entries as approved: run the report again.")
+            )
         Event = self.env["psa.event"]
         new_events = Event._store_pulled(self.backend_id, "time_entry", entries)
         # Versions already received (e.g. failed earlier) are retried rather than stored again.

@@ -1,10 +1,27 @@
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
+
+from odoo.addons.psa_connector_base.tools.access import in_workflow
 
 
 class PsaTimesheetReconciliationLine(models.Model):
     _name = "psa.timesheet.reconciliation.line"
     _description = "PSA Connector Timesheet Reconciliation Difference"
+    _inherit = ["psa.workflow.guard.mixin"]
     _order = "date, project_external_id"
+    # Written by the reconciliation's run only: the re-import acts on these findings.
+    _psa_workflow_fields = (
+        "reconciliation_id",
+        "project_id",
+        "project_external_id",
+        "date",
+        "psa_hours",
+        "odoo_hours",
+        "kind",
+        "missing_count",
+        "missing_entries",
+        "extra_line_ids",
+    )
 
     reconciliation_id = fields.Many2one(
         "psa.timesheet.reconciliation", required=True, ondelete="cascade", index=True
@@ -35,3 +52,9 @@ class PsaTimesheetReconciliationLine(models.Model):
     def _compute_difference(self):
         for line in self:
             line.difference = round(line.psa_hours - line.odoo_hours, 4)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_by_the_run_only(self):
+        # Deleting a finding would hide a difference as surely as editing it.
+        if not (self.env.su or in_workflow()):
+            raise AccessError(_("Reconciliation differences are removed by running it again."))
