@@ -9,7 +9,7 @@ from odoo import SUPERUSER_ID, _, api, fields, models, tools
 from odoo.exceptions import UserError
 
 from ..adapters import ADAPTERS, AdapterConfig, get_adapter_class
-from ..tools import crypto, job_runner, webhook_intake
+from ..tools import crypto, job_runner, webhook_guard, webhook_intake
 from ..tools.errors import RemoteServiceError
 from ..tools.jobs import failure_recorded
 from .psa_event import PULL_CHUNK_SIZE
@@ -138,8 +138,10 @@ class PsaBackend(models.Model):
     @api.constrains("code")
     def _check_code(self):
         for backend in self:
-            if not backend.code.replace("-", "").replace("_", "").isalnum():
-                raise UserError(_("The code may hold only letters, digits, '-' and '_'."))
+            if not webhook_guard.is_valid_code(backend.code):
+                raise UserError(
+                    _("The code may hold only letters, digits, '-' and '_' (at most 64).")
+                )
 
     # Secrets -------------------------------------------------------------------------
 
@@ -201,12 +203,17 @@ class PsaBackend(models.Model):
         Every webhook needs them: from a per-process cache (cleared, in every worker, when
         a backend is created, archived or its webhook settings change) they cost no query.
         """
-        settings = self._webhook_settings(code)
-        backend = self.sudo().browse(settings and settings[0])
-        if settings:
-            for name, value in zip(WEBHOOK_FIELDS_ORDER[1:], settings[1:], strict=True):
-                field = self._fields[name]
-                self.env.cache.update(backend, field, [field.convert_to_cache(value, backend)])
+        if not webhook_guard.is_valid_code(code):
+            return self.sudo().browse()
+        try:
+            settings = self._webhook_settings(code)
+        except LookupError:
+            # Not cached: unknown codes must not grow every worker's memory.
+            return self.sudo().browse()
+        backend = self.sudo().browse(settings[0])
+        for name, value in zip(WEBHOOK_FIELDS_ORDER[1:], settings[1:], strict=True):
+            field = self._fields[name]
+            self.env.cache.update(backend, field, [field.convert_to_cache(value, backend)])
         return backend
 
     def _register_hook(self):
@@ -222,7 +229,8 @@ class PsaBackend(models.Model):
     def _webhook_settings(self, code):
         backend = self.sudo().search([("code", "=", code), ("active", "=", True)], limit=1)
         if not backend:
-            return None
+            # ormcache keeps what is returned, not what is raised: a miss is not cached.
+            raise LookupError(code)
         row = backend.read([f for f in WEBHOOK_FIELDS_ORDER if f != "id"], load=None)[0]
         return tuple(row[name] for name in WEBHOOK_FIELDS_ORDER)
 
