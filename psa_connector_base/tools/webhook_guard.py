@@ -171,8 +171,9 @@ class _Reader:
     Under Odoo's servers (werkzeug's request handler) ``wsgi.input`` is the connection's
     buffered reader, or werkzeug's ``DechunkedInput`` around it; that de-chunker reads
     size lines without a bound, so chunked bodies are de-chunked here from the reader
-    underneath. ``read1`` makes at most one ``recv``, whose timeout is set to what is
-    left of the deadline: the whole body, not each read, is bounded in time.
+    underneath. ``read1`` and ``peek`` make at most one ``recv``, whose timeout is set to
+    what is left of the deadline: the whole body, not each read, is bounded in time.
+    Nothing is read ahead: the stream gives no byte beyond the one needed.
     """
 
     def __init__(self, environ, deadline):
@@ -180,7 +181,6 @@ class _Reader:
         # werkzeug.serving.DechunkedInput keeps the raw reader as _rfile.
         self.stream = getattr(stream, "_rfile", None) or stream
         self.deadline = deadline
-        self.buffer = b""
         self.socket = environ.get("socket") or environ.get("werkzeug.socket")
         self.saved_timeout = None
         if self.socket is not None:
@@ -194,47 +194,57 @@ class _Reader:
             with contextlib.suppress(OSError):
                 self.socket.settimeout(self.saved_timeout)
 
-    def _fill(self, wanted):
+    def _arm(self):
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError
         if self.socket is not None:
             self.socket.settimeout(remaining)
-        read1 = getattr(self.stream, "read1", None)
-        size = max(1, min(wanted, READ_SIZE))
-        data = read1(size) if read1 is not None else self.stream.read(size)
+
+    def _checked(self, data):
         if time.monotonic() > self.deadline:
             raise TimeoutError
         return data
 
+    def _read_some(self, size):
+        self._arm()
+        read1 = getattr(self.stream, "read1", None)
+        size = max(1, min(size, READ_SIZE))
+        return self._checked(read1(size) if read1 is not None else self.stream.read(size))
+
     def read_exact(self, size):
         """``size`` bytes, fewer only at the end of the stream."""
-        parts = [self.buffer[:size]]
-        got = len(parts[0])
-        self.buffer = self.buffer[size:]
+        parts, got = [], 0
         while got < size:
-            data = self._fill(size - got)
+            data = self._read_some(size - got)
             if not data:
                 break
-            if len(data) > size - got:
-                data, self.buffer = data[: size - got], data[size - got :]
             parts.append(data)
             got += len(data)
         return b"".join(parts)
 
     def readline(self, limit):
-        """One line (with its end), refused when longer than ``limit`` bytes."""
-        while b"\n" not in self.buffer:
-            if len(self.buffer) > limit:
+        """One line (without its end), refused when longer than ``limit`` bytes."""
+        line = b""
+        peek = getattr(self.stream, "peek", None)
+        while not line.endswith(b"\n"):
+            if len(line) > limit:
                 raise BodyRefused(400, "invalid chunked encoding", "bad_framing")
-            data = self._fill(limit + 2 - len(self.buffer))
+            if peek is not None:
+                self._arm()
+                ahead = self._checked(peek(1))[: limit + 2 - len(line)]
+                end = ahead.find(b"\n")
+                # Take what the buffer already holds, up to the line end: no blocking read.
+                data = self.stream.read(end + 1 if end >= 0 else len(ahead)) if ahead else b""
+            else:
+                data = self._read_some(1)
             if not data:
                 raise BodyRefused(400, "the body ended inside its chunked encoding", "short_body")
-            self.buffer += data
-        line, _sep, self.buffer = self.buffer.partition(b"\n")
+            line += data
+        line = line[:-1]
         if len(line) > limit:
             raise BodyRefused(400, "invalid chunked encoding", "bad_framing")
-        return line
+        return line.rstrip(b"\r")
 
 
 class RefusalLog:
