@@ -21,7 +21,7 @@ class _Remote:
         remote = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's name)
+            def do_GET(self):
                 remote.seen.append((self.path, self.headers.get("Authorization")))
                 status, headers, body = remote.routes.get(
                     self.path.split("?")[0],
