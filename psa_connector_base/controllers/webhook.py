@@ -179,7 +179,9 @@ class PsaWebhookController(http.Controller):
 def _read_body(limit):
     """The raw body, or the BodyRefused that says why it was not read (webhook_guard)."""
     httprequest = request.httprequest
-    environ = httprequest.environ
+    # Odoo's request.httprequest.environ is a copy without the wsgi.* and socket keys;
+    # the WSGI environment itself is what the body is read from.
+    environ = getattr(httprequest, "_HTTPRequest__environ", None) or httprequest.environ
     try:
         if not environ.get(BOUNDED):
             # The intake in front of Odoo did not read it (it is not installed in this

@@ -79,6 +79,7 @@ class PsaBackendSetupWizard(models.TransientModel):
     # sudo: the ciphertext columns are base.group_system only; a wizard row is readable by
     # its creator alone (transient model rule).
 
+    @api.depends("api_token_encrypted")
     def _compute_api_token(self):
         for wizard in self:
             wizard.api_token = MASK if wizard.sudo().api_token_encrypted else False
@@ -88,6 +89,7 @@ class PsaBackendSetupWizard(models.TransientModel):
             if wizard.api_token != MASK:
                 wizard.sudo().api_token_encrypted = crypto.encrypt(wizard.api_token or "")
 
+    @api.depends("webhook_secret_once_encrypted")
     def _compute_webhook_secret_once(self):
         for wizard in self:
             stored = wizard.sudo().webhook_secret_once_encrypted
