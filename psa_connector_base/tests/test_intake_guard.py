@@ -337,7 +337,9 @@ class TestIntakeGuard(PsaTestMixin, HttpCase):
             )
         self.assertEqual(status, 413, answer)
         self.assertLess(elapsed, 3)
-        self.assertLess(sent, 16 * 1024)
+        # Through Odoo's request handling the answer takes longer to start than in front of
+        # it (the rest sits in socket buffers, unread); it still comes long before the MiB.
+        self.assertLess(sent, 256 * 1024)
 
     # Logging -------------------------------------------------------------------------
 
