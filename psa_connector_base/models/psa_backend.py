@@ -417,8 +417,11 @@ class PsaBackend(models.Model):
         """What the administrator allows outbound calls to reach (system parameters)."""
         params = self.env["ir.config_parameter"].sudo()
         return {
-            "allow_private_targets": str2bool(params.get_param(ALLOW_PRIVATE_TARGETS, "False")),
-            "allow_insecure_http": str2bool(params.get_param(ALLOW_INSECURE_HTTP, "False")),
+            name: str2bool(params.get_param(key) or "False", False)
+            for name, key in (
+                ("allow_private_targets", ALLOW_PRIVATE_TARGETS),
+                ("allow_insecure_http", ALLOW_INSECURE_HTTP),
+            )
         }
 
     def _get_adapter(self):
