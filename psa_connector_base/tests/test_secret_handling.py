@@ -143,3 +143,23 @@ class TestSecretHandling(PsaTransactionCase):
         self.assertNotIn("s3cr3t-value", repr(bare))
         adapter = self.backend._get_adapter()
         self.assertNotIn(API_TOKEN, repr(adapter) + repr(vars(adapter).get("config")))
+
+    def test_a_connector_manager_uses_the_wizard_form(self):
+        # The web client's own calls, as a Connector Manager (not in Settings): the
+        # ciphertext columns are not theirs to read, the form must work without them.
+        Wizard = self.env["psa.backend.setup.wizard"].with_user(self.manager)
+        spec = {name: {} for name in ("name", "code", "base_url", "api_token", "connection_ok")}
+        spec["webhook_secret_once"] = {}
+        result = Wizard.onchange(
+            {"name": "M", "code": "m-psa", "api_token": "typed-token"}, ["api_token"], spec
+        )
+        self.assertNotIn("typed-token", repr(result))
+        wizard = Wizard.create(
+            {"name": "M", "code": "m-psa", "base_url": "https://127.0.0.1:9", "api_token": "t0k"}
+        )
+        wizard.action_test_connection()
+        [row] = wizard.web_read(spec)
+        self.assertEqual(row["api_token"], "********")
+        self.assertFalse(row["webhook_secret_once"])
+        with self.assertRaises(AccessError):
+            wizard.read(["api_token_encrypted"])
