@@ -95,6 +95,19 @@ class PsaBackendSetupWizard(models.TransientModel):
             stored = wizard.sudo().webhook_secret_once_encrypted
             wizard.webhook_secret_once = crypto.decrypt(stored) if stored else False
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        wizards = super().create(vals_list)
+        # The cache would otherwise hand the typed token back for the rest of the request.
+        wizards.invalidate_recordset(["api_token"])
+        return wizards
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "api_token" in vals:
+            self.invalidate_recordset(["api_token"])
+        return result
+
     def _clear_token(self):
         return crypto.decrypt(self.sudo().api_token_encrypted or "")
 
