@@ -121,6 +121,9 @@ def seed(db, check):
             euro = env.ref("base.EUR")
             euro.active = True
             env.company.currency_id = euro
+            # The simulator is on http://127.0.0.1 (see psa_connector_base.adapters.base).
+            for param in ("allow_private_targets", "allow_insecure_http"):
+                env["ir.config_parameter"].set_param(f"psa_connector_base.{param}", "True")
             for code, kind in [("life-psa", "psa"), ("life-hr", "hr"), ("life-fc", "forecast")]:
                 env["psa.backend"].create(
                     {

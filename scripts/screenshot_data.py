@@ -207,6 +207,13 @@ for object_type, ok in (("customer", True), ("project", True), ("task", True), (
 for _i in range(12):
     env["psa.audit.log"]._log(backend, "out", "write_back", object_type="customer")
 
+# The simulator listens on http://127.0.0.1: outbound calls may reach it (the connector
+# refuses private addresses and http:// unless an administrator allows them).
+for _param in (
+    "psa_connector_base.allow_private_targets",
+    "psa_connector_base.allow_insecure_http",
+):
+    env["ir.config_parameter"].set_param(_param, "True")
 simulator = PsaSimulator(token="demo-token").start()
 try:
     wizard = env["psa.backend.setup.wizard"].create(

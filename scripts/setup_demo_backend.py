@@ -15,6 +15,13 @@ if company.currency_id.name != "EUR" and not env["account.move.line"].search_cou
     euro.active = True
     company.write({"name": "Demo Consultancy GmbH", "currency_id": euro.id})
 
+# The simulator listens on http://127.0.0.1: outbound calls may reach it (the connector
+# refuses private addresses and http:// unless an administrator allows them).
+for _param in (
+    "psa_connector_base.allow_private_targets",
+    "psa_connector_base.allow_insecure_http",
+):
+    env["ir.config_parameter"].set_param(_param, "True")
 Backend = env["psa.backend"].with_context(active_test=False)
 connection = {
     "base_url": os.environ["PSA_DEMO_URL"],

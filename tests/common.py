@@ -6,7 +6,11 @@ Odoo's test metaclass gives tags and a module name only to tests under
 
 from odoo.tests.common import HttpCase, TransactionCase
 
-from odoo.addons.psa_connector_base.tests.common import API_TOKEN, PsaTestMixin
+from odoo.addons.psa_connector_base.tests.common import (
+    API_TOKEN,
+    PsaTestMixin,
+    allow_local_targets,
+)
 
 from psa_simulator import PsaSimulator
 
@@ -19,6 +23,7 @@ class SuiteTagsMixin(PsaTestMixin):
     @classmethod
     def start_simulator(cls, **options):
         """The demo PSA on a free loopback port, stopped after the class."""
+        allow_local_targets(cls.env)
         simulator = PsaSimulator(**{"token": API_TOKEN, **options}).start()
         cls.addClassCleanup(simulator.stop)
         return simulator

@@ -322,12 +322,12 @@ class TestHarvestAdapter(SuiteTransactionCase):
         self.assertEqual(caught.exception.status, 401)
         self.assertFalse(caught.exception.retryable)
         self.assertEqual(len(self.sim.requests), 1)
-        self.backend.api_token = TOKEN
-        self.backend.vendor_account = "1"
+        # A changed account clears the stored token (psa.backend.write): entered again.
+        self.backend.write({"vendor_account": "1", "api_token": TOKEN})
         status = self.backend.action_test_connection()["params"]
         self.assertEqual(status["type"], "danger")
         self.assertIn("refused the credentials (403)", status["message"])
-        self.backend.vendor_account = ACCOUNT
+        self.backend.write({"vendor_account": ACCOUNT, "api_token": TOKEN})
         self.assertIn(
             "Simulated Consulting", self.backend.action_test_connection()["params"]["message"]
         )

@@ -11,6 +11,13 @@ for xmlid in (
     cron = env.ref(xmlid, raise_if_not_found=False)
     if cron:
         cron.active = False
+# The simulator listens on http://127.0.0.1: outbound calls may reach it (the connector
+# refuses private addresses and http:// unless an administrator allows them).
+for _param in (
+    "psa_connector_base.allow_private_targets",
+    "psa_connector_base.allow_insecure_http",
+):
+    env["ir.config_parameter"].set_param(_param, "True")
 backend = env["psa.backend"].create(
     {
         "name": "Bench PSA",

@@ -24,6 +24,14 @@ env["ir.config_parameter"].set_param(
     "psa_connector_base.webhook_burst_rate", os.environ.get("HARNESS_BURST_RATE", "0")
 )
 
+# The simulator listens on http://127.0.0.1: outbound calls may reach it (the connector
+# refuses private addresses and http:// unless an administrator allows them).
+for _param in (
+    "psa_connector_base.allow_private_targets",
+    "psa_connector_base.allow_insecure_http",
+):
+    env["ir.config_parameter"].set_param(_param, "True")
+
 with open(os.environ["HARNESS_MASTER"]) as handle:
     master = json.load(handle)
 employees = master.pop("employee")

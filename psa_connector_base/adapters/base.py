@@ -5,10 +5,13 @@ An adapter knows one vendor's API and nothing of the ORM: it takes an
 (``psa_connector_base/schemas``). Everything behind it speaks only that schema.
 """
 
+import ipaddress
 import logging
+import socket
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -19,6 +22,18 @@ _logger = logging.getLogger(__name__)
 ADAPTERS = {}
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
+# The system parameters that relax the outbound rules (psa.backend._outbound_policy).
+ALLOW_PRIVATE_TARGETS = "psa_connector_base.allow_private_targets"
+ALLOW_INSECURE_HTTP = "psa_connector_base.allow_insecure_http"
+
+
+class TargetRefused(RemoteServiceError):
+    """The connector will not send a request (and its credentials) to this address."""
+
+    def __init__(self, message):
+        super().__init__(message, retryable=False)
 
 
 def register_adapter(cls):
@@ -35,7 +50,7 @@ def get_adapter_class(name):
         ) from None
 
 
-@dataclass
+@dataclass(repr=False)
 class AdapterConfig:
     base_url: str
     token: str = ""
@@ -51,6 +66,81 @@ class AdapterConfig:
     account_id: str = ""
     # Some vendors ask integrations to name a contact in their User-Agent.
     contact_email: str = ""
+    # Outbound rules an administrator may relax (system parameters, see check_target).
+    allow_private_targets: bool = False
+    allow_insecure_http: bool = False
+
+    def __repr__(self):
+        # The token (and any header that may carry a credential) never reaches a log line,
+        # a traceback or an exception message through repr/str.
+        return (
+            f"AdapterConfig(base_url={self.base_url!r}, token={'***' if self.token else ''!r}, "
+            f"account_id={self.account_id!r}, timeout={self.timeout!r}, "
+            f"max_attempts={self.max_attempts!r}, page_size={self.page_size!r}, "
+            f"extra_headers={sorted(self.extra_headers)!r}, "
+            f"allow_private_targets={self.allow_private_targets!r}, "
+            f"allow_insecure_http={self.allow_insecure_http!r})"
+        )
+
+    __str__ = __repr__
+
+
+def check_target(url, config):
+    """Refuse, before any connection, an address the connector must not call.
+
+    - only ``https://``, unless ``allow_insecure_http`` (the token would travel in clear);
+    - every address the host resolves to must be public: loopback, private, link-local
+      (cloud metadata services), shared, multicast, reserved and unspecified addresses
+      are refused unless ``allow_private_targets``, so a changed base URL cannot turn
+      *Test connection* or a pull into a probe of the internal network.
+
+    Messages name the host, never the URL's user part or the token.
+    """
+    parts = urlsplit(url)
+    scheme = (parts.scheme or "").lower()
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if scheme not in ("http", "https") or not host:
+        raise TargetRefused(f"{url.split('?')[0][:200]!r} is not an http(s) address.")
+    if scheme == "http" and not config.allow_insecure_http:
+        raise TargetRefused(
+            f"Outbound call to {host} refused: http:// would send the API token in clear. "
+            f"Use https://, or an administrator may allow http with the system parameter "
+            f"{ALLOW_INSECURE_HTTP}."
+        )
+    if config.allow_private_targets:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port or (443 if scheme == "https" else 80))
+    except (socket.gaierror, UnicodeError) as err:
+        raise RemoteServiceError(f"The host {host} cannot be resolved: {err}") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not _is_public(address):
+            raise TargetRefused(
+                f"Outbound call to {host} refused: it resolves to {address}, a private, "
+                f"loopback or link-local address. An administrator may allow such targets "
+                f"with the system parameter {ALLOW_PRIVATE_TARGETS}."
+            )
+
+
+def _is_public(address):
+    mapped = getattr(address, "ipv4_mapped", None)
+    if mapped is not None:
+        address = mapped
+    return address.is_global and not (
+        address.is_multicast or address.is_reserved or address.is_unspecified
+    )
+
+
+def _same_origin(first, second):
+    a, b = urlsplit(first), urlsplit(second)
+    try:
+        return (a.scheme.lower(), a.hostname, a.port) == (b.scheme.lower(), b.hostname, b.port)
+    except ValueError:
+        return False
 
 
 class HttpAdapter:
@@ -89,9 +179,7 @@ class HttpAdapter:
         for attempt in range(1, self.config.max_attempts + 1):
             self.attempts_made += 1
             try:
-                response = self.session.request(
-                    method, url, params=params, json=json, timeout=self.config.timeout
-                )
+                response = self._send(method, url, params=params, json=json)
             except requests.Timeout as err:
                 last_error = RemoteServiceError(f"{method} {url} timed out: {err}")
                 wait = None
@@ -111,6 +199,38 @@ class HttpAdapter:
             f"{last_error.message} (gave up after {self.config.max_attempts} attempts)",
             status=last_error.status,
             retry_after=last_error.retry_after,
+        )
+
+    def _send(self, method, url, params=None, json=None):
+        """One HTTP exchange: every hop checked by check_target, redirects followed only
+        on the same scheme, host and port (another host would receive the credentials)."""
+        for _hop in range(MAX_REDIRECTS + 1):
+            check_target(url, self.config)
+            response = self.session.request(
+                method,
+                url,
+                params=params,
+                json=json,
+                timeout=self.config.timeout,
+                allow_redirects=False,
+            )
+            location = response.headers.get("Location")
+            if response.status_code not in REDIRECT_STATUSES or not location:
+                return response
+            target = urljoin(response.url or url, location)
+            if not _same_origin(url, target):
+                raise TargetRefused(
+                    f"{method} {urlsplit(url).hostname} answered {response.status_code}, a "
+                    f"redirect to another host ({urlsplit(target).hostname}); not followed, "
+                    "so the credentials go nowhere else. Check the base URL."
+                )
+            if response.status_code == 303 or (
+                response.status_code in (301, 302) and method == "POST"
+            ):
+                method, json = "GET", None
+            url, params = target, None
+        raise TargetRefused(
+            f"{method} {urlsplit(url).hostname}: more than {MAX_REDIRECTS} redirects."
         )
 
     def _sleep(self, attempt, retry_after):

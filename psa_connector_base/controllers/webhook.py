@@ -8,6 +8,7 @@ with ``X-PSA-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>
 
 import json
 import logging
+import re
 import time
 
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -20,8 +21,34 @@ from ..adapters import get_adapter_class
 from ..tools.errors import RemoteServiceError
 from ..tools.event_store import envelope_problems
 from ..tools.signature import is_fresh, is_valid_signature
+from ..tools.webhook_guard import (
+    BOUNDED,
+    INVALID_CODE,
+    UNKNOWN_BACKEND,
+    BodyRefused,
+    body_ceiling,
+    check_declared,
+    is_valid_code,
+    log_refusal,
+    read_body,
+)
 
 _logger = logging.getLogger(__name__)
+
+_CODE_IN_PATH = re.compile(r"/psa/webhook/([^/]*)")
+
+
+def _route_body_limit(_controller):
+    """The backend's body limit, for Odoo to apply before it parses a form body.
+
+    Odoo reads ``application/x-www-form-urlencoded`` and multipart bodies into
+    ``request.params`` before the route's method runs; the route's
+    ``max_content_length`` is the only bound it applies to that read (the fast intake
+    has, in front of Odoo, already bounded the body when it could choose the database).
+    """
+    match = _CODE_IN_PATH.match(request.httprequest.path)
+    backend = request.env["psa.backend"]._for_webhook(match.group(1) if match else "")
+    return backend.max_body_bytes if backend else body_ceiling()
 
 
 class PsaWebhookController(http.Controller):
@@ -32,27 +59,30 @@ class PsaWebhookController(http.Controller):
         methods=["POST"],
         csrf=False,
         save_session=False,
+        max_content_length=_route_body_limit,
     )
     def receive(self, code, **_params):
+        if not is_valid_code(code):
+            return _answer(*INVALID_CODE)
         backend = request.env["psa.backend"]._for_webhook(code)
         if not backend:
-            return _answer(404, "unknown or inactive backend")
+            return _answer(*UNKNOWN_BACKEND)
 
         raw_body = _read_body(backend.max_body_bytes)
-        if raw_body is None:
-            return _answer(413, f"body over {backend.max_body_bytes} bytes")
+        if isinstance(raw_body, BodyRefused):
+            return _answer(raw_body.status, raw_body.message, raw_body.reason)
 
         headers = request.httprequest.headers
         timestamp = headers.get("X-PSA-Timestamp", "")
         if not is_fresh(timestamp, time.time(), backend.timestamp_tolerance):
-            return _answer(401, "missing or stale X-PSA-Timestamp")
+            return _answer(401, "missing or stale X-PSA-Timestamp", "stale_timestamp")
         try:
             secret = backend._get_secret("webhook_secret")
         except UserError as err:
             _logger.error("PSA backend %s cannot verify webhooks: %s", backend.code, err)
-            return _answer(503, "the connector is not configured to verify webhooks")
+            return _answer(503, "the connector is not configured to verify webhooks", "no_secret")
         if not is_valid_signature(secret, timestamp, raw_body, headers.get("X-PSA-Signature", "")):
-            return _answer(401, "bad or missing signature")
+            return _answer(401, "bad or missing signature", "bad_signature")
 
         try:
             envelope = json.loads(raw_body)
@@ -78,27 +108,32 @@ class PsaWebhookController(http.Controller):
         methods=["POST"],
         csrf=False,
         save_session=False,
+        max_content_length=_route_body_limit,
     )
     def receive_vendor(self, code, vendor, **_params):
         """A vendor's own webhook format: the adapter verifies and translates it."""
+        if not (is_valid_code(code) and is_valid_code(vendor)):
+            return _answer(*INVALID_CODE)
         backend = request.env["psa.backend"]._for_webhook(code)
         if not backend:
-            return _answer(404, "unknown or inactive backend")
+            return _answer(*UNKNOWN_BACKEND)
         try:
             adapter_class = get_adapter_class(backend.adapter)
         except RemoteServiceError:
             adapter_class = None
         if adapter_class is None or adapter_class.webhook_vendor != vendor:
-            return _answer(404, f"backend {code} does not receive {vendor} webhooks")
+            return _answer(
+                404, f"backend {code} does not receive {vendor} webhooks", "wrong_vendor"
+            )
 
         raw_body = _read_body(backend.max_body_bytes)
-        if raw_body is None:
-            return _answer(413, f"body over {backend.max_body_bytes} bytes")
+        if isinstance(raw_body, BodyRefused):
+            return _answer(raw_body.status, raw_body.message, raw_body.reason)
         try:
             secret = backend._get_secret("webhook_secret")
         except UserError as err:
             _logger.error("PSA backend %s cannot verify webhooks: %s", backend.code, err)
-            return _answer(503, "the connector is not configured to verify webhooks")
+            return _answer(503, "the connector is not configured to verify webhooks", "no_secret")
         headers = request.httprequest.headers
         try:
             verified = adapter_class.verify_webhook(
@@ -108,7 +143,7 @@ class PsaWebhookController(http.Controller):
             _logger.warning("%s signature check failed on odd headers", vendor, exc_info=True)
             verified = False
         if not verified:
-            return _answer(401, "bad, missing or stale signature")
+            return _answer(401, "bad, missing or stale signature", "bad_signature")
 
         try:
             payload = json.loads(raw_body)
@@ -142,29 +177,39 @@ class PsaWebhookController(http.Controller):
 
 
 def _read_body(limit):
-    """The raw body, or None when it is larger than ``limit``."""
+    """The raw body, or the BodyRefused that says why it was not read (webhook_guard)."""
     httprequest = request.httprequest
-    declared = httprequest.content_length
-    if declared is not None and declared > limit:
-        return None
-    # werkzeug stops reading past max_content_length, also for chunked bodies.
+    # Odoo's request.httprequest.environ is a copy without the wsgi.* and socket keys;
+    # the WSGI environment itself is what the body is read from.
+    environ = getattr(httprequest, "_HTTPRequest__environ", None) or httprequest.environ
+    try:
+        if not environ.get(BOUNDED):
+            # The intake in front of Odoo did not read it (it is not installed in this
+            # process): the same rules, read here.
+            return read_body(environ, limit)
+        check_declared(environ, limit)
+    except BodyRefused as refusal:
+        return refusal
+    # Already read by the intake, within the limit it knew: an in-memory copy.
     httprequest.max_content_length = limit
     try:
         body = httprequest.get_data(cache=True)
     except RequestEntityTooLarge:
-        return None
-    return None if len(body) > limit else body
+        body = None
+    if body is None or len(body) > limit:
+        return BodyRefused(413, f"body over {limit} bytes", "too_large")
+    return body
 
 
 def _reject_payload(backend, raw_body, reason):
     """A signed but unusable body: keep it, raise it in the exception queue, answer 400."""
     request.env["psa.exception"].sudo()._record_invalid_webhook(backend, raw_body, reason)
-    return _answer(400, f"invalid envelope: {reason}")
+    return _answer(400, f"invalid envelope: {reason}", "invalid_payload")
 
 
-def _answer(status, message, **extra):
+def _answer(status, message, reason=None, **extra):
     if status >= 400:
-        _logger.info("PSA webhook refused (%s): %s", status, message)
+        log_refusal(status, message, reason)
     body = json.dumps({"status": status, "message": message, **extra})
     return request.make_response(
         body, headers=[("Content-Type", "application/json")], status=status

@@ -7,9 +7,11 @@ import requests
 
 from odoo import SUPERUSER_ID, _, api, fields, models, tools
 from odoo.exceptions import UserError
+from odoo.tools import str2bool
 
 from ..adapters import ADAPTERS, AdapterConfig, get_adapter_class
-from ..tools import crypto, job_runner, webhook_intake
+from ..adapters.base import ALLOW_INSECURE_HTTP, ALLOW_PRIVATE_TARGETS, TargetRefused
+from ..tools import crypto, job_runner, webhook_guard, webhook_intake
 from ..tools.access import MANAGER, requires_group
 from ..tools.errors import RemoteServiceError
 from ..tools.jobs import failure_recorded
@@ -30,6 +32,8 @@ WEBHOOK_FIELDS_ORDER = (
     "webhook_secret_encrypted",
 )
 WEBHOOK_FIELDS = frozenset(WEBHOOK_FIELDS_ORDER) | {"active", "webhook_secret"}
+# Changing one of these clears the stored API token (see write).
+CONNECTION_FIELDS = frozenset({"base_url", "adapter", "vendor_account"})
 
 
 class PsaBackend(models.Model):
@@ -139,8 +143,10 @@ class PsaBackend(models.Model):
     @api.constrains("code")
     def _check_code(self):
         for backend in self:
-            if not backend.code.replace("-", "").replace("_", "").isalnum():
-                raise UserError(_("The code may hold only letters, digits, '-' and '_'."))
+            if not webhook_guard.is_valid_code(backend.code):
+                raise UserError(
+                    _("The code may hold only letters, digits, '-' and '_' (at most 64).")
+                )
 
     # Secrets -------------------------------------------------------------------------
 
@@ -179,7 +185,30 @@ class PsaBackend(models.Model):
         return super().export_data(fields_to_export)
 
     def write(self, vals):
+        # A token belongs to the address and account it was issued for: changing either
+        # clears it (the manager enters it again), or a changed base URL would receive it.
+        # Enforced here, for every caller: the form, JSON-RPC, imports.
+        moved = self.browse()
+        if CONNECTION_FIELDS & vals.keys() and vals.get("api_token") in (None, False, "", MASK):
+            moved = self.filtered(
+                lambda b: any(
+                    (b[name] or False) != (vals[name] or False)
+                    for name in CONNECTION_FIELDS & vals.keys()
+                )
+            )
         result = super().write(vals)
+        if moved:
+            # sudo: the ciphertext column is readable and writable by base.group_system
+            # only; these records passed the caller's own write access just above.
+            moved.sudo().write({"api_token_encrypted": False})
+            moved.invalidate_recordset(list(SECRET_FIELDS))
+            for backend in moved:
+                backend.message_post(
+                    body=_(
+                        "The API token was cleared because the base URL, adapter or account "
+                        "changed; enter the token for the new connection."
+                    )
+                )
         if SECRET_FIELDS.keys() & vals.keys():
             # The cache would otherwise hand the clear value back until the next request.
             self.invalidate_recordset(list(SECRET_FIELDS))
@@ -192,6 +221,55 @@ class PsaBackend(models.Model):
         self.env.registry.clear_cache()
         return result
 
+    @requires_group(MANAGER, "base.group_system")
+    def action_rotate_encryption_key(self):
+        """Re-encrypt every stored connector secret with the first configured key."""
+        rotated, failed = self._rotate_secrets()
+        message = _("%(count)s stored secret(s) re-encrypted with the first key.", count=rotated)
+        if failed:
+            message += " " + _(
+                "%(count)s could not be decrypted with any configured key: enter them again.",
+                count=failed,
+            )
+        _logger.info("PSA connector key rotation: %s re-encrypted, %s failed", rotated, failed)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Rotate encryption key"),
+                "message": message,
+                "type": "warning" if failed else "success",
+                "sticky": bool(failed),
+            },
+        }
+
+    @api.model
+    def _rotate_secrets(self):
+        """(re-encrypted, undecryptable) over every ciphertext column the connector keeps.
+
+        sudo: the ciphertext columns are base.group_system only; the caller passed the
+        group check of action_rotate_encryption_key, and every backend is concerned (one
+        key encrypts them all), archived ones included.
+        """
+        rotated = failed = 0
+        holders = [
+            (self.sudo().with_context(active_test=False), list(SECRET_FIELDS.values())),
+            (
+                self.env["psa.backend.setup.wizard"].sudo(),
+                ["api_token_encrypted", "webhook_secret_once_encrypted"],
+            ),
+        ]
+        for model, columns in holders:
+            for column in columns:
+                for record in model.search([(column, "!=", False)]):
+                    try:
+                        record[column] = crypto.rotate(record[column])
+                    except UserError:
+                        failed += 1
+                    else:
+                        rotated += 1
+        return rotated, failed
+
     # The webhook accept path -----------------------------------------------------------
 
     @api.model
@@ -202,12 +280,17 @@ class PsaBackend(models.Model):
         Every webhook needs them: from a per-process cache (cleared, in every worker, when
         a backend is created, archived or its webhook settings change) they cost no query.
         """
-        settings = self._webhook_settings(code)
-        backend = self.sudo().browse(settings and settings[0])
-        if settings:
-            for name, value in zip(WEBHOOK_FIELDS_ORDER[1:], settings[1:], strict=True):
-                field = self._fields[name]
-                self.env.cache.update(backend, field, [field.convert_to_cache(value, backend)])
+        if not webhook_guard.is_valid_code(code):
+            return self.sudo().browse()
+        try:
+            settings = self._webhook_settings(code)
+        except LookupError:
+            # Not cached: unknown codes must not grow every worker's memory.
+            return self.sudo().browse()
+        backend = self.sudo().browse(settings[0])
+        for name, value in zip(WEBHOOK_FIELDS_ORDER[1:], settings[1:], strict=True):
+            field = self._fields[name]
+            self.env.cache.update(backend, field, [field.convert_to_cache(value, backend)])
         return backend
 
     def _register_hook(self):
@@ -223,7 +306,8 @@ class PsaBackend(models.Model):
     def _webhook_settings(self, code):
         backend = self.sudo().search([("code", "=", code), ("active", "=", True)], limit=1)
         if not backend:
-            return None
+            # ormcache keeps what is returned, not what is raised: a miss is not cached.
+            raise LookupError(code)
         row = backend.read([f for f in WEBHOOK_FIELDS_ORDER if f != "id"], load=None)[0]
         return tuple(row[name] for name in WEBHOOK_FIELDS_ORDER)
 
@@ -326,7 +410,20 @@ class PsaBackend(models.Model):
             + (f" {self.contact_email}" if self.contact_email else ""),
             account_id=self.vendor_account or "",
             contact_email=self.contact_email or "",
+            **self._outbound_policy(),
         )
+
+    @api.model
+    def _outbound_policy(self):
+        """What the administrator allows outbound calls to reach (system parameters)."""
+        params = self.env["ir.config_parameter"].sudo()
+        return {
+            name: str2bool(params.get_param(key) or "False", False)
+            for name, key in (
+                ("allow_private_targets", ALLOW_PRIVATE_TARGETS),
+                ("allow_insecure_http", ALLOW_INSECURE_HTTP),
+            )
+        }
 
     def _get_adapter(self):
         self.ensure_one()
@@ -483,6 +580,8 @@ class PsaBackend(models.Model):
 
 def _connection_failure_message(err):
     cause = err.message
+    if isinstance(err, TargetRefused):
+        return cause
     if err.status in (401, 403):
         return _("The remote system refused the credentials (%s). Check the API token.", err.status)
     if err.status == 404:

@@ -6,8 +6,18 @@ from odoo.tests.common import TransactionCase
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import Job
 
+from ..adapters.base import ALLOW_INSECURE_HTTP, ALLOW_PRIVATE_TARGETS
+
 WEBHOOK_SECRET = "whsec-test-3f9a"
 API_TOKEN = "token-test-7c21"
+
+
+def allow_local_targets(env):
+    """The tests' simulators listen on http://127.0.0.1: let outbound calls reach them
+    (system parameters an administrator sets; see adapters/base.check_target)."""
+    params = env["ir.config_parameter"].sudo()
+    params.set_param(ALLOW_PRIVATE_TARGETS, "True")
+    params.set_param(ALLOW_INSECURE_HTTP, "True")
 
 
 class PsaTestMixin:
@@ -15,6 +25,7 @@ class PsaTestMixin:
 
     @classmethod
     def _create_backend(cls, **values):
+        allow_local_targets(cls.env)
         return cls.env["psa.backend"].create(
             {
                 "name": "Test PSA",

@@ -3,7 +3,10 @@
 The key never lives in the database: it comes from ``psa_connector_key`` in the
 Odoo configuration file or from the ``PSA_CONNECTOR_KEY`` environment variable, so a
 database dump alone reveals no API token or signing secret. Several comma-separated
-Fernet keys may be given to rotate keys: the first encrypts, all decrypt.
+Fernet keys may be given to rotate keys: the first encrypts, all decrypt. To retire an
+old key: put the new key first (``new,old``), run *Rotate encryption key* on the backends
+(every stored secret is re-encrypted with the first key, see :func:`rotate`), then drop
+the old key from the list.
 """
 
 import os
@@ -55,3 +58,21 @@ def decrypt(stored):
                 "(was the key changed without keeping the old one?). Enter the secret again."
             )
         ) from err
+
+
+def rotate(stored):
+    """``stored`` re-encrypted with the first configured key (MultiFernet.rotate).
+
+    Raises UserError when no configured key decrypts it. An empty value stays empty.
+    """
+    if not stored:
+        return stored
+    if not stored.startswith(CIPHERTEXT_PREFIX):
+        raise UserError(_("A connector secret is stored in an unknown format; enter it again."))
+    try:
+        token = _cipher().rotate(stored[len(CIPHERTEXT_PREFIX) :].encode())
+    except InvalidToken as err:
+        raise UserError(
+            _("A connector secret cannot be decrypted with any configured psa_connector_key.")
+        ) from err
+    return CIPHERTEXT_PREFIX + token.decode()

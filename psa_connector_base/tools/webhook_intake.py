@@ -6,24 +6,27 @@ route matching, controller dispatch) the accept path cost about three times the 
 verifying and storing the event itself, and two workers could not answer 200 requests a
 second within 50 ms (``make bench``, README "Benchmark").
 
-What: the controller's success path and nothing else: find the active backend by code,
-check the body size, the timestamp and the HMAC signature, validate the envelope against
-the published schema, insert the event and the dispatcher trigger in one transaction of a
-cursor of the database's registry (a test cursor under tests), answer 202, or 200 for an
-event id already received. Every other case (several databases and no way to choose, a
-session cookie, an unknown or archived backend, a chunked or oversized body, a stale
-timestamp, a bad signature, an invalid envelope, an unexpected error) is left to the
-controller, which answers it as always and keeps what must be kept in the exception
-queue: one place decides every refusal. While PostgreSQL cannot be reached the intake
-answers 503 with ``Retry-After``, so the PSA retries (Odoo's no-database fallback would
-answer 404, which a PSA may take as final); so it does for the vendor webhook routes
-``/psa/webhook/<code>/<vendor>``, which it otherwise leaves to the controller.
+What: first the guard every webhook request passes (``webhook_guard``): a code of the
+wrong format is a 404 with no lookup; the body's framing, the backend (one indexed query,
+nothing cached, no cursor held while the body arrives), its size limit and a deadline are
+checked before more than ``limit + 1`` bytes are read; these refusals are answered here,
+before Odoo's request machinery could parse a form body. Then the controller's success
+path and nothing else: check the timestamp and the HMAC signature, validate the envelope
+against the published schema, insert the event and the dispatcher trigger in one
+transaction of a cursor of the database's registry (a test cursor under tests), answer
+202, or 200 for an event id already received. Every other case (several databases and
+no way to choose, a session cookie, a stale timestamp, a bad signature, an invalid
+envelope, an unexpected error) is left to the controller, with the bounded body, which
+answers it as always and keeps what must be kept in the exception queue. While
+PostgreSQL cannot be reached the intake answers 503 with ``Retry-After``, so the PSA
+retries (Odoo's no-database fallback would answer 404, which a PSA may take as final);
+so it does for the vendor webhook routes ``/psa/webhook/<code>/<vendor>``, which it
+otherwise bounds and leaves to the controller.
 
 Installed by the module's ``post_load`` hook; ``psa_connector_webhook_fast_intake = False``
-in the Odoo configuration file turns it off.
+in the Odoo configuration file turns the fast accept path off (the guard stays).
 """
 
-import io
 import json
 import logging
 import random
@@ -52,10 +55,21 @@ from .event_store import (
     webhook_row,
 )
 from .signature import is_fresh, is_valid_signature
+from .webhook_guard import (
+    INVALID_CODE,
+    UNKNOWN_BACKEND,
+    BodyRefused,
+    body_ceiling,
+    framing,
+    is_valid_code,
+    log_refusal,
+    read_body,
+)
 
 _logger = logging.getLogger(__name__)
 
-WEBHOOK_PATH = re.compile(r"/psa/webhook/([A-Za-z0-9_.~-]+)(/[A-Za-z0-9_.~-]+)?")
+# Anything under /psa/webhook/: codes that do not match the code format are refused here.
+WEBHOOK_PATH = re.compile(r"/psa/webhook/([^/]*)(?:/([^/]*))?")
 RETRY_AFTER_SECONDS = 5
 # What odoo.service.model.PG_CONCURRENCY_ERRORS_TO_RETRY names by code, as psycopg2 classes.
 CONCURRENCY_ERRORS = (
@@ -95,28 +109,56 @@ def install():
 
 
 def intake(environ):
-    """The answer to an accepted webhook, or None to let Odoo serve the request."""
+    """The answer to a webhook accepted or refused here, or None to let Odoo serve it.
+
+    Every ``POST /psa/webhook/...`` passes the guard (``webhook_guard``) here, before
+    Odoo's request machinery could parse its body: the code format (404, no lookup),
+    the framing (400/411), the backend (404) and its body limit (413), the deadline
+    (408). The body Odoo then sees, if any, is the bounded copy read here.
+    """
     if environ.get("REQUEST_METHOD") != "POST":
         return None
     match = WEBHOOK_PATH.fullmatch(environ.get("PATH_INFO", ""))
-    if not match or not is_enabled() or "session_id=" in environ.get("HTTP_COOKIE", ""):
+    if not match:
         return None
+    code, vendor = match.groups()
+    if not is_valid_code(code) or (vendor is not None and not is_valid_code(vendor)):
+        return _refuse(*INVALID_CODE, detail=f"code {code[:64]!r}")
     try:
+        framing(environ)
         dbname = _single_database(environ.get("HTTP_HOST", ""))
+    except BodyRefused as err:
+        return _refuse(err.status, err.message, err.reason)
     except psycopg2.OperationalError as err:
         return _unavailable("(listing the databases)", err)
-    if not dbname:
-        return None
     thread = threading.current_thread()
-    thread.dbname, thread.query_count, thread.query_time = dbname, 0, 0
-    thread.perf_t0 = time.time()
     try:
-        if match.group(2):
-            # A vendor's own format is the controller's to read; the intake only keeps
-            # Odoo's no-database 404 away from the vendor while PostgreSQL is down.
-            _check_reachable(dbname)
+        if not dbname:
+            # Odoo may still find a database (a session cookie names one): bounded anyway.
+            read_body(environ, body_ceiling())
             return None
-        return _accept_retrying(environ, dbname, match.group(1))
+        thread.dbname, thread.query_count, thread.query_time = dbname, 0, 0
+        thread.perf_t0 = time.time()
+        registry = Registry(dbname)
+        if "psa.backend" not in registry or not registry.ready:
+            read_body(environ, body_ceiling())
+            return None
+        backend = _backend(registry, code)
+        if not backend:
+            return _refuse(*UNKNOWN_BACKEND, detail=f"code {code!r}")
+        body = read_body(environ, backend[2])
+        if (
+            vendor is not None
+            or not is_enabled()
+            or "session_id=" in environ.get("HTTP_COOKIE", "")
+        ):
+            # A vendor's own format is the controller's to read, as is a request with a
+            # session; the intake has only bounded it (and answers 503 while PostgreSQL
+            # is down, instead of Odoo's no-database 404).
+            return None
+        return _accept_retrying(environ, registry, dbname, backend, body)
+    except BodyRefused as err:
+        return _refuse(err.status, err.message, err.reason)
     except psycopg2.OperationalError as err:
         return _unavailable(dbname, err)
     except Exception:  # the controller answers, and records, whatever went wrong
@@ -125,16 +167,16 @@ def intake(environ):
         return None
 
 
-def _accept_retrying(environ, dbname, code):
+def _accept_retrying(environ, registry, dbname, backend, body):
     """``_accept``, tried again on a concurrency error, as Odoo's ``retrying`` does.
 
     A re-delivery racing the first delivery of the same event makes the second insert a
     serialization failure under Odoo's isolation level; tried again, it sees the stored
-    event and answers 200. The body was kept in ``wsgi.input`` for the next try.
+    event and answers 200. The body was read once, before the first try.
     """
     for attempt in range(1, MAX_TRIES_ON_CONCURRENCY_FAILURE + 1):
         try:
-            return _accept(environ, dbname, code)
+            return _accept(environ, registry, dbname, backend, body)
         except CONCURRENCY_ERRORS:
             if attempt == MAX_TRIES_ON_CONCURRENCY_FAILURE:
                 raise
@@ -153,24 +195,11 @@ def _single_database(host):
     return dbs[0] if len(dbs) == 1 else None
 
 
-def _check_reachable(dbname):
-    with Registry(dbname).cursor() as cr:
-        cr.execute("SELECT 1")
-
-
-def _unavailable(dbname, err):
-    _logger.warning("PSA webhook intake: database %s unreachable: %s", dbname, err)
-    return _answer(503, "the database is unavailable; retry later", retry_after=True)
-
-
-def _accept(environ, dbname, code):
-    registry = Registry(dbname)
-    if "psa.backend" not in registry or not registry.ready:
-        return None
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or "")
-    except ValueError:
-        return None  # chunked or no body: the controller reads it
+def _backend(registry, code):
+    """(id, company_id, max_body_bytes, timestamp_tolerance, webhook_secret_encrypted) of
+    the active backend of this code, or None. Nothing is cached: an unknown code costs
+    one indexed query and no memory. The cursor is closed before the body is read, so a
+    slow body holds no database connection."""
     with registry.cursor() as cr:
         cr.execute(
             """SELECT id, company_id, max_body_bytes, timestamp_tolerance,
@@ -179,31 +208,37 @@ def _accept(environ, dbname, code):
              ORDER BY sequence, name, id LIMIT 1""",
             [code],
         )
-        backend = cr.fetchone()
-        if not backend or length > backend[2]:
-            return None
-        backend_id, company_id, _limit, tolerance, secret_encrypted = backend
-        body = environ["wsgi.input"].read(length) if length else b""
-        # Whatever follows may hand the request to Odoo, which reads the body again.
-        environ["wsgi.input"] = io.BytesIO(body)
-        if len(body) != length:
-            return None
-        timestamp = environ.get("HTTP_X_PSA_TIMESTAMP", "")
-        if not is_fresh(timestamp, time.time(), tolerance):
-            return None
-        try:
-            secret = crypto.decrypt(secret_encrypted)
-        except UserError:
-            return None
-        if not is_valid_signature(secret, timestamp, body, environ.get("HTTP_X_PSA_SIGNATURE", "")):
-            return None
-        try:
-            envelope = json.loads(body)
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            return None
-        if envelope_problems(envelope):
-            return None
+        return cr.fetchone()
 
+
+def _unavailable(dbname, err):
+    _logger.warning("PSA webhook intake: database %s unreachable: %s", dbname, err)
+    return _answer(503, "the database is unavailable; retry later", retry_after=True)
+
+
+def _refuse(status, message, reason, detail=None):
+    log_refusal(status, f"{message} ({detail})" if detail else message, reason)
+    return _answer(status, message)
+
+
+def _accept(environ, registry, dbname, backend, body):
+    backend_id, company_id, _limit, tolerance, secret_encrypted = backend
+    timestamp = environ.get("HTTP_X_PSA_TIMESTAMP", "")
+    if not is_fresh(timestamp, time.time(), tolerance):
+        return None
+    try:
+        secret = crypto.decrypt(secret_encrypted)
+    except UserError:
+        return None
+    if not is_valid_signature(secret, timestamp, body, environ.get("HTTP_X_PSA_SIGNATURE", "")):
+        return None
+    try:
+        envelope = json.loads(body)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if envelope_problems(envelope):
+        return None
+    with registry.cursor() as cr:
         uid = _xmlid(cr, dbname, "base.public_user")
         row = webhook_row(envelope, decode_raw_body(body))
         now = fields.Datetime.now()

@@ -6,6 +6,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..adapters import ADAPTERS, AdapterConfig, get_adapter_class
+from ..models.psa_backend import MASK
 from ..tools import crypto
 from ..tools.access import MANAGER, requires_group
 
@@ -13,8 +14,9 @@ from ..tools.access import MANAGER, requires_group
 class PsaBackendSetupWizard(models.TransientModel):
     """Connect a new system in three steps: connection, webhook, sync rules.
 
-    Clear credentials live in the wizard row only until the backend is created (the
-    API token) or the next step is reached (the webhook secret, shown once).
+    No credential is stored in clear in a wizard row: the API token and the webhook
+    secret (shown once) are kept encrypted with the connector key, like the backend's,
+    until the backend is created (the token) or the next step is reached (the secret).
     """
 
     _name = "psa.backend.setup.wizard"
@@ -55,20 +57,60 @@ class PsaBackendSetupWizard(models.TransientModel):
     )
     api_token = fields.Char(
         string="API token",
+        compute="_compute_api_token",
+        inverse="_inverse_api_token",
         help="Created in the remote system for Odoo; stored encrypted on the backend.",
     )
+    api_token_encrypted = fields.Char(groups="base.group_system")
     connection_ok = fields.Boolean(readonly=True)
     connection_message = fields.Char(readonly=True)
     backend_id = fields.Many2one("psa.backend", readonly=True)
     webhook_url = fields.Char(compute="_compute_webhook_url")
     webhook_secret_once = fields.Char(
         string="Signing secret",
-        readonly=True,
+        compute="_compute_webhook_secret_once",
         help="Shown once: copy it into the remote system now. It is stored encrypted and "
         "cannot be displayed again; a new one can be generated on the backend.",
     )
+    webhook_secret_once_encrypted = fields.Char(groups="base.group_system")
     ownership_rule_ids = fields.One2many(related="backend_id.ownership_rule_ids", readonly=False)
     state_mapping_ids = fields.One2many(related="backend_id.state_mapping_ids", readonly=False)
+
+    # Secrets: encrypted at rest, like the backend's -------------------------------------
+    # sudo: the ciphertext columns are base.group_system only; a wizard row is readable by
+    # its creator alone (transient model rule).
+
+    @api.depends("api_token_encrypted")
+    def _compute_api_token(self):
+        for wizard in self:
+            wizard.api_token = MASK if wizard.sudo().api_token_encrypted else False
+
+    def _inverse_api_token(self):
+        for wizard in self:
+            if wizard.api_token != MASK:
+                wizard.sudo().api_token_encrypted = crypto.encrypt(wizard.api_token or "")
+
+    @api.depends("webhook_secret_once_encrypted")
+    def _compute_webhook_secret_once(self):
+        for wizard in self:
+            stored = wizard.sudo().webhook_secret_once_encrypted
+            wizard.webhook_secret_once = crypto.decrypt(stored) if stored else False
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        wizards = super().create(vals_list)
+        # The cache would otherwise hand the typed token back for the rest of the request.
+        wizards.invalidate_recordset(["api_token"])
+        return wizards
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "api_token" in vals:
+            self.invalidate_recordset(["api_token"])
+        return result
+
+    def _clear_token(self):
+        return crypto.decrypt(self.sudo().api_token_encrypted or "")
 
     @api.depends("backend_id.webhook_url", "adapter")
     def _compute_webhook_url(self):
@@ -100,16 +142,17 @@ class PsaBackendSetupWizard(models.TransientModel):
         problem = Backend._check_base_url(self.base_url)
         if problem:
             ok, message = False, problem
-        elif not self.api_token:
+        elif not self.sudo().api_token_encrypted:
             ok, message = False, _("Enter the API token the remote system gave you.")
         else:
             adapter = get_adapter_class(self.adapter)(
                 AdapterConfig(
                     base_url=self.base_url.strip(),
-                    token=self.api_token,
+                    token=self._clear_token(),
                     timeout=10.0,
                     max_attempts=1,
                     account_id=self.vendor_account or "",
+                    **Backend._outbound_policy(),
                 )
             )
             ok, message = Backend._probe_connection(adapter)
@@ -132,7 +175,7 @@ class PsaBackendSetupWizard(models.TransientModel):
                 "company_id": self.company_id.id,
                 "base_url": self.base_url.strip(),
                 "vendor_account": self.vendor_account,
-                "api_token": self.api_token,
+                "api_token": self._clear_token(),
                 "last_connection_message": self.connection_message,
                 "last_connection_date": fields.Datetime.now(),
             }
@@ -142,13 +185,9 @@ class PsaBackendSetupWizard(models.TransientModel):
         backend.message_post(
             body=Markup(_("Set up with the guided wizard; a webhook signing secret was generated."))
         )
-        self.write(
-            {
-                "backend_id": backend.id,
-                "api_token": False,
-                "webhook_secret_once": secret,
-                "step": "webhook",
-            }
+        self.write({"backend_id": backend.id, "step": "webhook"})
+        self.sudo().write(
+            {"api_token_encrypted": False, "webhook_secret_once_encrypted": crypto.encrypt(secret)}
         )
         return self._reopen()
 
@@ -156,13 +195,14 @@ class PsaBackendSetupWizard(models.TransientModel):
     def action_to_rules(self):
         self.ensure_one()
         # The secret was shown; it is not kept anywhere in clear from now on.
-        self.write({"webhook_secret_once": False, "step": "rules"})
+        self.write({"step": "rules"})
+        self.sudo().webhook_secret_once_encrypted = False
         return self._reopen()
 
     @requires_group(MANAGER)
     def action_finish(self):
         self.ensure_one()
-        self.webhook_secret_once = False
+        self.sudo().webhook_secret_once_encrypted = False
         return {
             "type": "ir.actions.act_window",
             "res_model": "psa.backend",
