@@ -1,3 +1,5 @@
+# The guard mixin first: the models below inherit it.
+from . import psa_workflow_guard_mixin  # isort: skip
 from . import (
     ir_model,
     psa_audit_log,
@@ -6,6 +8,7 @@ from . import (
     psa_binding,
     psa_event,
     psa_exception,
+    psa_four_eyes_rule,
     psa_importer,
     psa_importer_contact,
     psa_importer_customer,
@@ -14,5 +17,4 @@ from . import (
     psa_ownership_rule,
     psa_state_mapping,
     psa_sync_watermark,
-    psa_workflow_guard_mixin,
 )
