@@ -253,12 +253,21 @@ class PsaAuditLog(models.Model):
 
     @api.model
     def _trigger_seal(self):
-        """Have the sealing cron run right after this transaction commits (once per
-        transaction: the flag lives in the cursor's pre-commit data, cleared at commit)."""
-        data = self.env.cr.precommit.data
-        if data.get("psa_audit_seal_triggered"):
+        """Have the sealing cron run right after this transaction commits.
+
+        Once per transaction: the flag lives in the post-commit data, which only a
+        commit or a rollback clears (pre-commit hooks also run before every savepoint).
+        The trigger row is inserted by a pre-commit hook, i.e. at the latest just before
+        the commit, and outside the savepoint of the event that logged the row.
+        """
+        cr = self.env.cr
+        if cr.postcommit.data.get("psa_audit_seal_triggered"):
             return
-        data["psa_audit_seal_triggered"] = True
+        cr.postcommit.data["psa_audit_seal_triggered"] = True
+        cr.precommit.add(self._insert_seal_trigger)
+
+    @api.model
+    def _insert_seal_trigger(self):
         cron = self.env.ref("psa_connector_base.ir_cron_psa_audit_seal", raise_if_not_found=False)
         if cron:
             cron.sudo()._trigger()
@@ -372,8 +381,9 @@ class PsaAuditLog(models.Model):
         if broken is None:
             cr = self.env.cr
             cr.execute("SELECT count(*) FROM psa_audit_log")
+            count = cr.fetchone()[0]
             title = _("Audit log intact")
-            message = _("All %s audit rows match their hash chain.", cr.fetchone()[0])
+            message = _("All %s audit rows match their hash chain.", count)
             kind = "success"
         else:
             title = _("Audit log tampered with")

@@ -55,6 +55,10 @@ class PsaFourEyesRule(models.Model):
         return {rule.id: {name: rule[name] for name in AUDITED_FIELDS} for rule in self}
 
     def _audit_change(self, action, before, after):
+        if not self.env.registry.ready:
+            # The rules the module itself loads at install are in its data file, not a
+            # person's decision (and not a context key anyone could send).
+            return
         AuditLog = self.env["psa.audit.log"]
         for rule_id in sorted(set(before) | set(after)):
             old, new = before.get(rule_id), after.get(rule_id)
