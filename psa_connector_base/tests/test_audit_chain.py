@@ -56,7 +56,7 @@ class TestAuditChain(PsaTransactionCase):
             expected = hashlib.sha256(
                 ((previous or "") + "\n" + canonical(self.env.cr.dictfetchone())).encode()
             ).hexdigest()
-            self.assertEqual((row.prev_hash, row.hash), (previous, expected))
+            self.assertEqual((row.prev_hash or None, row.hash), (previous, expected))
             previous = row.hash
         self.assertEqual(self.env["psa.audit.log"]._seal_chain(), 0, "nothing left to seal")
         result = self.verify()
