@@ -156,15 +156,15 @@ class PsaAuditLog(models.Model):
         # update: Odoo itself seals the chain and recomputes related fields. Every other
         # role is refused, whatever GRANT it holds. The owner can still disable the
         # trigger: that is what the hash chain is for.
-        cr.execute("SELECT quote_literal(current_user)")
+        cr.execute("SELECT current_user")
         odoo_role = cr.fetchone()[0]
-        # No query parameters: the body is plain SQL (RAISE's % placeholders included),
-        # and the role name is quoted by PostgreSQL itself.
+        # The role name is a parameter, quoted by psycopg2 into the function's body.
         cr.execute(
-            """
+            SQL(
+                """
             CREATE OR REPLACE FUNCTION psa_audit_log_append_only() RETURNS trigger AS $$
             BEGIN
-                IF current_user = ODOO_ROLE OR EXISTS (
+                IF current_user = %s OR EXISTS (
                     SELECT 1 FROM pg_database
                      WHERE datname = current_database()
                        AND datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user)
@@ -174,11 +174,15 @@ class PsaAuditLog(models.Model):
                     END IF;
                     RETURN NEW;
                 END IF;
-                RAISE EXCEPTION 'psa_audit_log is append-only: % refused for role %',
-                    TG_OP, current_user USING ERRCODE = 'insufficient_privilege';
+                RAISE EXCEPTION USING
+                    MESSAGE = 'psa_audit_log is append-only: ' || TG_OP
+                              || ' refused for role ' || current_user,
+                    ERRCODE = 'insufficient_privilege';
             END
             $$ LANGUAGE plpgsql
-            """.replace("ODOO_ROLE", odoo_role)
+            """,
+                odoo_role,
+            )
         )
         cr.execute(
             """

@@ -5,7 +5,7 @@ import psycopg2
 
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user
-from odoo.tools import mute_logger
+from odoo.tools import SQL, mute_logger
 
 from ..models.psa_audit_log import canonical, chain_hash
 from .common import PsaTransactionCase
@@ -151,8 +151,13 @@ class TestAuditChain(PsaTransactionCase):
             self.skipTest("the test database role cannot create a role")
         role = f"psa_audit_probe_{uuid.uuid4().hex[:10]}"
         # Created inside the test transaction: rolled back with it.
-        cr.execute(f'CREATE ROLE "{role}" NOLOGIN')
-        cr.execute(f'GRANT SELECT, UPDATE, DELETE, TRUNCATE ON psa_audit_log TO "{role}"')
+        cr.execute(SQL("CREATE ROLE %s NOLOGIN", SQL.identifier(role)))
+        cr.execute(
+            SQL(
+                "GRANT SELECT, UPDATE, DELETE, TRUNCATE ON psa_audit_log TO %s",
+                SQL.identifier(role),
+            )
+        )
         statements = [
             ("UPDATE psa_audit_log SET message = 'x' WHERE id = %s", [row.id]),
             ("DELETE FROM psa_audit_log WHERE id = %s", [row.id]),
@@ -164,7 +169,7 @@ class TestAuditChain(PsaTransactionCase):
                     self.assertRaisesRegex(psycopg2.Error, "append-only"),
                     cr.savepoint(flush=False),
                 ):
-                    cr.execute(f'SET LOCAL ROLE "{role}"')
+                    cr.execute(SQL("SET LOCAL ROLE %s", SQL.identifier(role)))
                     cr.execute(query, params)
                 cr.execute("SELECT current_user")
                 self.assertNotEqual(cr.fetchone()[0], role, "the savepoint undid SET ROLE")
