@@ -73,6 +73,7 @@ class PsaException(models.Model):
         "retry_count",
         "ignore_reason",
         "resolved_date",
+        "age_bucket",
         "approval_state",
         "approved_by_id",
         "approved_date",

@@ -62,6 +62,20 @@ class TestAuditChain(PsaTransactionCase):
         result = self.verify()
         self.assertEqual(result["params"]["type"], "success", result["params"]["message"])
 
+    def test_a_row_committed_late_is_sealed_after_newer_rows(self):
+        """A long job takes a lower id but commits after rows the sealer already chained:
+        it joins the chain at the end (the chain's order is chain_seq, not id)."""
+        late, early = self.log_rows(2).sorted("id")
+        cr = self.env.cr
+        # Not visible yet to the first sealing run: stand-in for "not committed yet".
+        cr.execute("UPDATE psa_audit_log SET hash = 'uncommitted' WHERE id = %s", [late.id])
+        self.env["psa.audit.log"]._seal_chain()
+        cr.execute("UPDATE psa_audit_log SET hash = NULL WHERE id = %s", [late.id])
+        self.assertEqual(self.env["psa.audit.log"]._seal_chain(), 1)
+        self.assertEqual(late.chain_seq, early.chain_seq + 1)
+        self.assertEqual(late.prev_hash, early.hash)
+        self.assertIsNone(self.env["psa.audit.log"]._verify_chain())
+
     def test_verification_names_the_first_row_changed_behind_the_orms_back(self):
         rows = self.log_rows().sorted("id")
         tampered = rows[1]
