@@ -16,6 +16,7 @@
         "security/ir.model.access.csv",
         "data/queue_job_data.xml",
         "data/ir_cron_data.xml",
+        "data/psa_four_eyes_data.xml",
         "views/psa_exception_views.xml",
         "views/psa_event_views.xml",
         "views/psa_audit_log_views.xml",
@@ -24,6 +25,7 @@
         "views/psa_backend_setup_wizard_views.xml",
         "views/psa_dashboard_views.xml",
         "views/psa_menus.xml",
+        "views/psa_four_eyes_rule_views.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -1,4 +1,4 @@
-# First: the models below inherit it.
+# The guard mixin first: the models below inherit it.
 from . import psa_workflow_guard_mixin  # isort: skip
 from . import (
     ir_model,
@@ -8,6 +8,7 @@ from . import (
     psa_binding,
     psa_event,
     psa_exception,
+    psa_four_eyes_rule,
     psa_importer,
     psa_importer_contact,
     psa_importer_customer,

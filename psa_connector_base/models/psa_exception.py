@@ -1,3 +1,4 @@
+import hashlib
 import json
 from datetime import timedelta
 
@@ -6,6 +7,7 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from ..tools.access import MANAGER, USER, in_workflow, requires_group, workflow_write
 from ..tools.codec import decode_raw_body
 
 CATEGORIES = [
@@ -27,6 +29,11 @@ AGE_BUCKETS = [
 # Lower bound of each bucket, in days.
 AGE_BUCKET_DAYS = [("older", 7), ("week", 3), ("days", 1), ("today", 0)]
 
+APPROVAL_STATES = [
+    ("awaiting", "Awaiting approval"),
+    ("approved", "Approved"),
+]
+
 
 class PsaException(models.Model):
     """Something that crossed the boundary and could not be applied.
@@ -37,8 +44,40 @@ class PsaException(models.Model):
 
     _name = "psa.exception"
     _description = "PSA Connector Sync Exception"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "psa.workflow.guard.mixin"]
     _order = "id desc"
+
+    # Set by the connector and the exception's own actions only (see write(): the payload
+    # is the one field besides the assignee a person writes, and only a Connector
+    # Manager, which marks it edited and may require a second manager's approval).
+    _psa_workflow_fields = (
+        "name",
+        "category",
+        "state",
+        "backend_id",
+        "event_id",
+        "object_type",
+        "external_id",
+        "correlation_id",
+        "technical_detail",
+        "payload_edited",
+        "payload_edited_by_id",
+        "payload_edited_date",
+        "payload_received",
+        "incoming_values",
+        "current_values",
+        "res_model",
+        "res_id",
+        "waiting_type",
+        "waiting_external_id",
+        "retry_count",
+        "ignore_reason",
+        "resolved_date",
+        "age_bucket",
+        "approval_state",
+        "approved_by_id",
+        "approved_date",
+    )
 
     name = fields.Char(string="Problem", required=True, tracking=True)
     category = fields.Selection(CATEGORIES, required=True, index=True, tracking=True)
@@ -75,6 +114,24 @@ class PsaException(models.Model):
         "checks (e.g. payroll approval) read it: an editor may not approve the outcome.",
     )
     payload_edited_date = fields.Datetime(readonly=True)
+    payload_received = fields.Text(
+        string="Payload as received",
+        readonly=True,
+        help="The payload before its first edit; a rejected edit restores it.",
+    )
+    approval_state = fields.Selection(
+        APPROVAL_STATES,
+        readonly=True,
+        index=True,
+        tracking=True,
+        help="Four-eyes rule: an edited payload of money or pay (see Configuration > "
+        "Four-eyes rules) is replayed only after a Connector Manager other than its "
+        "editor approved it.",
+    )
+    approved_by_id = fields.Many2one(
+        "res.users", string="Edit approved by", readonly=True, tracking=True
+    )
+    approved_date = fields.Datetime(string="Edit approved on", readonly=True)
     incoming_values = fields.Text(help="For conflicts: the values the remote system sent.")
     current_values = fields.Text(help="For conflicts: the values Odoo holds.")
     res_model = fields.Char(string="Odoo model")
@@ -398,18 +455,24 @@ class PsaException(models.Model):
         # Plain retries are queued together: an employee arriving at month-end may
         # release thousands of waiting time entries, which should become a few chunk
         # jobs, not one job each.
+        # An edited payload awaiting its second approval is never replayed, whoever or
+        # whatever (a reference arriving) asks for the retry.
         to_queue = self.env["psa.event"].sudo()
         for exception in self:
             if exception.state not in ("open", "retrying"):
                 continue
-            exception.write({"state": "retrying", "retry_count": exception.retry_count + 1})
+            if exception.approval_state == "awaiting":
+                continue
+            with workflow_write():
+                exception.write({"state": "retrying", "retry_count": exception.retry_count + 1})
             event = exception.event_id.sudo()
             if exception.payload_edited:
                 event._replay_with_payload(exception.payload)
             elif event:
                 to_queue |= event
             else:
-                exception.state = "open"
+                with workflow_write():
+                    exception.state = "open"
                 continue
             exception.message_post(
                 body=_("Retried automatically: the missing reference arrived.")
@@ -418,28 +481,138 @@ class PsaException(models.Model):
             )
         to_queue._retry()
 
+    @requires_group(USER)
     def action_retry(self):
-        retriable = self.filtered(lambda e: e.event_id and e.state in ("open", "retrying"))
+        candidates = self.filtered(lambda e: e.event_id and e.state in ("open", "retrying"))
+        retriable = candidates.filtered(lambda e: e.approval_state != "awaiting")
         if not retriable:
+            if candidates:
+                raise UserError(
+                    _(
+                        "The edited payload must first be approved by a Connector Manager "
+                        "other than the one who edited it."
+                    )
+                )
             raise UserError(_("None of the selected exceptions can be retried."))
         retriable._retry()
         return True
 
+    @requires_group(USER)
     def action_ignore(self, reason):
         if not (reason or "").strip():
             raise UserError(_("Say why the exception is ignored."))
         for exception in self.filtered(lambda e: e.state in ("open", "retrying")):
-            exception.write(
-                {
-                    "state": "ignored",
-                    "ignore_reason": reason,
-                    "resolved_date": fields.Datetime.now(),
-                }
-            )
+            with workflow_write():
+                exception.write(
+                    {
+                        "state": "ignored",
+                        "ignore_reason": reason,
+                        "resolved_date": fields.Datetime.now(),
+                    }
+                )
             if exception.event_id.state in ("failed", "waiting"):
                 exception.event_id.sudo().state = "ignored"
+            exception._audit("ignore", _("Ignored: %s", reason), {"reason": reason})
         return True
 
+    # Four eyes on edited payloads ------------------------------------------------------
+
+    def _audit(self, operation, message, values=None):
+        """An audit row for a person's decision on this exception (who: create_uid)."""
+        self.ensure_one()
+        return self.env["psa.audit.log"]._log(
+            self.backend_id,
+            "internal",
+            operation,
+            object_type=self.object_type,
+            external_id=self.external_id,
+            res_model=self._name,
+            res_id=self.id,
+            event=self.event_id.sudo(),
+            message=message,
+            values={"exception_id": self.id, **(values or {})},
+        )
+
+    @requires_group(MANAGER)
+    def action_approve_payload(self):
+        """The second Connector Manager approves an edited payload; it is then replayed."""
+        for exception in self:
+            if exception.approval_state != "awaiting":
+                raise UserError(
+                    _("Exception #%s has no edited payload awaiting approval.", exception.id)
+                )
+            if exception.payload_edited_by_id == self.env.user:
+                raise AccessError(
+                    _(
+                        "Four eyes: %(user)s edited this payload and cannot approve it; "
+                        "another Connector Manager must.",
+                        user=self.env.user.name,
+                    )
+                )
+            with workflow_write():
+                exception.write(
+                    {
+                        "approval_state": "approved",
+                        "approved_by_id": self.env.user.id,
+                        "approved_date": fields.Datetime.now(),
+                    }
+                )
+            exception._audit(
+                "payload_approve",
+                _(
+                    "Edited payload approved by %(approver)s (edited by %(editor)s)",
+                    approver=self.env.user.name,
+                    editor=exception.payload_edited_by_id.name,
+                ),
+                {
+                    "editor_id": exception.payload_edited_by_id.id,
+                    "payload_sha256": _sha256(exception.payload),
+                },
+            )
+            exception.message_post(body=_("Edited payload approved; replaying it."))
+        retriable = self.filtered(lambda e: e.event_id and e.state in ("open", "retrying"))
+        retriable._retry()
+        return True
+
+    @requires_group(MANAGER)
+    def action_reject_payload(self):
+        """Drop an edit awaiting approval: the payload goes back to what was received."""
+        for exception in self:
+            if exception.approval_state != "awaiting":
+                raise UserError(
+                    _("Exception #%s has no edited payload awaiting approval.", exception.id)
+                )
+            editor = exception.payload_edited_by_id
+            rejected = exception.payload
+            # Inside the workflow: restoring the payload as received is not an edit.
+            with workflow_write():
+                exception.write(
+                    {
+                        "payload": exception.payload_received,
+                        "payload_edited": False,
+                        "payload_edited_by_id": False,
+                        "payload_edited_date": False,
+                        "approval_state": False,
+                        "approved_by_id": False,
+                        "approved_date": False,
+                    }
+                )
+            exception._audit(
+                "payload_reject",
+                _(
+                    "Edited payload of %(editor)s rejected by %(user)s; the payload as "
+                    "received is restored",
+                    editor=editor.name,
+                    user=self.env.user.name,
+                ),
+                {"editor_id": editor.id, "payload_sha256": _sha256(rejected)},
+            )
+            exception.message_post(
+                body=_("Edited payload rejected; the payload as received is restored.")
+            )
+        return True
+
+    @requires_group(USER)
     def action_open_map_wizard(self):
         self.ensure_one()
         if not self.can_map_reference:
@@ -453,6 +626,7 @@ class PsaException(models.Model):
             "context": {"default_exception_id": self.id},
         }
 
+    @requires_group(USER)
     def action_open_job(self):
         self.ensure_one()
         if not self.job_id:
@@ -464,6 +638,7 @@ class PsaException(models.Model):
             "view_mode": "form",
         }
 
+    @requires_group(USER)
     def action_open_ignore_wizard(self):
         return {
             "type": "ir.actions.act_window",
@@ -474,6 +649,7 @@ class PsaException(models.Model):
             "context": {"default_exception_ids": self.ids},
         }
 
+    @requires_group(USER)
     def action_open_record(self):
         self.ensure_one()
         if not (self.res_model and self.res_id):
@@ -520,20 +696,61 @@ class PsaException(models.Model):
 
     def _mark_resolved(self, note):
         for exception in self:
-            exception.write({"state": "resolved", "resolved_date": fields.Datetime.now()})
+            with workflow_write():
+                exception.write({"state": "resolved", "resolved_date": fields.Datetime.now()})
             exception.message_post(body=note)
 
     def write(self, vals):
-        if "payload" in vals and not self.env.su:
-            if not self.env.user.has_group("psa_connector_base.group_connector_manager"):
-                raise AccessError(_("Only a Connector Manager may edit a payload."))
-            vals = {
+        if "payload" not in vals or self.env.su or in_workflow():
+            return super().write(vals)
+        # A person edits a payload: only a Connector Manager, only while the exception
+        # waits, and the edit is stamped (who, when) and audited by the server, never
+        # taken from the request. Whatever else the request sends is checked by the
+        # workflow guard first, as any write is.
+        if not self.env.user.has_group(MANAGER):
+            raise AccessError(_("Only a Connector Manager may edit a payload."))
+        if self._psa_workflow_locked():
+            refused = set(self._psa_workflow_fields).intersection(vals)
+            if refused:
+                self._psa_refuse_workflow_fields(refused)
+        closed = self.filtered(lambda e: e.state not in ("open", "retrying"))
+        if closed:
+            raise UserError(_("Only the payload of an open exception can be corrected."))
+        now = fields.Datetime.now()
+        for exception in self:
+            old_payload = exception.payload
+            needs_approval = self.env["psa.four.eyes.rule"]._approval_required(
+                exception.object_type
+            )
+            stamped = {
                 **vals,
                 "payload_edited": True,
                 "payload_edited_by_id": self.env.user.id,
-                "payload_edited_date": fields.Datetime.now(),
+                "payload_edited_date": now,
+                # Editing again after an approval needs a new approval.
+                "approval_state": "awaiting" if needs_approval else False,
+                "approved_by_id": False,
+                "approved_date": False,
             }
-        return super().write(vals)
+            if not exception.payload_edited:
+                stamped["payload_received"] = old_payload
+            with workflow_write():
+                super(PsaException, exception).write(stamped)
+            exception._audit(
+                "payload_edit",
+                _("Payload edited by %s", self.env.user.name)
+                + (_("; awaiting a second approval") if needs_approval else ""),
+                {
+                    "payload_sha256_before": _sha256(old_payload),
+                    "payload_sha256_after": _sha256(exception.payload),
+                    "approval_required": needs_approval,
+                },
+            )
+        return True
+
+
+def _sha256(text):
+    return hashlib.sha256((text or "").encode()).hexdigest() if text else False
 
 
 def _loads(text):

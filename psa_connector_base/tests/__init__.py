@@ -1,7 +1,9 @@
 from . import (
+    test_audit_chain,
     test_backend_secrets,
     test_cockpit,
     test_exception_queue,
+    test_four_eyes,
     test_importers,
     test_intake_guard,
     test_job_runner,

@@ -5,6 +5,7 @@ import json
 import zipfile
 
 from odoo.exceptions import AccessError, UserError
+from odoo.tests import new_test_user
 
 from odoo.addons.psa_connector_timesheet.tests.common import time_entry_data
 
@@ -184,7 +185,18 @@ class TestPayrollExport(PayrollCase):
         envelope["data"]["hours"] = 3.0
         exception.with_user(self.editor).payload = json.dumps(envelope)
         self.assertEqual(exception.payload_edited_by_id, self.editor)
-        exception.with_user(self.editor).action_retry()
+        # Hours are pay: the edit is replayed only once a second Connector Manager
+        # approved it (four eyes), never by its editor.
+        self.assertEqual(exception.approval_state, "awaiting")
+        with self.assertRaisesRegex(UserError, "approved by a Connector Manager other"):
+            exception.with_user(self.editor).action_retry()
+        second = new_test_user(
+            self.env,
+            "payroll_second_manager",
+            groups="psa_connector_base.group_connector_manager",
+            company_id=self.company.id,
+        )
+        exception.with_user(second).action_approve_payload()
         self.run_jobs(methods=("_process_job",))
         self.assertEqual(self.line("TE-9").unit_amount, 3.0)
 
