@@ -87,9 +87,9 @@ QUIET_LOGGERS = ("odoo.http", "odoo.service.model", "odoo.models", "odoo.sql_db"
 def parse_matrix(text):
     """(roles, rows) of the first table whose header starts with ``model | operation``.
 
-    Each row is (model pattern, operation pattern, {role: allowed}); an operation cell
-    may hold several ``a|b|c`` alternatives after its ``verb:`` prefix, and ``Y``/``-``
-    cells say allowed/denied.
+    Each row is (model pattern, operation pattern, {role: allowed}); the model cell may
+    list several models ``a|b``, the operation cell several operations
+    (``read|write:a|b|call:x``), and ``Y``/``-`` cells say allowed/denied.
     """
     roles, rows = None, []
     for line in text.splitlines():
@@ -111,8 +111,10 @@ def parse_matrix(text):
         model, operation, values = cells[0], cells[1], cells[2:]
         assert len(values) == len(roles), f"SECURITY.md: wrong cell count in {line!r}"
         assert all(v in ("Y", "-") for v in values), f"SECURITY.md: cells are Y or - ({line!r})"
-        for op in split_operations(operation):
-            rows.append((model, op, dict(zip(roles, [v == "Y" for v in values], strict=True))))
+        allowed = dict(zip(roles, [v == "Y" for v in values], strict=True))
+        for model_name in model.split("|"):
+            for op in split_operations(operation):
+                rows.append((model_name.strip(), op, allowed))
     assert roles, "SECURITY.md holds no 'model | operation | roles...' table"
     return roles, rows
 
@@ -254,6 +256,18 @@ class TestPrivilegeMatrix(SuiteHttpCase):
                 "company_id": cls.company.id,
             }
         )
+        # The HR system's view of a person, with an hourly cost: event, audit, history.
+        data = employee_data(
+            id="E-MX", name="Costly Person", work_email="costly@example.com", email=None
+        )
+        data.update(hourly_cost=COST, currency=cls.company.currency_id.name, department_id=None)
+        cls.hr_event = cls.apply("employee.created", data, backend=cls.hr_backend)
+        assert cls.hr_event.state == "done", cls.hr_event.result
+        cls.hr_audit = env["psa.audit.log"].search(
+            [("backend_id", "=", cls.hr_backend.id), ("values", "like", COST_TEXT)]
+        )
+        assert cls.hr_audit, "the HR import logged no cost"
+        # (Before the PSA's events: applying runs every pending job.)
         event = cls.receive("customer.created", {"id": "C-MX", "name": "x"}, backend=backend)
         cls.receive("customer.created", {"id": "C-MX2", "name": "y"}, backend=backend)
         rec["psa.event"] = event
@@ -292,17 +306,6 @@ class TestPrivilegeMatrix(SuiteHttpCase):
         rec["psa.ownership.rule"] = backend.ownership_rule_ids[:1]
         rec["psa.state.mapping"] = backend.state_mapping_ids[:1]
         rec["psa.sync.watermark"] = env["psa.sync.watermark"]._for(backend, "customer")
-        # The HR system's view of a person, with an hourly cost: event, audit, history.
-        data = employee_data(
-            id="E-MX", name="Costly Person", work_email="costly@example.com", email=None
-        )
-        data.update(hourly_cost=COST, currency=cls.company.currency_id.name, department_id=None)
-        cls.hr_event = cls.apply("employee.created", data, backend=cls.hr_backend)
-        assert cls.hr_event.state == "done", cls.hr_event.result
-        cls.hr_audit = env["psa.audit.log"].search(
-            [("backend_id", "=", cls.hr_backend.id), ("values", "like", COST_TEXT)]
-        )
-        assert cls.hr_audit, "the HR import logged no cost"
         cls.hr_exception = Exception_.create(
             {
                 "name": "HR problem",
@@ -849,20 +852,24 @@ class TestPrivilegeMatrix(SuiteHttpCase):
             return "allowed" if COST_TEXT in text else "denied"
 
         channels = [
-            ("psa.event", self.hr_event),
-            ("psa.exception", self.hr_exception),
-            ("psa.audit.log", self.hr_audit),
-            ("hr.employee", self.costly),
-            ("psa.employee.cost.history", self.records["psa.employee.cost.history"]),
+            ("psa.event", self.hr_event, ["payload", "result"]),
+            (
+                "psa.exception",
+                self.hr_exception,
+                ["payload", "payload_pretty", "incoming_values", "technical_detail"],
+            ),
+            ("psa.audit.log", self.hr_audit, ["values", "message"]),
+            ("hr.employee", self.costly, ["hourly_cost"]),
+            ("psa.employee.cost.history", self.records["psa.employee.cost.history"], []),
         ]
-        for model, records in channels:
+        for model, records, names in channels:
             for role in self.roles:
                 self.attempt(
                     role,
                     model,
                     "read:hr_cost",
                     "search_read",
-                    [[("id", "in", records.ids)], []],
+                    [[("id", "in", records.ids)], names],
                     check=leaks,
                 )
 
@@ -1049,6 +1056,7 @@ class TestPrivilegeMatrix(SuiteHttpCase):
                 )
                 self.assertNotEqual(binding[0], "allowed", f"{role}: binding to Settings {binding}")
         self.assertFalse(self.users["cm"].has_group("base.group_system"))
+
 
 
 
