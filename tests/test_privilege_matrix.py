@@ -33,13 +33,12 @@ import inspect
 import json
 import logging
 import os
-import re
 import time
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 
-from odoo import Command, models
+from odoo import Command, fields, models
 from odoo.tests import new_test_user
 
 from odoo.addons.psa_connector_hr.tests.common import employee_data
@@ -191,9 +190,9 @@ class TestPrivilegeMatrix(SuiteHttpCase):
                 company_ids=[Command.set(cls.company_b.ids)],
             ),
         }
-        assert set(cls.users) == set(cls.roles), (
-            f"SECURITY.md columns {cls.roles} are not the test's roles {sorted(cls.users)}"
-        )
+        assert set(cls.users) == set(
+            cls.roles
+        ), f"SECURITY.md columns {cls.roles} are not the test's roles {sorted(cls.users)}"
 
     # Records ----------------------------------------------------------------------------
 
@@ -360,7 +359,7 @@ class TestPrivilegeMatrix(SuiteHttpCase):
             }
         )
         env["psa.capacity.day"]._compute_period(
-            cls._date("2026-09-07"), cls._date("2026-09-13"), employee
+            fields.Date.to_date("2026-09-07"), fields.Date.to_date("2026-09-13"), employee
         )
         rec["psa.capacity.day"] = env["psa.capacity.day"].search(
             [("employee_id", "=", employee.id)], limit=1
@@ -405,15 +404,7 @@ class TestPrivilegeMatrix(SuiteHttpCase):
         # Views: any row will do (the prepared records above feed them).
         for view in ("psa.project.financial", "psa.utilisation.report"):
             env.flush_all()
-            rec[view] = env[view].search(
-                [("company_id", "=", cls.company.id)], limit=1, order="id"
-            )
-
-    @staticmethod
-    def _date(text):
-        from odoo import fields
-
-        return fields.Date.to_date(text)
+            rec[view] = env[view].search([("company_id", "=", cls.company.id)], limit=1, order="id")
 
     # Values -----------------------------------------------------------------------------
 
@@ -839,7 +830,13 @@ class TestPrivilegeMatrix(SuiteHttpCase):
             if outcome == "denied":
                 for name in values:
                     self.outcomes.append(
-                        (model, f"write:{name}", role, outcome, f"all fields in one write: {detail}")
+                        (
+                            model,
+                            f"write:{name}",
+                            role,
+                            outcome,
+                            f"all fields in one write: {detail}",
+                        )
                     )
                 return
         for name, value in values.items():
@@ -916,7 +913,9 @@ class TestPrivilegeMatrix(SuiteHttpCase):
             self.env.registry.clear_all_caches()
             outcome = "allowed" if admin else "denied"
             detail = f"pending link {link[0]}, binding {binding[0]}"
-            self.outcomes.append(("res.users", "scenario:grant_system_group", role, outcome, detail))
+            self.outcomes.append(
+                ("res.users", "scenario:grant_system_group", role, outcome, detail)
+            )
             results[role] = (admin, link[:2], binding[:2])
         return results
 
@@ -979,7 +978,7 @@ class TestPrivilegeMatrix(SuiteHttpCase):
 
     def table(self):
         rows = defaultdict(dict)
-        for model, operation, role, outcome, detail in self.outcomes:
+        for model, operation, role, outcome, _detail in self.outcomes:
             found = row_for(self.rows, model, operation)
             expected = found and found[1][role]
             mark = {"allowed": "Y", "refused": "r", "error": "E", "denied": "-"}[outcome]
@@ -1056,7 +1055,3 @@ class TestPrivilegeMatrix(SuiteHttpCase):
                 )
                 self.assertNotEqual(binding[0], "allowed", f"{role}: binding to Settings {binding}")
         self.assertFalse(self.users["cm"].has_group("base.group_system"))
-
-
-
-
