@@ -442,6 +442,7 @@ class TestPrivilegeMatrix(SuiteHttpCase):
             },
             "psa.sync.watermark": {"backend_id": backend, "object_type": f"mx_{suffix}"},
             "psa.backend.setup.wizard": {"name": "Wizard", "code": f"mx-wiz-{suffix}"},
+            "psa.four.eyes.rule": {"object_type": f"mx_{suffix}", "approval_required": True},
             "psa.exception.ignore.wizard": {
                 "exception_ids": [Command.set(rec["psa.exception"].ids)],
                 "reason": "Duplicate",
