@@ -76,6 +76,52 @@ REFUSED_ERRORS = (
     "odoo.exceptions.MissingError",
     "odoo.exceptions.RedirectWarning",
 )
+# The issue's concrete cases, each (model, operation, role) that must be denied.
+ISSUE_CASES = [
+    (
+        "Connector Manager makes themselves Settings admin (pending link + binding)",
+        [("res.users", "scenario:grant_system_group", "cm")],
+    ),
+    ("HR officer creates a payroll batch", [("psa.payroll.batch", "create", "hr")]),
+    (
+        "HR officer writes a batch's state / approver / payload",
+        [
+            ("psa.payroll.batch", f"write:{name}", "hr")
+            for name in ("state", "approved_by_id", "payload")
+        ],
+    ),
+    (
+        "Connector User writes payload-edit bookkeeping / event link of an exception",
+        [
+            ("psa.exception", f"write:{name}", "cu")
+            for name in ("payload_edited_by_id", "payload_edited", "event_id")
+        ],
+    ),
+    (
+        "Connector User reads the hourly cost in HR payloads / audit values",
+        [
+            (model, "read:hr_cost", "cu")
+            for model in ("psa.event", "psa.exception", "psa.audit.log")
+        ],
+    ),
+    (
+        "A user rewrites a reconciliation line's missing entries",
+        [("psa.timesheet.reconciliation.line", "write:missing_entries", "cu")],
+    ),
+    (
+        "Pulls, pushes, capacity recompute by an internal user or Connector User",
+        [
+            (model, f"call:{method}", role)
+            for role in ("internal", "cu")
+            for model, method in (
+                ("psa.backend", "action_pull_now"),
+                ("psa.backend", "action_push_actuals_now"),
+                ("psa.backend", "action_push_project_financials"),
+                ("psa.utilisation.compute.wizard", "action_compute"),
+            )
+        ],
+    ),
+]
 # The loggers the denied attempts would flood (thousands of expected refusals).
 QUIET_LOGGERS = ("odoo.http", "odoo.service.model", "odoo.models", "odoo.sql_db")
 
@@ -959,6 +1005,20 @@ class TestPrivilegeMatrix(SuiteHttpCase):
             + ", ".join(f"{k} {counts[k]}" for k in ("allowed", "refused", "error", "denied")),
             f"  grants beyond the matrix: {len(grants)}; lock-outs: {len(lockouts)}",
         ]
+        got = {(o[0], o[1], o[2]): o[3] for o in self.outcomes}
+        lines.append("  the issue's cases (denied = closed):")
+        for title, attempts in ISSUE_CASES:
+            open_ = [
+                f"{m} {op} as {r}: {got[(m, op, r)]}"
+                for m, op, r in attempts
+                if got.get((m, op, r)) == "allowed"
+            ]
+            untried = [a for a in attempts if a not in got]
+            state = "OPEN" if open_ else ("not tried" if untried else "closed")
+            lines.append(
+                f"    [{state}] {title}"
+                + (f" ({len(open_)}/{len(attempts)} open)" if open_ else "")
+            )
         by_model = Counter(line.split(" | ")[0] for line in grants)
         if by_model:
             lines.append(
