@@ -720,7 +720,7 @@ class PsaException(models.Model):
         for exception in self:
             old_payload = exception.payload
             needs_approval = self.env["psa.four.eyes.rule"]._approval_required(
-                exception.object_type
+                exception.object_type, exception.company_id
             )
             stamped = {
                 **vals,

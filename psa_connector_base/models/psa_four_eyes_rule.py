@@ -3,6 +3,10 @@ from odoo import _, api, fields, models
 from ..tools.access import MANAGER, check_group
 
 AUDITED_FIELDS = ("object_type", "approval_required", "active")
+# Money and pay: covered in every company that has no rule of its own for the type.
+DEFAULT_TYPES = frozenset(
+    {"time_entry", "billing_event", "expense", "vendor_bill", "payroll_batch"}
+)
 
 
 class PsaFourEyesRule(models.Model):
@@ -31,25 +35,43 @@ class PsaFourEyesRule(models.Model):
         "Manager than its editor approved it.",
     )
     active = fields.Boolean(default=True)
+    # Per company: a Connector Manager of one company must not switch off the second
+    # approval another company's finance relies on.
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        index=True,
+        default=lambda self: self.env.company,
+        help="The company whose exceptions the rule covers.",
+    )
 
     _sql_constraints = [
         (
             "object_type_uniq",
-            "unique(object_type)",
-            "There is already a four-eyes rule for this object type.",
+            "unique(company_id, object_type)",
+            "There is already a four-eyes rule for this object type in this company.",
         )
     ]
 
     @api.model
-    def _approval_required(self, object_type):
-        """Whether an edited payload of ``object_type`` needs a second manager."""
+    def _approval_required(self, object_type, company=None):
+        """Whether an edited payload of ``object_type`` needs a second manager.
+
+        The company's own rule decides (an archived one counts as switched off); a
+        company without a rule for the type falls back to the defaults (money and pay).
+        """
         if not object_type:
             return False
-        return bool(
-            self.sudo().search_count(
-                [("object_type", "=", object_type), ("approval_required", "=", True)], limit=1
-            )
+        company = company or self.env.company
+        # sudo: reading configuration to decide a control; the caller may not see rules.
+        rule = (
+            self.sudo()
+            .with_context(active_test=False)
+            .search([("object_type", "=", object_type), ("company_id", "=", company.id)], limit=1)
         )
+        if rule:
+            return rule.active and rule.approval_required
+        return object_type in DEFAULT_TYPES
 
     def _audit_snapshot(self):
         return {rule.id: {name: rule[name] for name in AUDITED_FIELDS} for rule in self}

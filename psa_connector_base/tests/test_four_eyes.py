@@ -228,3 +228,33 @@ class TestExceptionWorkflowAndFourEyes(PsaTransactionCase):
         ignored = self.audit_rows(exception, "ignore")
         self.assertEqual((len(ignored), ignored.create_uid), (1, self.finance))
         self.assertEqual(json.loads(ignored.values)["reason"], "Duplicate test data")
+
+    def test_rules_are_per_company(self):
+        """Another company's Connector Manager can neither see nor switch off this
+        company's rules; a company without rules of its own gets the defaults."""
+        Rule = self.env["psa.four.eyes.rule"]
+        company_b = self.env["res.company"].create({"name": "Four Eyes B Ltd"})
+        manager_other = new_test_user(
+            self.env,
+            "manager_other_4e",
+            groups="psa_connector_base.group_connector_manager",
+            company_id=company_b.id,
+            company_ids=[(6, 0, company_b.ids)],
+        )
+        rule_a = Rule.search(
+            [("object_type", "=", "time_entry"), ("company_id", "=", self.env.company.id)]
+        )
+        self.assertEqual(len(rule_a), 1)
+        self.assertFalse(Rule.with_user(manager_other).search([("id", "=", rule_a.id)]))
+        with self.assertRaises(AccessError):
+            rule_a.with_user(manager_other).write({"approval_required": False})
+        self.assertTrue(Rule._approval_required("time_entry", self.env.company))
+        # Company B has no rule rows: money and pay are still covered there.
+        self.assertTrue(Rule._approval_required("time_entry", company_b))
+        self.assertFalse(Rule._approval_required("customer", company_b))
+        # B's manager switches time entries off for B only.
+        Rule.with_user(manager_other).with_company(company_b).create(
+            {"object_type": "time_entry", "approval_required": False}
+        )
+        self.assertFalse(Rule._approval_required("time_entry", company_b))
+        self.assertTrue(Rule._approval_required("time_entry", self.env.company))

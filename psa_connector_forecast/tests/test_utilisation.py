@@ -1,5 +1,7 @@
 from datetime import date, timedelta
 
+from odoo.tests import new_test_user
+
 from .common import HOLIDAY, MONDAY, ForecastCase, allocation_data
 
 
@@ -43,6 +45,29 @@ class TestCapacity(ForecastCase):
         rows = self.env["psa.capacity.day"].search([("employee_id", "=", self.anna.id)])
         self.assertEqual(len(rows), 5, "whole ISO week, no duplicates")
         self.assertEqual(sum(rows.mapped("capacity_hours")), 32.0)
+
+    def test_another_companys_manager_recomputes_only_their_own_employees(self):
+        company_b = self.env["res.company"].create({"name": "Capacity B Ltd"})
+        manager_b = new_test_user(
+            self.env,
+            "capacity_manager_b",
+            groups="psa_connector_base.group_connector_manager",
+            company_id=company_b.id,
+            company_ids=[(6, 0, company_b.ids)],
+        )
+        Capacity = self.env["psa.capacity.day"]
+        Wizard = self.env["psa.utilisation.compute.wizard"].with_user(manager_b)
+        # Everyone (empty selection), and Anna's id typed into the wizard.
+        Wizard.create({"date_from": day(0), "date_to": day(4)}).action_compute()
+        Wizard.create(
+            {"date_from": day(0), "date_to": day(4), "employee_ids": [(6, 0, self.anna.ids)]}
+        ).action_compute()
+        self.assertFalse(Capacity.search([("employee_id", "=", self.anna.id)]))
+        # The same wizard run in Anna's company computes her week.
+        self.env["psa.utilisation.compute.wizard"].create(
+            {"date_from": day(0), "date_to": day(4)}
+        ).action_compute()
+        self.assertEqual(len(Capacity.search([("employee_id", "=", self.anna.id)])), 5)
 
 
 class TestUtilisation(ForecastCase):

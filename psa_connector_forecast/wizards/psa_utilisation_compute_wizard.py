@@ -33,7 +33,15 @@ class PsaUtilisationComputeWizard(models.TransientModel):
         # Whole ISO weeks: a partial week would show part of its capacity.
         date_from = self.date_from - timedelta(days=self.date_from.weekday())
         date_to = self.date_to + timedelta(days=6 - self.date_to.weekday())
-        self.env["psa.capacity.day"]._compute_period(date_from, date_to, self.employee_ids or None)
+        # Only employees of the companies the user works in: the capacity rows are
+        # computed under sudo, so neither an empty selection ("everyone") nor ids typed
+        # into the wizard may reach another company's employees.
+        companies = self.env.companies
+        employees = self.employee_ids.sudo() or self.env["hr.employee"].sudo().search(
+            [("company_id", "in", companies.ids)]
+        )
+        employees = employees.filtered(lambda employee: employee.company_id in companies)
+        self.env["psa.capacity.day"]._compute_period(date_from, date_to, employees)
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "psa_connector_forecast.action_psa_utilisation_report"
         )
