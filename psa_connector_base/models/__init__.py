@@ -15,4 +15,5 @@ from . import (
     psa_state_mapping,
     psa_sync_watermark,
     psa_workflow_guard_mixin,
+    res_company,
 )

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from odoo import SUPERUSER_ID, _, api, fields, models, tools
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
 
 from ..adapters import ADAPTERS, AdapterConfig, get_adapter_class
@@ -378,6 +378,15 @@ class PsaBackend(models.Model):
             )
         return None
 
+    # Integration identity -------------------------------------------------------------
+
+    def _as_integration_user(self):
+        """This backend as its company's integration user, in that company: what every
+        job of the backend runs as, whoever queues it (see ``res.company``)."""
+        self.ensure_one()
+        company = self.sudo().company_id
+        return self.with_user(company._psa_integration_user()).with_company(company)
+
     # Scheduled pull ------------------------------------------------------------------
 
     def _pull_object_types(self):
@@ -389,13 +398,15 @@ class PsaBackend(models.Model):
 
     @api.model
     def _cron_pull(self):
+        # The cron runs as root only to find every company's backends and queue their
+        # pulls; each pull job runs as its backend company's integration user.
         for backend in self.search([("pull_enabled", "=", True), ("base_url", "!=", False)]):
             backend.action_pull_now()
 
     def action_pull_now(self):
         for backend in self:
             for object_type in backend._pull_object_types():
-                backend.with_user(SUPERUSER_ID).with_delay(
+                backend._as_integration_user().with_delay(
                     priority=self.env["psa.importer"]._priority_for(object_type),
                     description=f"Pull {object_type} from {backend.name}",
                     identity_key=f"psa.pull:{backend.id}:{object_type}",
@@ -439,7 +450,7 @@ class PsaBackend(models.Model):
 
     def _enqueue_write_back(self, object_type, external_id, odoo_refs):
         self.ensure_one()
-        self.with_user(SUPERUSER_ID).with_delay(
+        self._as_integration_user().with_delay(
             description=f"Write Odoo ids back to {self.name}: {object_type} {external_id}",
             identity_key=f"psa.writeback:{self.id}:{object_type}:{external_id}",
         )._write_back_job(object_type, external_id, odoo_refs)

@@ -4,7 +4,7 @@ import time
 import traceback
 import uuid
 
-from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.queue_job.exception import RetryableJobError
@@ -311,8 +311,14 @@ class PsaEvent(models.Model):
 
     def _as_job_user(self):
         # Sync jobs apply what the remote system says, whoever queued them (a finance user
-        # pressing Retry, the public webhook user): they run as the superuser.
-        return self.with_user(SUPERUSER_ID)
+        # pressing Retry, the dispatcher of the public webhook user's events): they run as
+        # the integration user of the backend's company, in that company.
+        backends = self.sudo().backend_id
+        if len(backends.company_id) != 1:
+            raise ValueError("Events of one company only are queued together.")
+        return self.with_user(backends.company_id._psa_integration_user()).with_company(
+            backends.company_id
+        )
 
     # Processing -------------------------------------------------------------------
 

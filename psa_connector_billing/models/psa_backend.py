@@ -1,7 +1,7 @@
 import json
 import logging
 
-from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import date_utils
 
@@ -89,7 +89,10 @@ class PsaBackend(models.Model):
 
     @api.model
     def _cron_create_draft_invoices(self):
-        self.search([("kind", "=", "psa")]).action_create_draft_invoices()
+        # Root only finds every company's backends; each one's invoices are drafted by its
+        # company's integration user.
+        for backend in self.search([("kind", "=", "psa")]):
+            backend._as_integration_user().action_create_draft_invoices()
 
     def action_create_draft_invoices(self):
         """Draft invoices for every PSA contract with something to invoice."""
@@ -156,10 +159,11 @@ class PsaBackend(models.Model):
 
     @api.model
     def _cron_push_project_financials(self):
+        # Root only finds every company's backends and queues; the jobs run as integration users.
         today = fields.Date.context_today(self)
         for backend in self.search([("kind", "=", "psa"), ("billing_push_financials", "=", True)]):
             # One push per backend and day, however often the cron or a user triggers it.
-            backend.with_user(SUPERUSER_ID).with_delay(
+            backend._as_integration_user().with_delay(
                 description=f"Tell {backend.name}: project financials of {today}",
                 identity_key=f"psa.project_financials:{backend.id}:{today}",
             )._push_project_financials_job()
@@ -207,7 +211,7 @@ class PsaBackend(models.Model):
 
     def action_push_project_financials(self):
         for backend in self:
-            backend.with_delay(
+            backend._as_integration_user().with_delay(
                 description=f"Tell {backend.name}: project financials",
                 identity_key=f"psa.project_financials:{backend.id}:manual",
             )._push_project_financials_job()
@@ -245,7 +249,7 @@ class PsaBackend(models.Model):
         key = ":".join(
             str(payload.get(k)) for k in ("odoo_id", "state", "payment_state", "amount_residual")
         )
-        self.with_user(SUPERUSER_ID).with_delay(
+        self._as_integration_user().with_delay(
             description=f"Tell {self.name}: invoice {payload['number']} {payload['payment_state']}",
             identity_key=f"psa.invoice_status:{self.id}:{key}",
         )._push_invoice_status_job(payload)

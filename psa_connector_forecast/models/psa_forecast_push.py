@@ -1,7 +1,7 @@
 import json
 from datetime import timedelta
 
-from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo import _, api, fields, models
 
 from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
 from odoo.addons.psa_connector_base.tools.jobs import failure_recorded
@@ -138,7 +138,8 @@ class PsaForecastPush(models.Model):
 
     def _enqueue_push(self):
         self.ensure_one()
-        self.with_user(SUPERUSER_ID).with_delay(
+        integration_backend = self.backend_id._as_integration_user()
+        self.with_env(integration_backend.env).with_delay(
             priority=70,
             description=f"Push actuals of {self.project_id.display_name} to {self.backend_id.name}",
             identity_key=f"psa.forecast.push:{self.backend_id.id}:{self.project_id.id}",
@@ -167,7 +168,7 @@ class PsaForecastPush(models.Model):
 
     @api.model
     def _enqueue_push_all(self, backend):
-        backend.with_user(SUPERUSER_ID).with_delay(
+        backend._as_integration_user().with_delay(
             priority=80,
             description=f"Push actuals of all active projects to {backend.name}",
             identity_key=f"psa.forecast.push_all:{backend.id}",

@@ -1,0 +1,72 @@
+"""The connector's integration identity: one technical user per company.
+
+Jobs, imports, pushes and the crons' per-backend work run as the backend company's
+integration user instead of the superuser, so what the connector may write is decided by
+a group (``group_connector_integration``: the rights its importers need, nothing of
+Settings) and by the multi-company record rules: company B's backends are processed by
+company B's user, which cannot see company A.
+"""
+
+from odoo import Command, api, fields, models
+
+INTEGRATION_GROUP = "psa_connector_base.group_connector_integration"
+INTEGRATION_LOGIN = "psa_integration_%s"
+
+
+class ResCompany(models.Model):
+    _inherit = "res.company"
+
+    psa_integration_user_id = fields.Many2one(
+        "res.users",
+        string="PSA integration user",
+        readonly=True,
+        copy=False,
+        ondelete="set null",
+        help="The technical user the PSA connector's jobs of this company run as "
+        "(see Queue Jobs, filtered by this user). It has no password and cannot log in.",
+    )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        companies = super().create(vals_list)
+        for company in companies:
+            company._psa_integration_user()
+        return companies
+
+    def _psa_integration_user(self):
+        """This company's integration user, created when missing (the one place that
+        decides who the connector's work runs as)."""
+        self.ensure_one()
+        # sudo: any user who queues connector work (a Connector User pressing Retry, the
+        # public webhook user through the dispatcher) needs the integration user's id,
+        # and creating it needs the right to create users, which none of them has. The
+        # values written are fixed here; nothing comes from the caller.
+        company = self.sudo()
+        user = company.psa_integration_user_id
+        if not user:
+            user = company._psa_create_integration_user()
+            company.psa_integration_user_id = user
+        return user.sudo(False)
+
+    def _psa_create_integration_user(self):
+        self.ensure_one()
+        Users = self.env["res.users"].sudo().with_context(
+            active_test=False, no_reset_password=True, tracking_disable=True
+        )
+        login = INTEGRATION_LOGIN % self.id
+        user = Users.search([("login", "=", login)], limit=1)
+        values = {
+            "name": self.env._("PSA Connector Integration (%s)", self.name),
+            "company_id": self.id,
+            "company_ids": [Command.set([self.id])],
+            "groups_id": [Command.set([self.env.ref(INTEGRATION_GROUP).id])],
+            "active": True,
+            "notification_type": "inbox",
+        }
+        if user:
+            user.write(values)
+        else:
+            user = Users.create({**values, "login": login, "email": False})
+        # No password, so no interactive login: the user exists for jobs to run as.
+        self.env.cr.execute("UPDATE res_users SET password = NULL WHERE id = %s", [user.id])
+        return user
