@@ -61,12 +61,18 @@ class ResCompany(models.Model):
             "company_ids": [Command.set([self.id])],
             "groups_id": [Command.set([self.env.ref(INTEGRATION_GROUP).id])],
             "active": True,
-            "notification_type": "inbox",
         }
         if user:
             user.write(values)
         else:
-            user = Users.create({**values, "login": login, "email": False})
+            # The chatter needs an author address for what the connector posts (a
+            # resolved exception, a tracked change): the bot's, as OdooBot has.
+            bot = self.env.ref("base.partner_root", raise_if_not_found=False)
+            email = (bot and bot.email) or "odoobot@example.com"
+            user = Users.create({**values, "login": login, "email": email})
+        # What it follows is notified in Odoo, not mailed to the bot's address (internal
+        # users only: set once the groups above made it one).
+        user.notification_type = "inbox"
         # No password, so no interactive login: the user exists for jobs to run as.
         self.env.cr.execute("UPDATE res_users SET password = NULL WHERE id = %s", [user.id])
         return user

@@ -3,6 +3,7 @@ from . import (
     test_cockpit,
     test_exception_queue,
     test_importers,
+    test_integration_user,
     test_job_runner,
     test_openapi,
     test_ui_tours,
