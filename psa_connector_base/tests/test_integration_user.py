@@ -117,7 +117,8 @@ class TestIntegrationUser(PsaTransactionCase):
             }
         )
         self.backend.with_user(manager).action_pull_now()
-        self.backend_b.action_pull_now()
+        # The cron (root) queues every company's pulls, each as its company's user.
+        self.env["psa.backend"]._cron_pull()
         pulls = self.env["queue.job"].search([("method_name", "=", "_pull_job")])
         by_backend = {job.records.id: job.user_id for job in pulls}
         self.assertEqual(set(by_backend.values()), {self.integration, self.integration_b})
