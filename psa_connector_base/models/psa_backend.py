@@ -433,11 +433,11 @@ class PsaBackend(models.Model):
                 waiting._enqueue_batch()
                 stored += len(waiting)
         except RemoteServiceError as err:
-            watermark.sudo().write({"last_error": err.message, "last_run": fields.Datetime.now()})
+            watermark.write({"last_error": err.message, "last_run": fields.Datetime.now()})
             return self.env["psa.event"]._handle_remote_error(
                 err, backend=self, object_type=object_type, what=f"pull of {object_type}"
             )
-        watermark.sudo().write(
+        watermark.write(
             {
                 "last_run": fields.Datetime.now(),
                 "last_success": fields.Datetime.now(),

@@ -435,6 +435,8 @@ class PsaEvent(models.Model):
         job_uuid = self.env.context.get("job_uuid")
         if not job_uuid:
             return True
+        # sudo: queue.job is readable by queue_job managers only; this reads the running
+        # job's own retry counters, found by the uuid queue_job put in the context.
         job = self.env["queue.job"].sudo().search([("uuid", "=", job_uuid)], limit=1)
         return not job or bool(job.max_retries and job.retry + 1 >= job.max_retries)
 

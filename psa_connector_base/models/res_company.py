@@ -50,8 +50,10 @@ class ResCompany(models.Model):
 
     def _psa_create_integration_user(self):
         self.ensure_one()
-        Users = self.env["res.users"].sudo().with_context(
-            active_test=False, no_reset_password=True, tracking_disable=True
+        Users = (
+            self.env["res.users"]
+            .sudo()
+            .with_context(active_test=False, no_reset_password=True, tracking_disable=True)
         )
         login = INTEGRATION_LOGIN % self.id
         user = Users.search([("login", "=", login)], limit=1)

@@ -91,7 +91,9 @@ class TestIntegrationUser(PsaTransactionCase):
 
     def test_company_b_backend_is_processed_by_company_b_user(self):
         event = self.receive(
-            "customer.created", customer_data(id="C-B1", vat="NL853746333B01"), backend=self.backend_b
+            "customer.created",
+            customer_data(id="C-B1", vat="NL853746333B01"),
+            backend=self.backend_b,
         )
         self.run_jobs(methods=("_process_job",))
         job = self.env["queue.job"].search([("uuid", "=", event.job_uuid)])
@@ -113,7 +115,9 @@ class TestIntegrationUser(PsaTransactionCase):
                 "login": "psa_identity_manager",
                 "company_id": self.company.id,
                 "company_ids": [(6, 0, [self.company.id])],
-                "groups_id": [(6, 0, [self.env.ref("psa_connector_base.group_connector_manager").id])],
+                "groups_id": [
+                    (6, 0, [self.env.ref("psa_connector_base.group_connector_manager").id])
+                ],
             }
         )
         self.backend.with_user(manager).action_pull_now()

@@ -181,7 +181,7 @@ class PsaBackend(models.Model):
         external = {binding.res_id: binding.external_id for binding in bindings}
         if not external:
             return []
-        Financial = self.env["psa.project.financial"].sudo()
+        Financial = self.env["psa.project.financial"]
         domain = [("project_id", "in", list(external)), ("company_id", "=", self.company_id.id)]
         totals = Financial._totals(domain)
         today = fields.Date.context_today(self)
@@ -272,7 +272,9 @@ class PsaBackend(models.Model):
                 err, backend=self, what=what, object_type="invoice", external_id=number
             )
             # Reached only on the last attempt: keep what was to be sent with the
-            # exception, so finance sees it and a retry can send it again.
+            # exception, so finance sees it and a retry can send it again. sudo: the
+            # payload is the exception's workflow field; the row is the one this job just
+            # recorded (a fixed domain), the value this job's own payload.
             self.env["psa.exception"].sudo().search(
                 [
                     ("backend_id", "=", self.id),

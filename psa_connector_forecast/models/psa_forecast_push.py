@@ -49,6 +49,8 @@ class PsaForecastPush(models.Model):
 
     @api.model
     def _forecast_backends(self, companies):
+        # sudo: asked on behalf of whoever changed timesheets (who may not read backends)
+        # and of the root cron; a fixed domain, and nothing is written here.
         return (
             self.env["psa.backend"]
             .sudo()
@@ -73,6 +75,9 @@ class PsaForecastPush(models.Model):
         already, a push job is running now and may not see these changes: the next
         push is queued (the identity key keeps that to one pending job).
         """
+        # sudo: runs in the transaction of whoever changed the timesheets, for projects
+        # they may not read; it writes only push-state rows, the push runs as the
+        # backend company's integration user.
         projects = self.env["project.project"].sudo().browse(list(project_ids)).exists()
         if not projects:
             return self
@@ -184,18 +189,14 @@ class PsaForecastPush(models.Model):
     def _states_for_all(self, backend):
         """The state rows of every active project of the backend's company that the
         forecasting tool can know (one with a canonical external id), created if new."""
-        projects = (
-            self.env["project.project"]
-            .sudo()
-            .search(["|", ("company_id", "=", False), ("company_id", "=", backend.company_id.id)])
+        projects = self.env["project.project"].search(
+            ["|", ("company_id", "=", False), ("company_id", "=", backend.company_id.id)]
         )
         known = self._project_external_ids(backend, projects)
         projects = projects.filtered(lambda p: p.id in known)
-        states = self.sudo().search(
-            [("backend_id", "=", backend.id), ("project_id", "in", projects.ids)]
-        )
+        states = self.search([("backend_id", "=", backend.id), ("project_id", "in", projects.ids)])
         missing = projects - states.project_id
-        return states | self.sudo().create(
+        return states | self.create(
             [{"backend_id": backend.id, "project_id": project.id} for project in missing]
         )
 
@@ -275,7 +276,7 @@ class PsaForecastPush(models.Model):
     def _rows(self, project_external_id, weeks):
         """The canonical actuals rows (schemas/actuals.json) of this state's project."""
         self.ensure_one()
-        project = self.project_id.sudo()
+        project = self.project_id
         previously = set(json.loads(self.last_pushed_weeks or "[]"))
         effective = round(sum(hours for hours, _billable in weeks.values()), 2)
         budget = project.allocated_hours or 0.0
@@ -326,18 +327,14 @@ class PsaForecastPush(models.Model):
     def _project_external_ids(self, backend, projects):
         """{project id: canonical id}: the backend's own binding first, else one of
         another backend of the company (the PSA the projects come from)."""
-        bindings = (
-            self.env["psa.binding"]
-            .sudo()
-            .search(
-                [
-                    ("company_id", "=", backend.company_id.id),
-                    ("external_type", "=", "project"),
-                    ("res_model", "=", "project.project"),
-                    ("res_id", "in", projects.ids),
-                ],
-                order="id",
-            )
+        bindings = self.env["psa.binding"].search(
+            [
+                ("company_id", "=", backend.company_id.id),
+                ("external_type", "=", "project"),
+                ("res_model", "=", "project.project"),
+                ("res_id", "in", projects.ids),
+            ],
+            order="id",
         )
         result = {}
         for binding in bindings.sorted(lambda b: b.backend_id != backend):
