@@ -385,7 +385,11 @@ class PsaBackend(models.Model):
         job of the backend runs as, whoever queues it (see ``res.company``)."""
         self.ensure_one()
         company = self.sudo().company_id
-        return self.with_user(company._psa_integration_user()).with_company(company)
+        # Only that company: with_company() would keep the caller's other allowed
+        # companies, which the integration user may not enter.
+        return self.with_user(company._psa_integration_user()).with_context(
+            allowed_company_ids=company.ids
+        )
 
     # Scheduled pull ------------------------------------------------------------------
 

@@ -316,9 +316,7 @@ class PsaEvent(models.Model):
         backends = self.sudo().backend_id
         if len(backends.company_id) != 1:
             raise ValueError("Events of one company only are queued together.")
-        return self.with_user(backends.company_id._psa_integration_user()).with_company(
-            backends.company_id
-        )
+        return self.with_env(backends[:1]._as_integration_user().env)
 
     # Processing -------------------------------------------------------------------
 

@@ -128,6 +128,15 @@ class TestIntegrationUser(PsaTransactionCase):
         self.assertEqual(set(by_backend.values()), {self.integration, self.integration_b})
         self.assertEqual(by_backend[self.backend.id], self.integration)
         self.assertEqual(by_backend[self.backend_b.id], self.integration_b)
+        # A user working in several companies queues company B's work as B's user, in B
+        # only (B's user may not enter the others).
+        self.env["queue.job"].search([]).unlink()
+        both = [self.company_b.id, self.company.id]
+        self.backend_b.with_context(allowed_company_ids=both).action_pull_now()
+        job = self.env["queue.job"].search([("method_name", "=", "_pull_job")], limit=1)
+        self.assertEqual(job.user_id, self.integration_b)
+        self.assertEqual(job.records.env.context["allowed_company_ids"], [self.company_b.id])
+        self.assertEqual(job.records.env.companies, self.company_b)
         # A failed event retried by a person runs as the integration user, not that person.
         event = self.apply("project.created", project_data(customer_id="C-404"))
         self.assertEqual(event.state, "waiting")
