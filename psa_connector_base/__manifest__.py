@@ -35,6 +35,7 @@
     },
     "post_load": "post_load",
     "post_init_hook": "post_init_hook",
+    "uninstall_hook": "uninstall_hook",
     "installable": True,
     "application": True,
 }
