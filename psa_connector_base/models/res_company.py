@@ -8,6 +8,7 @@ company B's user, which cannot see company A.
 """
 
 from odoo import Command, api, fields, models
+from odoo.exceptions import AccessError
 
 INTEGRATION_GROUP = "psa_connector_base.group_connector_integration"
 INTEGRATION_LOGIN = "psa_integration_%s"
@@ -28,10 +29,22 @@ class ResCompany(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        for vals in vals_list:
+            self._psa_check_integration_user_write(vals)
         companies = super().create(vals_list)
         for company in companies:
             company._psa_integration_user()
         return companies
+
+    def write(self, vals):
+        self._psa_check_integration_user_write(vals)
+        return super().write(vals)
+
+    def _psa_check_integration_user_write(self, vals):
+        # Whoever may edit companies must not point the connector's jobs at another
+        # user (an administrator, say): only the connector sets it, under sudo.
+        if "psa_integration_user_id" in vals and not self.env.su:
+            raise AccessError(self.env._("The PSA integration user is set by the connector only."))
 
     def _psa_integration_user(self):
         """This company's integration user, created when missing (the one place that

@@ -52,6 +52,20 @@ class TestIntegrationUser(PsaTransactionCase):
         self.company_b.psa_integration_user_id = False
         self.assertEqual(self.company_b._psa_integration_user(), user_b)
         self.assertEqual(self.company_b.psa_integration_user_id, user_b)
+        # Nobody but the connector points a company's jobs at a user, not even an
+        # administrator of companies and users.
+        erp_manager = self.env["res.users"].create(
+            {
+                "name": "Access rights manager",
+                "login": "psa_identity_erp_manager",
+                "groups_id": [(6, 0, [self.env.ref("base.group_erp_manager").id])],
+            }
+        )
+        company = self.company.with_user(erp_manager)
+        company.write({"report_header": "Consulting"})  # theirs to edit, but not this
+        with self.assertRaises(AccessError):
+            company.write({"psa_integration_user_id": erp_manager.id})
+        self.assertEqual(self.company.psa_integration_user_id, self.integration)
 
     def test_integration_user_cannot_see_another_companys_backend(self):
         Backend = self.env["psa.backend"]
