@@ -35,7 +35,6 @@
     },
     "post_load": "post_load",
     "post_init_hook": "post_init_hook",
-    "uninstall_hook": "uninstall_hook",
     "installable": True,
     "application": True,
 }

@@ -64,18 +64,22 @@ class ResCompany(models.Model):
     def _psa_create_integration_user(self):
         self.ensure_one()
         Users = (
-            self.env["res.users"]
-            .sudo()
-            .with_context(active_test=False, no_reset_password=True, tracking_disable=True)
+            self.env["res.users"].sudo().with_context(no_reset_password=True, tracking_disable=True)
         )
         login = INTEGRATION_LOGIN % self.id
-        user = Users.search([("login", "=", login)], limit=1)
+        user = Users.browse(
+            Users.with_context(active_test=False).search([("login", "=", login)], limit=1).ids
+        )
         values = {
             "name": self.env._("PSA Connector Integration (%s)", self.name),
             "company_id": self.id,
             "company_ids": [Command.set([self.id])],
             "groups_id": [Command.set([self.env.ref(INTEGRATION_GROUP).id])],
-            "active": True,
+            # Archived, as Odoo's own __system__ user is: jobs run as it all the same,
+            # but nobody logs in as it (not even with a password or an API key) and
+            # what it creates does not make it a follower of every contact, task and
+            # order, whose messages would all notify it.
+            "active": False,
         }
         if user:
             user.write(values)
@@ -85,8 +89,8 @@ class ResCompany(models.Model):
             bot = self.env.ref("base.partner_root", raise_if_not_found=False)
             email = (bot and bot.email) or "odoobot@example.com"
             user = Users.create({**values, "login": login, "email": email})
-        # What it follows is notified in Odoo, not mailed to the bot's address (internal
-        # users only: set once the groups above made it one).
+        # Should it follow something, it is notified in Odoo, not mailed to the bot's
+        # address (internal users only: set once the groups above made it one).
         user.notification_type = "inbox"
         # No password, so no interactive login: the user exists for jobs to run as.
         self.env.cr.execute("UPDATE res_users SET password = NULL WHERE id = %s", [user.id])

@@ -21,6 +21,7 @@ class TestIntegrationUser(PsaTransactionCase):
         self.assertEqual(user.login, f"psa_integration_{self.company.id}")
         self.assertEqual(user.name, f"PSA Connector Integration ({self.company.name})")
         self.assertFalse(user.share)
+        self.assertFalse(user.active, "archived, as __system__ is: no login, follows nothing")
         self.assertEqual(user.company_id, self.company)
         self.assertEqual(user.company_ids, self.company)
         self.assertTrue(user.has_group(INTEGRATION))
@@ -39,6 +40,10 @@ class TestIntegrationUser(PsaTransactionCase):
                 user.with_user(user)._check_credentials(
                     {"type": "password", "password": password}, {"interactive": True}
                 )
+        # Even given a password, it is no one Odoo's login finds (archived users are not).
+        user.sudo().password = "integration-pass-42"
+        Users = self.env["res.users"]
+        self.assertFalse(Users.search(Users._get_login_domain(user.login)))
         # The helper is the one place that decides it, and gives the same user again.
         self.assertEqual(self.company._psa_integration_user(), user)
 
