@@ -63,8 +63,12 @@ class ResCompany(models.Model):
 
     def _psa_create_integration_user(self):
         self.ensure_one()
+        # active_test: creating an archived user archives its partner, which Odoo refuses
+        # while a search that includes archived users finds the user linked to it.
         Users = (
-            self.env["res.users"].sudo().with_context(no_reset_password=True, tracking_disable=True)
+            self.env["res.users"]
+            .sudo()
+            .with_context(active_test=True, no_reset_password=True, tracking_disable=True)
         )
         login = INTEGRATION_LOGIN % self.id
         user = Users.browse(

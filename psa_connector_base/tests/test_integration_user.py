@@ -53,6 +53,11 @@ class TestIntegrationUser(PsaTransactionCase):
         self.assertNotEqual(user_b, self.integration)
         self.assertEqual(user_b.login, f"psa_integration_{self.company_b.id}")
         self.assertEqual(user_b.company_ids, self.company_b)
+        # Also from code that sees archived records (as the install hook does).
+        company_c = (
+            self.env["res.company"].with_context(active_test=False).create({"name": "C Ltd"})
+        )
+        self.assertEqual(company_c.psa_integration_user_id.company_ids, company_c)
         # A lost link is mended on demand, reusing the user of that login.
         self.company_b.psa_integration_user_id = False
         self.assertEqual(self.company_b._psa_integration_user(), user_b)
