@@ -1,4 +1,5 @@
 from . import adapters, controllers, models, tools, wizards
+from .hooks import post_init_hook
 
 
 def post_load():

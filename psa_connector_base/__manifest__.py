@@ -36,6 +36,7 @@
         ],
     },
     "post_load": "post_load",
+    "post_init_hook": "post_init_hook",
     "installable": True,
     "application": True,
 }

@@ -17,4 +17,5 @@ from . import (
     psa_ownership_rule,
     psa_state_mapping,
     psa_sync_watermark,
+    res_company,
 )

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from odoo import SUPERUSER_ID, _, api, fields, models, tools
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
 from odoo.tools import str2bool
 
@@ -478,6 +478,19 @@ class PsaBackend(models.Model):
             )
         return None
 
+    # Integration identity -------------------------------------------------------------
+
+    def _as_integration_user(self):
+        """This backend as its company's integration user, in that company: what every
+        job of the backend runs as, whoever queues it (see ``res.company``)."""
+        self.ensure_one()
+        company = self.sudo().company_id
+        # Only that company: with_company() would keep the caller's other allowed
+        # companies, which the integration user may not enter.
+        return self.with_user(company._psa_integration_user()).with_context(
+            allowed_company_ids=company.ids
+        )
+
     # Scheduled pull ------------------------------------------------------------------
 
     def _pull_object_types(self):
@@ -489,6 +502,8 @@ class PsaBackend(models.Model):
 
     @api.model
     def _cron_pull(self):
+        # The cron runs as root only to find every company's backends and queue their
+        # pulls; each pull job runs as its backend company's integration user.
         for backend in self.search([("pull_enabled", "=", True), ("base_url", "!=", False)]):
             backend.action_pull_now()
 
@@ -496,7 +511,7 @@ class PsaBackend(models.Model):
     def action_pull_now(self):
         for backend in self:
             for object_type in backend._pull_object_types():
-                backend.with_user(SUPERUSER_ID).with_delay(
+                backend._as_integration_user().with_delay(
                     priority=self.env["psa.importer"]._priority_for(object_type),
                     description=f"Pull {object_type} from {backend.name}",
                     identity_key=f"psa.pull:{backend.id}:{object_type}",
@@ -523,11 +538,11 @@ class PsaBackend(models.Model):
                 waiting._enqueue_batch()
                 stored += len(waiting)
         except RemoteServiceError as err:
-            watermark.sudo().write({"last_error": err.message, "last_run": fields.Datetime.now()})
+            watermark.write({"last_error": err.message, "last_run": fields.Datetime.now()})
             return self.env["psa.event"]._handle_remote_error(
                 err, backend=self, object_type=object_type, what=f"pull of {object_type}"
             )
-        watermark.sudo().write(
+        watermark.write(
             {
                 "last_run": fields.Datetime.now(),
                 "last_success": fields.Datetime.now(),
@@ -540,7 +555,7 @@ class PsaBackend(models.Model):
 
     def _enqueue_write_back(self, object_type, external_id, odoo_refs):
         self.ensure_one()
-        self.with_user(SUPERUSER_ID).with_delay(
+        self._as_integration_user().with_delay(
             description=f"Write Odoo ids back to {self.name}: {object_type} {external_id}",
             identity_key=f"psa.writeback:{self.id}:{object_type}:{external_id}",
         )._write_back_job(object_type, external_id, odoo_refs)

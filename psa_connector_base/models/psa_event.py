@@ -4,7 +4,7 @@ import time
 import traceback
 import uuid
 
-from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.queue_job.exception import RetryableJobError
@@ -336,8 +336,12 @@ class PsaEvent(models.Model):
 
     def _as_job_user(self):
         # Sync jobs apply what the remote system says, whoever queued them (a finance user
-        # pressing Retry, the public webhook user): they run as the superuser.
-        return self.with_user(SUPERUSER_ID)
+        # pressing Retry, the dispatcher of the public webhook user's events): they run as
+        # the integration user of the backend's company, in that company.
+        backends = self.sudo().backend_id
+        if len(backends.company_id) != 1:
+            raise ValueError("Events of one company only are queued together.")
+        return self.with_env(backends[:1]._as_integration_user().env)
 
     # Processing -------------------------------------------------------------------
 
@@ -460,6 +464,8 @@ class PsaEvent(models.Model):
         job_uuid = self.env.context.get("job_uuid")
         if not job_uuid:
             return True
+        # sudo: queue.job is readable by queue_job managers only; this reads the running
+        # job's own retry counters, found by the uuid queue_job put in the context.
         job = self.env["queue.job"].sudo().search([("uuid", "=", job_uuid)], limit=1)
         return not job or bool(job.max_retries and job.retry + 1 >= job.max_retries)
 

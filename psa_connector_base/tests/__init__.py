@@ -6,6 +6,7 @@ from . import (
     test_four_eyes,
     test_importers,
     test_intake_guard,
+    test_integration_user,
     test_job_runner,
     test_openapi,
     test_outbound_safety,

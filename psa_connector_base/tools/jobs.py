@@ -18,7 +18,7 @@ from psycopg2.errorcodes import (
     UNIQUE_VIOLATION,
 )
 
-from odoo import SUPERUSER_ID, api
+from odoo import api
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -57,7 +57,11 @@ def failure_recorded(backend, what, object_type=None, external_id=None, payload=
         _logger.exception("Connector job failed: %s", what)
         try:
             with backend.env.registry.cursor() as cr:
-                env = api.Environment(cr, SUPERUSER_ID, {})
+                # As the job's user (its integration user: create_uid says who failed),
+                # with sudo: the failure must be recorded whoever the job runs as, in a
+                # cursor of its own that the job's rollback does not undo; an append-only
+                # row of fixed fields, none of which names a model or a record to write.
+                env = api.Environment(cr, backend.env.uid, {}, su=True)
                 env["psa.exception"].create(
                     {
                         "name": f"The {what} failed unexpectedly: {err}",

@@ -1,7 +1,7 @@
 import json
 import logging
 
-from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import date_utils
 
@@ -90,11 +90,26 @@ class PsaBackend(models.Model):
 
     @api.model
     def _cron_create_draft_invoices(self):
-        self.search([("kind", "=", "psa")]).action_create_draft_invoices()
+        # Root only finds every company's backends; each one's invoices are drafted by its
+        # company's integration user.
+        for backend in self.search([("kind", "=", "psa")]):
+            backend._as_integration_user()._create_draft_invoices()
 
     @requires_group(MANAGER)
     def action_create_draft_invoices(self):
         """Draft invoices for every PSA contract with something to invoice."""
+        invoices = self._create_draft_invoices()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Draft invoices"),
+            "res_model": "account.move",
+            "view_mode": "list,form",
+            "domain": [("id", "in", invoices.ids)],
+        }
+
+    def _create_draft_invoices(self):
+        """The drafting itself: the Connector Manager's button and the nightly cron (as
+        the integration user, who is no manager) both come here."""
         invoices = self.env["account.move"]
         self._price_unpriced_time()
         orders = self.env["sale.order"].search(
@@ -111,13 +126,7 @@ class PsaBackend(models.Model):
             except UserError as err:
                 # One order Odoo refuses to invoice must not hold back the others.
                 _logger.warning("No draft invoice for %s: %s", order.name, err)
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Draft invoices"),
-            "res_model": "account.move",
-            "view_mode": "list,form",
-            "domain": [("id", "in", invoices.ids)],
-        }
+        return invoices
 
     def _price_unpriced_time(self):
         """Attach billable, unbilled time that has no sale line yet to its contract's lines.
@@ -159,10 +168,11 @@ class PsaBackend(models.Model):
 
     @api.model
     def _cron_push_project_financials(self):
+        # Root only finds every company's backends and queues; the jobs run as integration users.
         today = fields.Date.context_today(self)
         for backend in self.search([("kind", "=", "psa"), ("billing_push_financials", "=", True)]):
             # One push per backend and day, however often the cron or a user triggers it.
-            backend.with_user(SUPERUSER_ID).with_delay(
+            backend._as_integration_user().with_delay(
                 description=f"Tell {backend.name}: project financials of {today}",
                 identity_key=f"psa.project_financials:{backend.id}:{today}",
             )._push_project_financials_job()
@@ -180,7 +190,7 @@ class PsaBackend(models.Model):
         external = {binding.res_id: binding.external_id for binding in bindings}
         if not external:
             return []
-        Financial = self.env["psa.project.financial"].sudo()
+        Financial = self.env["psa.project.financial"]
         domain = [("project_id", "in", list(external)), ("company_id", "=", self.company_id.id)]
         totals = Financial._totals(domain)
         today = fields.Date.context_today(self)
@@ -211,7 +221,7 @@ class PsaBackend(models.Model):
     @requires_group(MANAGER)
     def action_push_project_financials(self):
         for backend in self:
-            backend.with_delay(
+            backend._as_integration_user().with_delay(
                 description=f"Tell {backend.name}: project financials",
                 identity_key=f"psa.project_financials:{backend.id}:manual",
             )._push_project_financials_job()
@@ -249,7 +259,7 @@ class PsaBackend(models.Model):
         key = ":".join(
             str(payload.get(k)) for k in ("odoo_id", "state", "payment_state", "amount_residual")
         )
-        self.with_user(SUPERUSER_ID).with_delay(
+        self._as_integration_user().with_delay(
             description=f"Tell {self.name}: invoice {payload['number']} {payload['payment_state']}",
             identity_key=f"psa.invoice_status:{self.id}:{key}",
         )._push_invoice_status_job(payload)
@@ -272,7 +282,9 @@ class PsaBackend(models.Model):
                 err, backend=self, what=what, object_type="invoice", external_id=number
             )
             # Reached only on the last attempt: keep what was to be sent with the
-            # exception, so finance sees it and a retry can send it again.
+            # exception, so finance sees it and a retry can send it again. sudo: the
+            # payload is the exception's workflow field; the row is the one this job just
+            # recorded (a fixed domain), the value this job's own payload.
             self.env["psa.exception"].sudo().search(
                 [
                     ("backend_id", "=", self.id),

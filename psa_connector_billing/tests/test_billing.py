@@ -39,6 +39,19 @@ class TestContracts(BillingCase):
         self.assertEqual(invoice.currency_id.name, "EUR")
         self.assertAlmostEqual(invoice.amount_untaxed, 6.5 * 190.0)
 
+    def test_nightly_drafting_runs_as_the_integration_user(self):
+        """The cron drafts as the company's integration user, who is no Connector
+        Manager: the button's group check must not stop it."""
+        self.apply("contract.created", contract_data())
+        self.apply("time_entry.created", time_entry_data())
+        order = self.order("K-1")
+        self.env["psa.backend"]._cron_create_draft_invoices()
+        invoice = order.invoice_ids
+        self.assertEqual(len(invoice), 1)
+        self.assertEqual(invoice.state, "draft")
+        self.assertAlmostEqual(invoice.amount_untaxed, 6.5 * 190.0)
+        self.assertEqual(invoice.create_uid, self.env.company._psa_integration_user())
+
     def test_time_on_tasks_approved_before_the_contract_is_invoiced_with_it(self):
         # The demo's order: the PSA's time arrives first, the contract after it.
         self.apply("time_entry.created", time_entry_data())

@@ -1,7 +1,7 @@
 import json
 from datetime import timedelta
 
-from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo import _, api, fields, models
 
 from odoo.addons.psa_connector_base.tools.access import workflow_write
 from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
@@ -63,6 +63,8 @@ class PsaForecastPush(models.Model):
 
     @api.model
     def _forecast_backends(self, companies):
+        # sudo: asked on behalf of whoever changed timesheets (who may not read backends)
+        # and of the root cron; a fixed domain, and nothing is written here.
         return (
             self.env["psa.backend"]
             .sudo()
@@ -87,6 +89,9 @@ class PsaForecastPush(models.Model):
         already, a push job is running now and may not see these changes: the next
         push is queued (the identity key keeps that to one pending job).
         """
+        # sudo: runs in the transaction of whoever changed the timesheets, for projects
+        # they may not read; it writes only push-state rows, the push runs as the
+        # backend company's integration user.
         projects = self.env["project.project"].sudo().browse(list(project_ids)).exists()
         if not projects:
             return self
@@ -152,7 +157,8 @@ class PsaForecastPush(models.Model):
 
     def _enqueue_push(self):
         self.ensure_one()
-        self.with_user(SUPERUSER_ID).with_delay(
+        integration_backend = self.backend_id._as_integration_user()
+        self.with_env(integration_backend.env).with_delay(
             priority=70,
             description=f"Push actuals of {self.project_id.display_name} to {self.backend_id.name}",
             identity_key=f"psa.forecast.push:{self.backend_id.id}:{self.project_id.id}",
@@ -181,7 +187,7 @@ class PsaForecastPush(models.Model):
 
     @api.model
     def _enqueue_push_all(self, backend):
-        backend.with_user(SUPERUSER_ID).with_delay(
+        backend._as_integration_user().with_delay(
             priority=80,
             description=f"Push actuals of all active projects to {backend.name}",
             identity_key=f"psa.forecast.push_all:{backend.id}",
@@ -197,18 +203,14 @@ class PsaForecastPush(models.Model):
     def _states_for_all(self, backend):
         """The state rows of every active project of the backend's company that the
         forecasting tool can know (one with a canonical external id), created if new."""
-        projects = (
-            self.env["project.project"]
-            .sudo()
-            .search(["|", ("company_id", "=", False), ("company_id", "=", backend.company_id.id)])
+        projects = self.env["project.project"].search(
+            ["|", ("company_id", "=", False), ("company_id", "=", backend.company_id.id)]
         )
         known = self._project_external_ids(backend, projects)
         projects = projects.filtered(lambda p: p.id in known)
-        states = self.sudo().search(
-            [("backend_id", "=", backend.id), ("project_id", "in", projects.ids)]
-        )
+        states = self.search([("backend_id", "=", backend.id), ("project_id", "in", projects.ids)])
         missing = projects - states.project_id
-        return states | self.sudo().create(
+        return states | self.create(
             [{"backend_id": backend.id, "project_id": project.id} for project in missing]
         )
 
@@ -289,7 +291,7 @@ class PsaForecastPush(models.Model):
     def _rows(self, project_external_id, weeks):
         """The canonical actuals rows (schemas/actuals.json) of this state's project."""
         self.ensure_one()
-        project = self.project_id.sudo()
+        project = self.project_id
         previously = set(json.loads(self.last_pushed_weeks or "[]"))
         effective = round(sum(hours for hours, _billable in weeks.values()), 2)
         budget = project.allocated_hours or 0.0
@@ -340,18 +342,14 @@ class PsaForecastPush(models.Model):
     def _project_external_ids(self, backend, projects):
         """{project id: canonical id}: the backend's own binding first, else one of
         another backend of the company (the PSA the projects come from)."""
-        bindings = (
-            self.env["psa.binding"]
-            .sudo()
-            .search(
-                [
-                    ("company_id", "=", backend.company_id.id),
-                    ("external_type", "=", "project"),
-                    ("res_model", "=", "project.project"),
-                    ("res_id", "in", projects.ids),
-                ],
-                order="id",
-            )
+        bindings = self.env["psa.binding"].search(
+            [
+                ("company_id", "=", backend.company_id.id),
+                ("external_type", "=", "project"),
+                ("res_model", "=", "project.project"),
+                ("res_id", "in", projects.ids),
+            ],
+            order="id",
         )
         result = {}
         for binding in bindings.sorted(lambda b: b.backend_id != backend):

@@ -1,7 +1,7 @@
 import json
 from datetime import timedelta
 
-from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo import _, api, fields, models
 
 from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
 from odoo.addons.psa_connector_base.tools.jobs import failure_recorded
@@ -39,7 +39,7 @@ class PsaBackend(models.Model):
 
     def _enqueue_billed_push(self, external_ids, invoice):
         self.ensure_one()
-        self.with_user(SUPERUSER_ID).with_delay(
+        self._as_integration_user().with_delay(
             description=f"Tell {self.name}: {len(external_ids)} time entries billed",
         )._push_billed_job(sorted(external_ids), invoice)
 
@@ -78,8 +78,11 @@ class PsaBackend(models.Model):
     @api.model
     def _cron_reconcile_time(self):
         today = fields.Date.context_today(self)
+        # Root only finds every company's backends; each reconciliation is made and run by
+        # the backend company's integration user.
         for backend in self.search([("kind", "=", "psa"), ("base_url", "!=", False)]):
-            self.env["psa.timesheet.reconciliation"].create(
+            backend = backend._as_integration_user()
+            backend.env["psa.timesheet.reconciliation"].create(
                 {
                     "backend_id": backend.id,
                     "date_from": today - timedelta(days=backend.reconciliation_days),
