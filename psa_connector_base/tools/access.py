@@ -3,8 +3,9 @@
 Two primitives, so that each rule is written once:
 
 - ``check_group(env, *xmlids)`` / ``@requires_group(*xmlids)``: a public method refuses
-  a caller who holds none of the groups, whatever the view shows. The superuser and the
-  code paths that already run under ``sudo()`` pass.
+  a caller who holds none of the groups, or who may not read the records it is called
+  on, whatever the view shows. The superuser and the code paths that already run under
+  ``sudo()`` pass.
 - Workflow fields: a model lists them in ``_psa_workflow_fields`` (see
   ``psa.workflow.guard.mixin``); they change only inside ``workflow_write()``, which only
   Python code can open. Nothing reachable over JSON-RPC (a context key, a field value)
@@ -67,6 +68,11 @@ def requires_group(*xmlids):
         @functools.wraps(method)
         def wrapper(self, *args, **kwargs):
             check_group(self.env, *xmlids)
+            if self and not self.env.su:
+                # The group is not enough: the records must be ones the caller may read
+                # (record rules, e.g. another company's backend reached by its id over
+                # RPC), or the method would act on them.
+                self.check_access("read")
             return method(self, *args, **kwargs)
 
         wrapper._psa_required_groups = xmlids

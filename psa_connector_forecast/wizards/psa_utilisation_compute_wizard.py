@@ -37,7 +37,7 @@ class PsaUtilisationComputeWizard(models.TransientModel):
         # computed under sudo, so neither an empty selection ("everyone") nor ids typed
         # into the wizard may reach another company's employees.
         companies = self.env.companies
-        employees = self.employee_ids.sudo() or self.env["hr.employee"].sudo().search(
+        employees = self.sudo().employee_ids or self.env["hr.employee"].sudo().search(
             [("company_id", "in", companies.ids)]
         )
         employees = employees.filtered(lambda employee: employee.company_id in companies)
