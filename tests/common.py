@@ -4,6 +4,8 @@ Odoo's test metaclass gives tags and a module name only to tests under
 ``odoo.addons.*``; these carry them explicitly.
 """
 
+import json
+
 from odoo.tests.common import HttpCase, TransactionCase
 
 from odoo.addons.psa_connector_base.tests.common import (
@@ -34,4 +36,30 @@ class SuiteTransactionCase(SuiteTagsMixin, TransactionCase):
 
 
 class SuiteHttpCase(SuiteTagsMixin, HttpCase):
-    pass
+    def execute_kw(self, user, model, method, args, kwargs=None, password=None):
+        """One ``/jsonrpc`` ``execute_kw`` call as ``user`` (password login, as an
+        integration script would): the HTTP response, for the caller to read."""
+        payload = {
+            "jsonrpc": "2.0",
+            "method": "call",
+            "id": 1,
+            "params": {
+                "service": "object",
+                "method": "execute_kw",
+                "args": [
+                    self.env.cr.dbname,
+                    user.id,
+                    password or user.login,
+                    model,
+                    method,
+                    args,
+                    kwargs or {},
+                ],
+            },
+        }
+        return self.url_open(
+            "/jsonrpc",
+            data=json.dumps(payload, default=str),
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+        )

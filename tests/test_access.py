@@ -167,19 +167,7 @@ class TestAccessMatrix(SuiteHttpCase):
     def rpc_allowed(self, who, model, method, args):
         """Through /jsonrpc execute_kw (password login); the public user has no login."""
         user = self.users[who]
-        payload = {
-            "jsonrpc": "2.0",
-            "method": "call",
-            "id": 1,
-            "params": {
-                "service": "object",
-                "method": "execute_kw",
-                "args": [self.env.cr.dbname, user.id, user.login, model, method, args, {}],
-            },
-        }
-        response = self.url_open(
-            "/jsonrpc", data=json.dumps(payload), headers={"Content-Type": "application/json"}
-        )
+        response = self.execute_kw(user, model, method, args)
         self.assertEqual(response.status_code, 200)
         answer = response.json()
         if "error" in answer:

@@ -6,7 +6,6 @@ for the number), for a plain Connector User, and that HR officers in the connect
 the cost group still get what they need.
 """
 
-import json
 
 from odoo.tests import new_test_user
 
@@ -43,27 +42,7 @@ class TestHrDataOverJsonRpc(SuiteHttpCase):
 
     def rpc(self, user, model, method, args, kwargs=None):
         """(result or None, error message or None, raw answer text) of execute_kw."""
-        payload = {
-            "jsonrpc": "2.0",
-            "method": "call",
-            "id": 1,
-            "params": {
-                "service": "object",
-                "method": "execute_kw",
-                "args": [
-                    self.env.cr.dbname,
-                    user.id,
-                    user.login,
-                    model,
-                    method,
-                    args,
-                    kwargs or {},
-                ],
-            },
-        }
-        response = self.url_open(
-            "/jsonrpc", data=json.dumps(payload), headers={"Content-Type": "application/json"}
-        )
+        response = self.execute_kw(user, model, method, args, kwargs)
         self.assertEqual(response.status_code, 200)
         answer = response.json()
         error = answer.get("error")

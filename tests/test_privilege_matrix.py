@@ -33,7 +33,6 @@ writes summary and table to a file.
 import base64
 import fnmatch
 import inspect
-import json
 import logging
 import os
 import time
@@ -714,30 +713,9 @@ class TestPrivilegeMatrix(SuiteHttpCase):
         """(outcome, detail, response text) of one execute_kw call as ``role``."""
         user = self.users[role]
         self.calls += 1
-        payload = {
-            "jsonrpc": "2.0",
-            "method": "call",
-            "id": 1,
-            "params": {
-                "service": "object",
-                "method": "execute_kw",
-                "args": [
-                    self.env.cr.dbname,
-                    user.id,
-                    # new_test_user's password: the login, padded to 8 characters.
-                    user.login.ljust(8, "x"),
-                    model,
-                    method,
-                    args,
-                    kwargs or {},
-                ],
-            },
-        }
-        response = self.url_open(
-            "/jsonrpc",
-            data=json.dumps(payload, default=str),
-            headers={"Content-Type": "application/json"},
-            timeout=30,
+        # new_test_user's password: the login, padded to 8 characters.
+        response = self.execute_kw(
+            user, model, method, args, kwargs, password=user.login.ljust(8, "x")
         )
         text = response.text
         answer = response.json()
