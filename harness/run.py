@@ -1402,7 +1402,7 @@ class Harness:
             ("read secrets", "psa.backend", "read", [[backend_id], ["webhook_secret_encrypted"]], set()),
             ("read backend", "psa.backend", "read", [[backend_id], ["name"]], connector),
             ("read bindings", "psa.binding", "read", [[binding_id], ["external_id"]], connector),
-            ("write binding", "psa.binding", "write", [[binding_id], {"external_version": 1}], {"manager"}),
+            ("write binding", "psa.binding", "write", [[binding_id], {"external_version": 1}], set()),
             ("read exceptions", "psa.exception", "read", [[exception_id], ["payload"]], connector),
             ("edit payload", "psa.exception", "write", [[exception_id], {"payload": "{}"}], {"manager"}),
             ("read audit", "psa.audit.log", "read", [[audit_id], ["operation"]], connector),
