@@ -622,9 +622,10 @@ class Bench:
                 "employee_id": employees[entry["employee_email"].lower()],
                 "project_id": projects[entry["project_id"]],
                 "task_id": projects[entry["task_id"]] if entry.get("task_id") else False,
-                "psa_billable": bool(entry.get("billable", True)),
             }
-            if not values["psa_billable"]:
+            # The connector's own bookkeeping (psa_billable, ...) changes only through its
+            # sync; a client creating lines over RPC says "not billable" Odoo's way.
+            if not entry.get("billable", True):
                 values.update(so_line=False, is_so_line_edited=True)
             vals_list.append(values)
         log(f"per-record JSON-RPC: {len(vals_list)} sequential execute_kw create calls")
