@@ -1,5 +1,6 @@
 import hashlib
 import json
+from datetime import timedelta
 
 from psycopg2.extras import execute_values
 
@@ -11,6 +12,8 @@ from ..tools.access import MANAGER, requires_group
 
 # Key of the transaction-level advisory lock that orders the sealing of the chain.
 SEAL_LOCK_KEY = 0x50534141  # "PSAA"
+# How long after a commit its audit rows are sealed (see _insert_seal_trigger).
+SEAL_DELAY_SECONDS = 30
 # Rows sealed or verified per round trip.
 CHUNK = 5000
 # The columns a row's hash covers, in this order. ``company_id`` (a related field the ORM
@@ -274,7 +277,12 @@ class PsaAuditLog(models.Model):
     def _insert_seal_trigger(self):
         cron = self.env.ref("psa_connector_base.ir_cron_psa_audit_seal", raise_if_not_found=False)
         if cron:
-            cron.sudo()._trigger()
+            # A little later, not at once: during a month-end burst every job commit
+            # asks for a seal, and sealing right away competes with the jobs for the
+            # same cores; one seal after the burst does the same work (verification
+            # always seals first, so nothing waits on it).
+            delay = timedelta(seconds=SEAL_DELAY_SECONDS)
+            cron.sudo()._trigger(at=fields.Datetime.now() + delay)
 
     @api.model
     def _cron_seal_chain(self):

@@ -1,4 +1,5 @@
 import json
+import logging
 
 from odoo import _, models
 
@@ -9,6 +10,8 @@ from odoo.addons.psa_connector_base.tools.errors import (
     SyncConflict,
 )
 from odoo.addons.psa_connector_base.tools.schema import load_schema, validate
+
+_logger = logging.getLogger(__name__)
 
 # Below this many events a chunk is applied one by one; above, new lines go in batches.
 BATCH_THRESHOLD = 20
@@ -210,6 +213,14 @@ class PsaImporterTimeEntry(models.AbstractModel):
                 with self.env.cr.savepoint():
                     outcomes = self._create_batch(backend, batch)
             except Exception:
+                # Not fatal: every entry of the batch goes the one-by-one way below and
+                # gets its own outcome (or exception). But say why, or a batch path that
+                # always fails would only show as a slow month-end.
+                _logger.warning(
+                    "Batch of %s time entries failed, applying them one by one",
+                    len(batch),
+                    exc_info=True,
+                )
                 outcomes = []
                 batch = []
         batched_events = {event for event, _data, _values in batch}
