@@ -182,3 +182,19 @@ class TestTimeEntries(TimesheetCase):
         )
         batch_logs = self.env["psa.audit.log"].search([("message", "like", "batch")])
         self.assertEqual(len(batch_logs), 28)
+
+    def test_a_batch_naming_another_companys_project_is_refused(self):
+        """The batch creates its lines under sudo: what it names must be the backend's
+        company's, checked before the create (else the entries go one by one, under the
+        integration user's own record rules)."""
+        from odoo.addons.psa_connector_base.tools.errors import SyncConflict
+
+        Importer = self.env["psa.importer.time_entry"]
+        values = {"employee_id": self.anna.id, "project_id": self.project.id}
+        Importer._check_batch_company(self.backend, [values])  # same company: fine
+        other = self.env["res.company"].create({"name": "Batch Other Ltd"})
+        foreign = self.env["project.project"].create({"name": "Foreign", "company_id": other.id})
+        with self.assertRaises(SyncConflict):
+            Importer._check_batch_company(
+                self.backend, [values, {**values, "project_id": foreign.id}]
+            )
