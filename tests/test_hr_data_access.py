@@ -6,7 +6,6 @@ for the number), for a plain Connector User, and that HR officers in the connect
 the cost group still get what they need.
 """
 
-
 from odoo.tests import new_test_user
 
 from odoo.addons.psa_connector_hr.tests.common import department_data, employee_data
