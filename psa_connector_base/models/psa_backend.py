@@ -221,9 +221,13 @@ class PsaBackend(models.Model):
         self.env.registry.clear_cache()
         return result
 
-    @requires_group(MANAGER, "base.group_system")
+    @requires_group("base.group_system")
     def action_rotate_encryption_key(self):
-        """Re-encrypt every stored connector secret with the first configured key."""
+        """Re-encrypt every stored connector secret with the first configured key.
+
+        Settings only: the keys are the server's configuration and one key encrypts every
+        company's secrets, so rotating touches backends no single company's Connector
+        Manager may see (another company's manager could otherwise rewrite them)."""
         rotated, failed = self._rotate_secrets()
         message = _("%(count)s stored secret(s) re-encrypted with the first key.", count=rotated)
         if failed:
@@ -248,7 +252,7 @@ class PsaBackend(models.Model):
         """(re-encrypted, undecryptable) over every ciphertext column the connector keeps.
 
         sudo: the ciphertext columns are base.group_system only; the caller passed the
-        group check of action_rotate_encryption_key, and every backend is concerned (one
+        group check of action_rotate_encryption_key (Settings), and every backend is concerned (one
         key encrypts them all), archived ones included.
         """
         rotated = failed = 0

@@ -19,6 +19,11 @@ class TestSecretHandling(PsaTransactionCase):
         cls.manager = new_test_user(
             cls.env, "secret_manager", groups="psa_connector_base.group_connector_manager"
         )
+        cls.settings_admin = new_test_user(
+            cls.env,
+            "secret_settings",
+            groups="base.group_system,psa_connector_base.group_connector_manager",
+        )
         cls.finance = new_test_user(
             cls.env, "secret_finance", groups="psa_connector_base.group_connector_user"
         )
@@ -72,7 +77,9 @@ class TestSecretHandling(PsaTransactionCase):
             {"name": "W", "code": "w-psa", "api_token": "wizard-token"}
         )
         self.use_keys(f"{key_a},{key_b}")
-        result = self.env["psa.backend"].with_user(self.manager).action_rotate_encryption_key()
+        result = (
+            self.env["psa.backend"].with_user(self.settings_admin).action_rotate_encryption_key()
+        )
         # 2 backends x 2 secrets + the wizard's token.
         self.assertIn("5 stored secret(s) re-encrypted", result["params"]["message"])
         self.use_keys(key_a)
@@ -84,14 +91,17 @@ class TestSecretHandling(PsaTransactionCase):
         with self.assertRaisesRegex(Exception, "cannot be decrypted"):
             self.backend._get_secret("api_token")
 
-    def test_rotation_counts_what_no_key_decrypts_and_is_for_managers_only(self):
+    def test_rotation_counts_what_no_key_decrypts_and_is_for_settings_only(self):
         key_a, key_b = Fernet.generate_key().decode(), Fernet.generate_key().decode()
         self.use_keys(key_b)
         self.backend.write({"api_token": API_TOKEN, "webhook_secret": WEBHOOK_SECRET})
         self.use_keys(key_a)
-        with self.assertRaises(AccessError):
-            self.env["psa.backend"].with_user(self.finance).action_rotate_encryption_key()
-        message = self.env["psa.backend"].with_user(self.manager).action_rotate_encryption_key()
+        # A Connector Manager of one company may not rewrite every company's secrets.
+        for user in (self.finance, self.manager):
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                self.env["psa.backend"].with_user(user).action_rotate_encryption_key()
+        Backend = self.env["psa.backend"].with_user(self.settings_admin)
+        message = Backend.action_rotate_encryption_key()
         self.assertIn("2 could not be decrypted", message["params"]["message"])
         self.assertIn("0 stored secret(s)", message["params"]["message"])
 
