@@ -1,4 +1,4 @@
-"""Inbound webhooks: verify, store, enqueue, answer. No business logic here.
+"""Inbound webhooks: bound the request, find the backend, let psa.event accept it.
 
 Public contract (keep it exactly): ``POST /psa/webhook/<backend code>`` with a JSON
 envelope ``{"id", "type": "<object>.<action>", "occurred_at", "data": {...}}`` signed
@@ -6,34 +6,24 @@ with ``X-PSA-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>
 ``X-PSA-Timestamp: <unix seconds>``.
 """
 
-import json
-import logging
 import re
-import time
 
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from odoo import http
-from odoo.exceptions import UserError
 from odoo.http import request
 
-from ..adapters import get_adapter_class
-from ..tools.errors import RemoteServiceError
-from ..tools.event_store import envelope_problems
-from ..tools.signature import is_fresh, is_valid_signature
 from ..tools.webhook_guard import (
     BOUNDED,
     INVALID_CODE,
     UNKNOWN_BACKEND,
     BodyRefused,
+    WebhookAnswer,
     body_ceiling,
     check_declared,
     is_valid_code,
-    log_refusal,
     read_body,
 )
-
-_logger = logging.getLogger(__name__)
 
 _CODE_IN_PATH = re.compile(r"/psa/webhook/([^/]*)")
 
@@ -52,6 +42,10 @@ def _route_body_limit(_controller):
 
 
 class PsaWebhookController(http.Controller):
+    """Bounds the request (``tools/webhook_guard.py``), finds the backend and hands the
+    body to ``psa.event._accept_webhook``, which decides the answer. Served here when the
+    fast intake (``tools/webhook_intake.py``) is off or left the request to Odoo."""
+
     @http.route(
         "/psa/webhook/<string:code>",
         type="http",
@@ -62,44 +56,7 @@ class PsaWebhookController(http.Controller):
         max_content_length=_route_body_limit,
     )
     def receive(self, code, **_params):
-        if not is_valid_code(code):
-            return _answer(*INVALID_CODE)
-        backend = request.env["psa.backend"]._for_webhook(code)
-        if not backend:
-            return _answer(*UNKNOWN_BACKEND)
-
-        raw_body = _read_body(backend.max_body_bytes)
-        if isinstance(raw_body, BodyRefused):
-            return _answer(raw_body.status, raw_body.message, raw_body.reason)
-
-        headers = request.httprequest.headers
-        timestamp = headers.get("X-PSA-Timestamp", "")
-        if not is_fresh(timestamp, time.time(), backend.timestamp_tolerance):
-            return _answer(401, "missing or stale X-PSA-Timestamp", "stale_timestamp")
-        try:
-            secret = backend._get_secret("webhook_secret")
-        except UserError as err:
-            _logger.error("PSA backend %s cannot verify webhooks: %s", backend.code, err)
-            return _answer(503, "the connector is not configured to verify webhooks", "no_secret")
-        if not is_valid_signature(secret, timestamp, raw_body, headers.get("X-PSA-Signature", "")):
-            return _answer(401, "bad or missing signature", "bad_signature")
-
-        try:
-            envelope = json.loads(raw_body)
-        except (UnicodeDecodeError, ValueError) as err:
-            return _reject_payload(backend, raw_body, f"malformed JSON: {err}")
-        except RecursionError:
-            return _reject_payload(backend, raw_body, "malformed JSON: nested too deeply")
-        problems = envelope_problems(envelope)
-        if problems:
-            return _reject_payload(backend, raw_body, "; ".join(problems[:5]))
-
-        event, is_new = (
-            request.env["psa.event"].sudo()._receive_webhook(backend, envelope, raw_body)
-        )
-        if not is_new:
-            return _answer(200, "duplicate: already received", event=event.event_uid)
-        return _answer(202, "accepted", event=event.event_uid, correlation_id=event.correlation_id)
+        return self._receive(code)
 
     @http.route(
         "/psa/webhook/<string:code>/<string:vendor>",
@@ -112,68 +69,23 @@ class PsaWebhookController(http.Controller):
     )
     def receive_vendor(self, code, vendor, **_params):
         """A vendor's own webhook format: the adapter verifies and translates it."""
-        if not (is_valid_code(code) and is_valid_code(vendor)):
-            return _answer(*INVALID_CODE)
+        return self._receive(code, vendor)
+
+    def _receive(self, code, vendor=None):
+        if not is_valid_code(code) or (vendor is not None and not is_valid_code(vendor)):
+            return _render(WebhookAnswer(*INVALID_CODE))
         backend = request.env["psa.backend"]._for_webhook(code)
         if not backend:
-            return _answer(*UNKNOWN_BACKEND)
-        try:
-            adapter_class = get_adapter_class(backend.adapter)
-        except RemoteServiceError:
-            adapter_class = None
-        if adapter_class is None or adapter_class.webhook_vendor != vendor:
-            return _answer(
-                404, f"backend {code} does not receive {vendor} webhooks", "wrong_vendor"
-            )
-
+            return _render(WebhookAnswer(*UNKNOWN_BACKEND))
         raw_body = _read_body(backend.max_body_bytes)
         if isinstance(raw_body, BodyRefused):
-            return _answer(raw_body.status, raw_body.message, raw_body.reason)
-        try:
-            secret = backend._get_secret("webhook_secret")
-        except UserError as err:
-            _logger.error("PSA backend %s cannot verify webhooks: %s", backend.code, err)
-            return _answer(503, "the connector is not configured to verify webhooks", "no_secret")
-        headers = request.httprequest.headers
-        try:
-            verified = adapter_class.verify_webhook(
-                secret, headers, raw_body, time.time(), backend.timestamp_tolerance
-            )
-        except Exception:  # hostile headers must never become a 500
-            _logger.warning("%s signature check failed on odd headers", vendor, exc_info=True)
-            verified = False
-        if not verified:
-            return _answer(401, "bad, missing or stale signature", "bad_signature")
-
-        try:
-            payload = json.loads(raw_body)
-            envelopes = adapter_class.webhook_envelopes(payload)
-        except (UnicodeDecodeError, ValueError) as err:
-            return _reject_payload(backend, raw_body, f"unusable {vendor} webhook: {err}")
-        except RecursionError:
-            return _reject_payload(backend, raw_body, "malformed JSON: nested too deeply")
-        except Exception as err:  # a signed body the adapter cannot read: keep it, 400
-            _logger.warning("%s webhook could not be translated", vendor, exc_info=True)
-            return _reject_payload(
-                backend, raw_body, f"{vendor} webhook of an unexpected shape: {err!r}"
-            )
-        if not isinstance(envelopes, list):
-            return _reject_payload(backend, raw_body, f"{vendor} webhook gave no event list")
-        for envelope in envelopes:
-            problems = envelope_problems(envelope)
-            if problems:
-                return _reject_payload(backend, raw_body, "; ".join(problems[:5]))
-
-        received = []
-        event_model = request.env["psa.event"].sudo()
-        for envelope in envelopes:
-            event, is_new = event_model._receive_webhook(
-                backend, envelope, json.dumps(envelope).encode()
-            )
-            received.append({"event": event.event_uid, "new": is_new})
-        if received and not any(item["new"] for item in received):
-            return _answer(200, "duplicate: already received", events=received)
-        return _answer(202, "accepted", events=received)
+            return _render(WebhookAnswer(raw_body.status, raw_body.message, raw_body.reason))
+        answer = (
+            request.env["psa.event"]
+            .sudo()
+            ._accept_webhook(backend, request.httprequest.headers, raw_body, vendor=vendor)
+        )
+        return _render(answer)
 
 
 def _read_body(limit):
@@ -201,16 +113,7 @@ def _read_body(limit):
     return body
 
 
-def _reject_payload(backend, raw_body, reason):
-    """A signed but unusable body: keep it, raise it in the exception queue, answer 400."""
-    request.env["psa.exception"].sudo()._record_invalid_webhook(backend, raw_body, reason)
-    return _answer(400, f"invalid envelope: {reason}", "invalid_payload")
-
-
-def _answer(status, message, reason=None, **extra):
-    if status >= 400:
-        log_refusal(status, message, reason)
-    body = json.dumps({"status": status, "message": message, **extra})
+def _render(answer):
     return request.make_response(
-        body, headers=[("Content-Type", "application/json")], status=status
+        answer.body(), headers=[("Content-Type", "application/json")], status=answer.status
     )

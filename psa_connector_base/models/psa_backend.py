@@ -15,22 +15,13 @@ from ..tools import crypto, job_runner, webhook_guard, webhook_intake
 from ..tools.access import MANAGER, requires_group
 from ..tools.errors import RemoteServiceError
 from ..tools.jobs import failure_recorded
+from ..tools.webhook_guard import WEBHOOK_FIELDS_ORDER
 from .psa_event import PULL_CHUNK_SIZE
 
 _logger = logging.getLogger(__name__)
 
 SECRET_FIELDS = {"api_token": "api_token_encrypted", "webhook_secret": "webhook_secret_encrypted"}
 MASK = "********"
-# What the webhook accept path reads of a backend (cached per process, see _for_webhook).
-WEBHOOK_FIELDS_ORDER = (
-    "id",
-    "code",
-    "company_id",
-    "adapter",
-    "max_body_bytes",
-    "timestamp_tolerance",
-    "webhook_secret_encrypted",
-)
 WEBHOOK_FIELDS = frozenset(WEBHOOK_FIELDS_ORDER) | {"active", "webhook_secret"}
 # Changing one of these clears the stored API token (see write).
 CONNECTION_FIELDS = frozenset({"base_url", "adapter", "vendor_account"})
@@ -291,6 +282,13 @@ class PsaBackend(models.Model):
         except LookupError:
             # Not cached: unknown codes must not grow every worker's memory.
             return self.sudo().browse()
+        return self._webhook_backend(settings)
+
+    @api.model
+    def _webhook_backend(self, settings):
+        """The backend of these webhook settings (WEBHOOK_FIELDS_ORDER values), as a
+        superuser record with them in its cache: the accept path reads them without a
+        query."""
         backend = self.sudo().browse(settings[0])
         for name, value in zip(WEBHOOK_FIELDS_ORDER[1:], settings[1:], strict=True):
             field = self._fields[name]

@@ -3,19 +3,22 @@ import logging
 import time
 import traceback
 import uuid
+from datetime import UTC, datetime
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
+from ..adapters import get_adapter_class
 from ..tools import event_store
 from ..tools.access import workflow_write
 from ..tools.codec import decode_raw_body
-from ..tools.cron_wakeup import wake_cron_workers
 from ..tools.errors import PayloadInvalid, RemoteServiceError, SyncError
 from ..tools.jobs import failure_recorded, is_concurrency_error, is_lost_race
+from ..tools.signature import is_fresh, is_valid_signature
 from ..tools.versions import normalize_timestamp, to_odoo_datetime
+from ..tools.webhook_guard import WebhookAnswer
 
 _logger = logging.getLogger(__name__)
 
@@ -27,15 +30,16 @@ WEBHOOK_CHUNK_SIZE = 100
 # (a task's hours, a sale line's delivered quantity, which grow with the lines already
 # there), so month-end volumes apply faster in fewer, larger chunks.
 PULL_CHUNK_SIZE = 2000
-WEBHOOK_DISPATCH_LIMIT = 5000
-# Seconds the dispatcher waits for a burst to gather (system parameter
-# psa_connector_base.webhook_dispatch_linger): the latency a single webhook pays for
-# bursts being queued as a few jobs instead of one job each.
-WEBHOOK_DISPATCH_LINGER = 0.5
-# While webhooks keep arriving faster than this (per second), the dispatcher holds the
-# burst back (psa_connector_base.webhook_burst_rate): the chunk jobs run on the same
-# HTTP workers that answer the PSA, and a sender kept waiting retries or gives up,
-# while a change applied a few seconds later costs nothing. The hold never exceeds
+# What one drain job claims at most; more waiting, it queues the next drain.
+WEBHOOK_DRAIN_LIMIT = 5000
+# Seconds a drain waits for a burst to gather (system parameter
+# psa_connector_base.webhook_dispatch_linger, the grid step of the drains' etas): the
+# latency a single webhook pays for bursts being queued as a few jobs instead of one
+# job each. Below MIN_DRAIN_STEP, a burst would be a drain per few events.
+WEBHOOK_DRAIN_LINGER = 0.5
+MIN_DRAIN_STEP = 0.1
+# While webhooks keep arriving faster than this (per second), a drain holds the burst
+# back to the next step (psa_connector_base.webhook_burst_rate), never longer than
 # psa_connector_base.webhook_burst_max_wait seconds for the oldest waiting event, so a
 # sustained stream is applied at least that often.
 WEBHOOK_BURST_RATE = 50.0
@@ -117,17 +121,13 @@ class PsaEvent(models.Model):
     ]
 
     def init(self):
-        # The dispatcher's query: only the few events awaiting a job are in this index.
+        # The drains' query: only the few events awaiting a job are in this index.
         self.env.cr.execute(
             """CREATE INDEX IF NOT EXISTS psa_event_awaiting_dispatch_idx ON psa_event (id)
                 WHERE state = 'pending' AND job_uuid IS NULL AND source = 'webhook'"""
         )
 
     # Receiving -------------------------------------------------------------------
-
-    @api.model
-    def _split_type(self, event_type):
-        return event_store.split_type(event_type)
 
     @api.model
     def _insert_if_new(self, backend, rows):
@@ -150,13 +150,139 @@ class PsaEvent(models.Model):
         return new
 
     @api.model
-    def _receive_webhook(self, backend, envelope, raw_body):
-        """Store a verified webhook; return (event, is_new)."""
-        new = self._insert_if_new(
-            backend, [event_store.webhook_row(envelope, decode_raw_body(raw_body))]
+    def _accept_webhook(self, backend, headers, raw_body, vendor=None):
+        """Every acceptance rule of a webhook, in one place; returns its ``WebhookAnswer``.
+
+        Called by the controller and by the fast intake (``tools/webhook_intake.py``) on
+        a bounded body of an active backend (``tools/webhook_guard.py`` has refused the
+        rest): check the timestamp and the signature (or let the vendor's adapter check
+        its own), read the envelope(s), keep an unusable signed body in the exception
+        queue (400), store each event once and schedule its drain (202; 200 when every
+        event was already received). ``headers`` is any case-insensitive mapping.
+        """
+        if vendor is None:
+            return self._accept_canonical_webhook(backend, headers, raw_body)
+        return self._accept_vendor_webhook(backend, vendor, headers, raw_body)
+
+    @api.model
+    def _webhook_secret(self, backend):
+        """The backend's signing secret, or the 503 that says it has none."""
+        try:
+            return backend._get_secret("webhook_secret")
+        except UserError as err:
+            _logger.error("PSA backend %s cannot verify webhooks: %s", backend.code, err)
+            return WebhookAnswer(
+                503, "the connector is not configured to verify webhooks", "no_secret"
+            )
+
+    @api.model
+    def _accept_canonical_webhook(self, backend, headers, raw_body):
+        timestamp = headers.get("X-PSA-Timestamp", "")
+        if not is_fresh(timestamp, time.time(), backend.timestamp_tolerance):
+            return WebhookAnswer(401, "missing or stale X-PSA-Timestamp", "stale_timestamp")
+        secret = self._webhook_secret(backend)
+        if isinstance(secret, WebhookAnswer):
+            return secret
+        if not is_valid_signature(secret, timestamp, raw_body, headers.get("X-PSA-Signature", "")):
+            return WebhookAnswer(401, "bad or missing signature", "bad_signature")
+        try:
+            envelope = json.loads(raw_body)
+        except (UnicodeDecodeError, ValueError) as err:
+            return self._refuse_payload(backend, raw_body, f"malformed JSON: {err}")
+        except RecursionError:
+            return self._refuse_payload(backend, raw_body, "malformed JSON: nested too deeply")
+        problems = event_store.envelope_problems(envelope)
+        if problems:
+            return self._refuse_payload(backend, raw_body, "; ".join(problems[:5]))
+        new = self._receive_envelopes(backend, [(envelope, raw_body)])
+        if not new:
+            return WebhookAnswer(200, "duplicate: already received", event=str(envelope["id"]))
+        return WebhookAnswer(
+            202, "accepted", event=new.event_uid, correlation_id=new.correlation_id
         )
+
+    @api.model
+    def _accept_vendor_webhook(self, backend, vendor, headers, raw_body):
+        """A vendor's own webhook format: its adapter verifies and translates it."""
+        try:
+            adapter_class = get_adapter_class(backend.adapter)
+        except RemoteServiceError:
+            adapter_class = None
+        if adapter_class is None or adapter_class.webhook_vendor != vendor:
+            return WebhookAnswer(
+                404, f"backend {backend.code} does not receive {vendor} webhooks", "wrong_vendor"
+            )
+        secret = self._webhook_secret(backend)
+        if isinstance(secret, WebhookAnswer):
+            return secret
+        try:
+            verified = adapter_class.verify_webhook(
+                secret, headers, raw_body, time.time(), backend.timestamp_tolerance
+            )
+        except Exception:  # hostile headers must never become a 500
+            _logger.warning("%s signature check failed on odd headers", vendor, exc_info=True)
+            verified = False
+        if not verified:
+            return WebhookAnswer(401, "bad, missing or stale signature", "bad_signature")
+        try:
+            envelopes = adapter_class.webhook_envelopes(json.loads(raw_body))
+        except (UnicodeDecodeError, ValueError) as err:
+            return self._refuse_payload(backend, raw_body, f"unusable {vendor} webhook: {err}")
+        except RecursionError:
+            return self._refuse_payload(backend, raw_body, "malformed JSON: nested too deeply")
+        except Exception as err:  # a signed body the adapter cannot read: keep it, 400
+            _logger.warning("%s webhook could not be translated", vendor, exc_info=True)
+            return self._refuse_payload(
+                backend, raw_body, f"{vendor} webhook of an unexpected shape: {err!r}"
+            )
+        if not isinstance(envelopes, list):
+            return self._refuse_payload(backend, raw_body, f"{vendor} webhook gave no event list")
+        for envelope in envelopes:
+            problems = event_store.envelope_problems(envelope)
+            if problems:
+                return self._refuse_payload(backend, raw_body, "; ".join(problems[:5]))
+        new = self._receive_envelopes(
+            backend, [(envelope, json.dumps(envelope).encode()) for envelope in envelopes]
+        )
+        new_uids = set(new.mapped("event_uid"))
+        received = [
+            {"event": str(envelope["id"]), "new": str(envelope["id"]) in new_uids}
+            for envelope in envelopes
+        ]
+        if received and not new:
+            return WebhookAnswer(200, "duplicate: already received", events=received)
+        return WebhookAnswer(202, "accepted", events=received)
+
+    @api.model
+    def _refuse_payload(self, backend, raw_body, reason):
+        """A signed but unusable body: kept whole in the exception queue, answered 400."""
+        self.env["psa.exception"].sudo()._record_invalid_webhook(backend, raw_body, reason)
+        return WebhookAnswer(400, f"invalid envelope: {reason}", "invalid_payload")
+
+    @api.model
+    def _receive_envelopes(self, backend, envelopes):
+        """Store verified, schema-valid envelopes ``[(envelope, raw body)]`` received by
+        webhook (an id already received is skipped) and schedule their drains; return
+        the new events."""
+        rows = [
+            event_store.webhook_row(envelope, decode_raw_body(raw_body))
+            for envelope, raw_body in envelopes
+        ]
+        new = self._insert_if_new(backend, rows)
         if new:
-            new._schedule_dispatch()
+            self._schedule_drain(
+                backend, {event_store.split_type(row["event_type"])[0] for row in rows}
+            )
+        return new
+
+    @api.model
+    def _receive_webhook(self, backend, envelope, raw_body):
+        """Store one verified envelope as a webhook would; return (event, is_new).
+
+        For tests, demo data and scripts that have no HTTP request to make.
+        """
+        new = self._receive_envelopes(backend, [(envelope, raw_body)])
+        if new:
             return new, True
         existing = self.search(
             [("backend_id", "=", backend.id), ("event_uid", "=", str(envelope["id"]))], limit=1
@@ -225,118 +351,139 @@ class PsaEvent(models.Model):
             with workflow_write():
                 chunk.write({"job_uuid": job.uuid})
 
-    def _schedule_dispatch(self):
-        """Wake the dispatcher once this transaction commits.
-
-        The webhook answer waits for nothing but the insert and this trigger: queueing a
-        job per event cost about half of the accept path, so the dispatcher queues the
-        accepted events in chunks instead. The trigger row commits with the event, and a
-        cron run's trigger clean-up only sees rows of its own snapshot, so every event has
-        a run that sees it; the one-minute schedule is the safety net should the wake-up
-        notification be lost. Raw SQL: ``ir.cron._trigger`` costs an ORM create and a read
-        of the cron per request, and its wake-up a new PostgreSQL connection
-        (``tools/cron_wakeup.py``).
-        """
-        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
-            "psa_connector_base.ir_cron_psa_dispatch_events"
-        )
-        event_store.insert_dispatch_trigger(self.env.cr, cron_id, self.env.uid)
-        dbname = self.env.cr.dbname
-        self.env.cr.postcommit.add(lambda: wake_cron_workers(dbname))
+    # Draining accepted webhooks -----------------------------------------------------------
+    #
+    # An accepted webhook waits for a drain job of its backend and object type. Drains are
+    # queue_job jobs whose eta falls on a fixed grid of ``linger`` seconds, one per grid
+    # step and (backend, object type) (their identity key names the step): every webhook
+    # accepted during a step joins the same drain, so a burst becomes a few jobs, not one
+    # per event, and the drain's eta is always at least ``linger`` after the acceptance
+    # that scheduled it, so that acceptance has committed before the drain looks. The
+    # drain claims the waiting events with SKIP LOCKED and queues them in chunk jobs
+    # (``_process_job``) in the object type's channel, which orders them.
 
     @api.model
-    def _cron_dispatch_events(self):
-        """The dispatcher: let a burst gather, then queue it.
-
-        Without the pause every accepted webhook of a burst had a dispatcher run (and a
-        job) of its own. After the first pause, the dispatcher keeps waiting while the
-        burst still arrives faster than ``webhook_burst_rate`` per second, until the
-        oldest waiting event is ``webhook_burst_max_wait`` seconds old (see the
-        constants). Each commit ends the transaction the cron opened before the pause,
-        so the next query sees what arrived meanwhile.
-        """
+    def _drain_settings(self):
+        """(linger, burst rate, burst max wait): the system parameters, bounded."""
         params = self.env["ir.config_parameter"].sudo()
-        linger = min(
-            float(
-                params.get_param(
-                    "psa_connector_base.webhook_dispatch_linger", WEBHOOK_DISPATCH_LINGER
-                )
-            ),
-            10.0,
+        linger = float(
+            params.get_param("psa_connector_base.webhook_dispatch_linger", WEBHOOK_DRAIN_LINGER)
         )
-        if linger > 0:
-            burst_rate = float(
-                params.get_param("psa_connector_base.webhook_burst_rate", WEBHOOK_BURST_RATE)
-            )
-            max_wait = float(
-                params.get_param(
-                    "psa_connector_base.webhook_burst_max_wait", WEBHOOK_BURST_MAX_WAIT
-                )
-            )
-            seen = self._awaiting_dispatch()[0]
-            while True:
-                time.sleep(linger)
-                self.env.cr.commit()  # pylint: disable=invalid-commit
-                count, oldest_age = self._awaiting_dispatch()
-                if not self._burst_goes_on(count - seen, linger, burst_rate, oldest_age, max_wait):
-                    break
-                seen = count
-        return self._dispatch_accepted_events()
-
-    @api.model
-    def _awaiting_dispatch(self):
-        """(how many accepted webhooks wait for a job, seconds the oldest has waited)."""
-        self.flush_model(["state", "job_uuid", "source"])
-        self.env.cr.execute(
-            """SELECT count(*),
-                      extract(epoch FROM (clock_timestamp() at time zone 'UTC') - min(create_date))
-                 FROM psa_event
-                WHERE state = 'pending' AND job_uuid IS NULL AND source = 'webhook'"""
+        burst_rate = float(
+            params.get_param("psa_connector_base.webhook_burst_rate", WEBHOOK_BURST_RATE)
         )
-        count, oldest_age = self.env.cr.fetchone()
-        return count, float(oldest_age or 0.0)
+        max_wait = float(
+            params.get_param("psa_connector_base.webhook_burst_max_wait", WEBHOOK_BURST_MAX_WAIT)
+        )
+        return min(max(linger, MIN_DRAIN_STEP), 10.0), burst_rate, max_wait
 
     @api.model
-    def _burst_goes_on(self, arrived, seconds, burst_rate, oldest_age, max_wait):
-        """Whether to hold the waiting events back a little longer (an overridable hook)."""
-        if burst_rate <= 0 or oldest_age >= max_wait:
-            return False
-        return arrived / seconds > burst_rate
+    def _schedule_drain(self, backend, object_types, now=None):
+        """Make sure a drain of each object type of ``backend`` will run after this
+        transaction commits: the one of the next grid step, queued unless it already is."""
+        linger = self._drain_settings()[0]
+        step = int((now or time.time()) // linger) + 2
+        for object_type in sorted(object_types):
+            key = self._drain_identity(backend, object_type, step)
+            # Reading queue_job through its own partial index on identity_key: the one
+            # query a webhook of a burst pays for its scheduling.
+            self.env.cr.execute(
+                """SELECT 1 FROM queue_job WHERE identity_key = %s
+                      AND state IN ('pending', 'enqueued', 'wait_dependencies') LIMIT 1""",
+                [key],
+            )
+            if self.env.cr.fetchone():
+                continue
+            eta = datetime.fromtimestamp(step * linger, tz=UTC).replace(tzinfo=None)
+            self._queue_drain(backend, object_type, eta=eta, identity_key=key)
 
     @api.model
-    def _dispatch_accepted_events(
-        self, limit=WEBHOOK_DISPATCH_LIMIT, chunk_size=WEBHOOK_CHUNK_SIZE
+    def _drain_identity(self, backend, object_type, step):
+        return f"psa.event.drain:{backend.id}:{object_type}:{step}"
+
+    @api.model
+    def _queue_drain(self, backend, object_type, eta=None, identity_key=None):
+        Importer = self.env["psa.importer"]
+        self.with_env(backend.sudo()._as_integration_user().env).with_delay(
+            priority=Importer._priority_for(object_type),
+            channel=Importer._channel_for(object_type),
+            eta=eta,
+            identity_key=identity_key,
+            description=f"{backend.name}: apply the {object_type} webhooks received",
+        )._drain_webhooks(backend.id, object_type)
+
+    @api.model
+    def _drain_webhooks(
+        self, backend_id, object_type, limit=WEBHOOK_DRAIN_LIMIT, chunk_size=WEBHOOK_CHUNK_SIZE
     ):
-        """Queue the webhook events accepted since the last run, in chunks per backend and type.
-
-        ``SKIP LOCKED`` keeps two dispatchers (a manual run beside the cron) off the same
-        events; an event gets its job in the transaction that records ``job_uuid``.
-        """
+        """The drain job: queue the accepted webhooks of one backend and object type in
+        chunk jobs, unless a burst is still arriving (then hold back until the next step,
+        at most ``webhook_burst_max_wait`` seconds for the oldest waiting event). Safe to
+        run twice or side by side: events are claimed with SKIP LOCKED."""
+        backend = self.env["psa.backend"].browse(backend_id)
+        linger, burst_rate, max_wait = self._drain_settings()
+        if self._burst_goes_on(backend, object_type, linger, burst_rate, max_wait):
+            self._schedule_drain(backend, [object_type])
+            return "held back: a burst is still arriving"
         self.flush_model(["state", "job_uuid", "source"])
         self.env.cr.execute(
             """SELECT id FROM psa_event
                 WHERE state = 'pending' AND job_uuid IS NULL AND source = 'webhook'
+                  AND backend_id = %s AND object_type = %s
                 ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
-            [limit],
+            [backend_id, object_type, limit],
         )
         events = self.browse([row[0] for row in self.env.cr.fetchall()])
-        groups = {}
-        for event in events:
-            groups.setdefault((event.backend_id.id, event.object_type), []).append(event.id)
-        for ids in groups.values():
-            batch = self.browse(ids)
-            if len(batch) == 1:
-                batch._enqueue()
-            else:
-                batch._enqueue_batch(chunk_size=chunk_size)
+        if len(events) == 1:
+            events._enqueue()
+        elif events:
+            events._enqueue_batch(chunk_size=chunk_size)
         if len(events) == limit:
-            # More are waiting: run again right after this transaction commits.
-            self._schedule_dispatch()
-        return len(events)
+            # More are waiting: another drain, right after this one commits.
+            self._queue_drain(backend, object_type)
+        return f"{len(events)} event(s) queued"
+
+    @api.model
+    def _burst_goes_on(self, backend, object_type, linger, burst_rate, max_wait):
+        """Whether webhooks of this kind still arrive faster than ``burst_rate`` a second
+        (over the last ``linger`` seconds) while the oldest waiting one is younger than
+        ``max_wait``: the chunk jobs run on the HTTP workers that answer the PSA, and a
+        sender kept waiting retries or gives up, while a change applied a few seconds
+        later costs nothing. An overridable hook."""
+        if burst_rate <= 0:
+            return False
+        self.env.cr.execute(
+            """SELECT count(*) FILTER (WHERE create_date > (clock_timestamp() at time zone 'UTC')
+                                                            - make_interval(secs => %s)),
+                      extract(epoch FROM (clock_timestamp() at time zone 'UTC') - min(create_date))
+                 FROM psa_event
+                WHERE state = 'pending' AND job_uuid IS NULL AND source = 'webhook'
+                  AND backend_id = %s AND object_type = %s""",
+            [linger, backend.id, object_type],
+        )
+        recent, oldest_age = self.env.cr.fetchone()
+        return bool(recent) and (oldest_age or 0.0) < max_wait and recent / linger > burst_rate
+
+    @api.model
+    def _cron_drain_stragglers(self):
+        """Safety net: a drain for accepted webhooks still waiting a minute on. An
+        acceptance that stalled longer than the linger between its check and its commit
+        may have missed the drain it joined; the next webhook of its kind, or this, queues
+        another."""
+        self.env.cr.execute(
+            """SELECT DISTINCT backend_id, object_type FROM psa_event
+                WHERE state = 'pending' AND job_uuid IS NULL AND source = 'webhook'
+                  AND create_date < (clock_timestamp() at time zone 'UTC') - interval '1 minute'"""
+        )
+        Backend = self.env["psa.backend"].with_context(active_test=False)
+        pairs = self.env.cr.fetchall()
+        for backend_id, object_type in pairs:
+            self._schedule_drain(Backend.browse(backend_id), [object_type])
+        return len(pairs)
 
     def _as_job_user(self):
         # Sync jobs apply what the remote system says, whoever queued them (a finance user
-        # pressing Retry, the dispatcher of the public webhook user's events): they run as
+        # pressing Retry, a drain of the public webhook user's events): they run as
         # the integration user of the backend's company, in that company.
         backends = self.sudo().backend_id
         if len(backends.company_id) != 1:

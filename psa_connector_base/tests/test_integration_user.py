@@ -93,7 +93,9 @@ class TestIntegrationUser(PsaTransactionCase):
 
     def test_webhook_events_are_queued_and_applied_as_the_company_integration_user(self):
         event = self.receive("project.created", project_data(customer=customer_data()))
-        self.env["psa.event"]._dispatch_accepted_events()
+        drain = self.env["queue.job"].search([("method_name", "=", "_drain_webhooks")])
+        self.assertEqual(drain.user_id, self.integration)
+        self.run_jobs(methods=("_drain_webhooks",))
         job = self.env["queue.job"].search([("uuid", "=", event.job_uuid)])
         self.assertEqual(job.user_id, self.integration)
         self.assertEqual(job.records.env.uid, self.integration.id)

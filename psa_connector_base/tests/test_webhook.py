@@ -1,12 +1,12 @@
 import json
-import select
 import socket
 import time
+from datetime import UTC, timedelta
 from unittest.mock import patch
 
 import psycopg2
 
-from odoo import sql_db
+from odoo import fields
 from odoo.http import Request
 from odoo.modules.registry import Registry
 from odoo.service import db as odoo_db_service
@@ -15,7 +15,7 @@ from odoo.tools import config
 
 from ..adapters import ADAPTERS
 from ..adapters.base import HttpAdapter
-from ..tools import cron_wakeup, webhook_intake
+from ..tools import webhook_intake
 from ..tools.event_store import EVENT_COLUMNS
 from ..tools.signature import sign
 from .common import WEBHOOK_SECRET, PsaTestMixin, customer_data
@@ -55,7 +55,11 @@ class TestWebhook(PsaTestMixin, HttpCase):
     def process_jobs(self):
         return self.env["queue.job"].search([("method_name", "=", "_process_job")])
 
-    def test_signed_event_is_accepted_stored_and_queued(self):
+    def drains(self):
+        return self.env["queue.job"].search([("method_name", "=", "_drain_webhooks")])
+
+    def test_signed_event_is_accepted_stored_and_drained(self):
+        before = fields.Datetime.now()
         response = self.post(self.envelope())
         self.assertEqual(response.status_code, 202, response.text)
         self.assertEqual(response.json()["event"], "evt-1")
@@ -63,26 +67,48 @@ class TestWebhook(PsaTestMixin, HttpCase):
         self.assertEqual(len(event), 1)
         self.assertEqual(event.state, "pending")
         self.assertEqual(json.loads(event.payload)["data"]["vat"], "DE811907980")
-        dispatcher = self.env.ref("psa_connector_base.ir_cron_psa_dispatch_events")
+        # No processing job yet: one drain of the backend's customers, due after the linger
+        # (half a second by default: the next step of the grid but one).
+        self.assertFalse(self.process_jobs(), "the accept path queues no processing job")
+        drain = self.drains()
+        self.assertEqual(len(drain), 1)
+        self.assertEqual(drain.state, "pending")
+        self.assertEqual(drain.channel, self.env["psa.importer"]._channel_for("customer"))
+        self.assertEqual(drain.args, [self.backend.id, "customer"])
+        self.assertGreaterEqual(drain.eta, before + timedelta(seconds=0.5) - timedelta(seconds=1))
         self.assertTrue(
-            self.env["ir.cron.trigger"].search_count([("cron_id", "=", dispatcher.id)]),
-            "accepting an event must wake the dispatcher",
+            drain.identity_key.startswith(f"psa.event.drain:{self.backend.id}:customer:")
         )
-        self.assertFalse(self.process_jobs(), "the accept path queues no job itself")
-        self.env["psa.event"]._dispatch_accepted_events()
+        self.run_jobs(methods=("_drain_webhooks",))
         self.assertEqual(self.process_jobs().mapped("uuid"), [event.job_uuid])
+        self.assertEqual(self.drains().state, "done")
 
-    def test_a_burst_is_queued_in_chunks_and_each_event_once(self):
+    def test_a_burst_is_one_drain_per_step_and_each_event_once(self):
+        # A grid step of ten seconds: seven posts fall in one step, or straddle two.
+        self.env["ir.config_parameter"].set_param(
+            "psa_connector_base.webhook_dispatch_linger", "10"
+        )
         for number in range(1, 8):
             envelope = self.envelope(
                 f"evt-b{number}", id=f"C-{number}", vat=f"DE8119079{number:02d}", ref=f"R{number}"
             )
             self.assertEqual(self.post(envelope).status_code, 202)
+        self.assertIn(len(self.drains()), (1, 2))
         Event = self.env["psa.event"]
-        self.assertEqual(Event._dispatch_accepted_events(limit=5, chunk_size=2), 5)
+        # A drain claims at most `limit` events and queues the next drain for the rest.
+        self.assertEqual(
+            Event._drain_webhooks(self.backend.id, "customer", limit=5, chunk_size=2),
+            "5 event(s) queued",
+        )
         self.assertEqual(len(self.process_jobs()), 3)
-        self.assertEqual(Event._dispatch_accepted_events(limit=5, chunk_size=2), 2)
-        self.assertEqual(Event._dispatch_accepted_events(), 0)
+        self.assertEqual(
+            self.drains().filtered(lambda job: not job.eta).mapped("state"), ["pending"]
+        )
+        self.assertEqual(
+            Event._drain_webhooks(self.backend.id, "customer", limit=5, chunk_size=2),
+            "2 event(s) queued",
+        )
+        self.assertEqual(Event._drain_webhooks(self.backend.id, "customer"), "0 event(s) queued")
         jobs = self.process_jobs()
         self.assertEqual(len(jobs), 4)
         self.assertEqual(set(self.events().mapped("job_uuid")), set(jobs.mapped("uuid")))
@@ -92,55 +118,70 @@ class TestWebhook(PsaTestMixin, HttpCase):
             len(self.env["psa.binding"].search([("backend_id", "=", self.backend.id)])), 7
         )
 
-    def test_waking_the_cron_workers_reuses_one_connection(self):
-        _name, info = sql_db.connection_info_for("postgres")
-        listener = psycopg2.connect(**info)
-        self.addCleanup(listener.close)
-        listener.autocommit = True
-        listener.cursor().execute("LISTEN cron_trigger")
-        self.assertTrue(cron_wakeup.wake_cron_workers(self.env.cr.dbname))
-        first = cron_wakeup._connection
-        self.assertTrue(cron_wakeup.wake_cron_workers(self.env.cr.dbname))
-        self.assertIs(cron_wakeup._connection, first, "a new connection per wake-up")
-        received = []
-        deadline = time.monotonic() + 5
-        while len(received) < 2 and time.monotonic() < deadline:
-            select.select([listener], [], [], 0.2)
-            listener.poll()
-            received += [n.payload for n in listener.notifies if n.payload == self.env.cr.dbname]
-            listener.notifies.clear()
-        self.assertEqual(received, [self.env.cr.dbname] * 2)
+    def test_webhooks_of_one_step_share_a_drain_and_the_next_step_gets_its_own(self):
+        Event = self.env["psa.event"]
+        now = time.time()
+        Event._schedule_drain(self.backend, {"customer", "project"}, now=now)
+        Event._schedule_drain(self.backend, {"customer"}, now=now)
+        self.assertEqual(len(self.drains()), 2, "one per object type")
+        Event._schedule_drain(self.backend, {"customer"}, now=now + 0.5)
+        drains = self.drains().filtered(lambda job: job.args[1] == "customer")
+        self.assertEqual(len(drains), 2, "the next step has a drain of its own")
+        etas = sorted(drains.mapped("eta"))
+        self.assertAlmostEqual((etas[1] - etas[0]).total_seconds(), 0.5, delta=0.01)
+        for eta in etas:
+            # Never less than the linger after the acceptance that scheduled it.
+            self.assertGreaterEqual(eta.replace(tzinfo=UTC).timestamp() + 1e-3, now + 0.5)
 
-    def test_the_dispatcher_cron_queues_what_was_accepted(self):
-        # Without the linger (which commits, as a cron may), the cron entry point runs in
-        # the test transaction.
-        self.env["ir.config_parameter"].set_param("psa_connector_base.webhook_dispatch_linger", "0")
+    def test_the_safety_net_drains_a_webhook_that_missed_its_drain(self):
         self.assertEqual(self.post(self.envelope()).status_code, 202)
-        self.assertEqual(self.env["psa.event"]._cron_dispatch_events(), 1)
-        self.assertEqual(self.process_jobs().mapped("uuid"), self.events().mapped("job_uuid"))
+        Event = self.env["psa.event"]
+        self.assertEqual(Event._cron_drain_stragglers(), 0, "its drain is still due")
+        # An acceptance that stalled past its drain: the drain ran before it committed.
+        self.drains().unlink()
+        self.env.cr.execute(
+            "UPDATE psa_event SET create_date = create_date - interval '2 minutes'"
+            " WHERE backend_id = %s",
+            [self.backend.id],
+        )
+        self.assertEqual(Event._cron_drain_stragglers(), 1)
+        self.assertEqual(len(self.drains()), 1)
+        self.run_jobs(methods=("_process_job",))
+        self.assertEqual(self.events().state, "done")
 
-    def test_the_dispatcher_holds_a_burst_back_until_the_ceiling(self):
-        events = self.env["psa.event"]
-        self.assertEqual(events._awaiting_dispatch(), (0, 0.0))
+    def test_a_drain_holds_a_burst_back_until_the_ceiling(self):
+        Event = self.env["psa.event"]
         for n in range(3):
             self.assertEqual(self.post(self.envelope(event_id=f"evt-burst-{n}")).status_code, 202)
-        count, oldest_age = events._awaiting_dispatch()
-        self.assertEqual(count, 3)
-        self.assertGreaterEqual(oldest_age, 0.0)
-        # 60 arrived in half a second: a burst, held back while the oldest is young...
-        self.assertTrue(events._burst_goes_on(60, 0.5, 50.0, oldest_age, 30.0))
-        # ...but not past the ceiling, nor when the stream is slow, nor when turned off.
-        self.assertFalse(events._burst_goes_on(60, 0.5, 50.0, 30.0, 30.0))
-        self.assertFalse(events._burst_goes_on(20, 0.5, 50.0, oldest_age, 30.0))
-        self.assertFalse(events._burst_goes_on(60, 0.5, 0.0, oldest_age, 30.0))
-        events._dispatch_accepted_events()
-        self.assertEqual(events._awaiting_dispatch(), (0, 0.0))
+        # Three within the last half second: a burst above one a second...
+        self.assertTrue(Event._burst_goes_on(self.backend, "customer", 0.5, 1.0, 30.0))
+        # ...but not past the ceiling, nor at a lower rate than the limit, nor turned off.
+        self.assertFalse(Event._burst_goes_on(self.backend, "customer", 0.5, 1.0, 0.0))
+        self.assertFalse(Event._burst_goes_on(self.backend, "customer", 0.5, 50.0, 30.0))
+        self.assertFalse(Event._burst_goes_on(self.backend, "customer", 0.5, 0.0, 30.0))
+        self.assertFalse(Event._burst_goes_on(self.backend, "project", 0.5, 1.0, 30.0))
+        self.env["ir.config_parameter"].set_param("psa_connector_base.webhook_burst_rate", "1")
+        held_at = time.time()
+        self.assertEqual(
+            Event._drain_webhooks(self.backend.id, "customer"),
+            "held back: a burst is still arriving",
+        )
+        self.assertFalse(self.process_jobs())
+        self.assertEqual(set(self.events().mapped("job_uuid")), {False})
+        # Held back to a later step: a drain due at least a linger later is queued.
+        self.assertTrue(
+            self.drains().filtered(
+                lambda job: job.eta.replace(tzinfo=UTC).timestamp() + 1e-3 >= held_at + 0.5
+            )
+        )
+        self.env["ir.config_parameter"].set_param("psa_connector_base.webhook_burst_rate", "0")
+        self.assertEqual(Event._drain_webhooks(self.backend.id, "customer"), "3 event(s) queued")
 
     def test_same_event_three_times_is_one_event_one_job_one_effect(self):
         statuses = [self.post(self.envelope()).status_code for _ in range(3)]
         self.assertEqual(statuses, [202, 200, 200])
         self.assertEqual(len(self.events()), 1)
-        self.env["psa.event"]._dispatch_accepted_events()
+        self.run_jobs(methods=("_drain_webhooks",))
         self.assertEqual(len(self.process_jobs()), 1)
         self.run_jobs(methods=("_process_job",))
         self.assertEqual(self.post(self.envelope()).status_code, 200)
@@ -253,20 +294,33 @@ class TestWebhook(PsaTestMixin, HttpCase):
             {"status": 200, "message": "duplicate: already received", "event": "evt-1"},
         )
 
-    def test_refusals_are_left_to_the_controller(self):
-        with self.served_by_odoo() as served:
-            self.assertEqual(self.post(self.envelope(), secret="wrong").status_code, 401)
-            self.assertEqual(self.post(b'{"id": "evt-2", "data": {').status_code, 400)
-            self.assertEqual(self.post(self.envelope(), timestamp=1).status_code, 401)
-        self.assertEqual(served.call_count, 3)
-        # An unknown backend is answered by the guard in front of Odoo (nothing to keep).
-        with self.served_by_odoo() as served:
-            self.assertEqual(self.post(self.envelope(), code="nope").status_code, 404)
-        self.assertEqual(served.call_count, 0)
+    def test_refusals_are_answered_by_the_same_acceptance(self):
+        answers = []
+        for fast_intake in ("True", "False"):
+            with (
+                patch.dict(config.options, {"psa_connector_webhook_fast_intake": fast_intake}),
+                self.served_by_odoo() as served,
+            ):
+                answers.append(
+                    [
+                        (response.status_code, response.json())
+                        for response in (
+                            self.post(self.envelope(), secret="wrong"),
+                            self.post(b'{"id": "evt-2", "data": {'),
+                            self.post(self.envelope(), timestamp=1),
+                            self.post(self.envelope(), code="nope"),
+                        )
+                    ]
+                )
+            self.assertEqual(served.call_count, 0 if fast_intake == "True" else 3)
+        self.assertEqual(answers[0], answers[1], "the intake and the controller answer alike")
+        self.assertEqual([status for status, _body in answers[0]], [401, 400, 401, 404])
         self.assertFalse(self.events())
         self.assertEqual(
-            self.env["psa.exception"].search([("backend_id", "=", self.backend.id)]).category,
-            "invalid_payload",
+            self.env["psa.exception"]
+            .search([("backend_id", "=", self.backend.id)])
+            .mapped("category"),
+            ["invalid_payload"] * 2,
         )
 
     def test_the_intake_and_the_controller_store_the_same_event(self):

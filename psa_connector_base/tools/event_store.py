@@ -107,14 +107,3 @@ def insert_events(cr, backend_id, company_id, uid, now, rows):
         values,
     )
     return sorted(cr.fetchall())
-
-
-def insert_dispatch_trigger(cr, cron_id, uid):
-    """Ask for a run of the webhook dispatcher (see ``psa.event._schedule_dispatch``)."""
-    cr.execute(
-        """INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date,
-                                        write_uid, write_date)
-           VALUES (%s, now() at time zone 'UTC', %s, now() at time zone 'UTC',
-                   %s, now() at time zone 'UTC')""",
-        [cron_id, uid, uid],
-    )

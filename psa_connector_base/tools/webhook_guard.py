@@ -20,6 +20,7 @@ by the controller (``controllers/webhook.py``), so a rule is written once:
 
 import contextlib
 import io
+import json
 import logging
 import re
 import threading
@@ -42,6 +43,17 @@ MAX_CHUNK_LINE = 1024
 MAX_TRAILER_LINES = 32
 
 # The answers, written once: (status, message, log reason).
+# What the webhook accept path reads of a backend: the controller from a per-process
+# cache (psa.backend._for_webhook), the fast intake by one query per request.
+WEBHOOK_FIELDS_ORDER = (
+    "id",
+    "code",
+    "company_id",
+    "adapter",
+    "max_body_bytes",
+    "timestamp_tolerance",
+    "webhook_secret_encrypted",
+)
 UNKNOWN_BACKEND = (404, "unknown or inactive backend", "unknown_backend")
 INVALID_CODE = (404, "unknown or inactive backend", "invalid_code")
 
@@ -294,3 +306,26 @@ refusal_log = RefusalLog()
 def log_refusal(status, message, reason=None):
     """Log a refusal (rate-limited); ``message`` is logged as data, never as a format."""
     refusal_log.log(reason or str(status), status, "%s", message[:300])
+
+
+class WebhookAnswer:
+    """What a webhook request is answered: the status, a message for the sender, the
+    reason of a refusal (logged, never sent) and what the body adds (the event ids).
+
+    ``psa.event._accept_webhook`` decides it; the controller and the fast intake only
+    render it (:meth:`body`), so both answer a request the same way.
+    """
+
+    __slots__ = ("extra", "message", "reason", "status")
+
+    def __init__(self, status, message, reason=None, **extra):
+        self.status, self.message, self.reason, self.extra = status, message, reason, extra
+
+    def __repr__(self):
+        return f"WebhookAnswer({self.status}, {self.message!r}, {self.reason!r})"
+
+    def body(self):
+        """The JSON body; a refusal is logged (rate-limited) as it is rendered."""
+        if self.status >= 400:
+            log_refusal(self.status, self.message, self.reason)
+        return json.dumps({"status": self.status, "message": self.message, **self.extra})

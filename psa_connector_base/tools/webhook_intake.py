@@ -10,21 +10,21 @@ What: first the guard every webhook request passes (``webhook_guard``): a code o
 wrong format is a 404 with no lookup; the body's framing, the backend (one indexed query,
 nothing cached, no cursor held while the body arrives), its size limit and a deadline are
 checked before more than ``limit + 1`` bytes are read; these refusals are answered here,
-before Odoo's request machinery could parse a form body. Then the controller's success
-path and nothing else: check the timestamp and the HMAC signature, validate the envelope
-against the published schema, insert the event and the dispatcher trigger in one
-transaction of a cursor of the database's registry (a test cursor under tests), answer
-202, or 200 for an event id already received. Every other case (several databases and
-no way to choose, a session cookie, a stale timestamp, a bad signature, an invalid
-envelope, an unexpected error) is left to the controller, with the bounded body, which
-answers it as always and keeps what must be kept in the exception queue. While
+before Odoo's request machinery could parse a form body. Then the same acceptance as the
+controller's, and nothing else: ``psa.event._accept_webhook`` on an environment of a
+cursor of the database's registry (a test cursor under tests), committed before the
+answer. Requests for which the database cannot be chosen (several databases and no
+filter, or a session cookie, which Odoo may route elsewhere) are left to the controller
+with the bounded body; so is a request whose acceptance raised unexpectedly (the
+controller runs the same acceptance and answers as Odoo answers errors). While
 PostgreSQL cannot be reached the intake answers 503 with ``Retry-After``, so the PSA
-retries (Odoo's no-database fallback would answer 404, which a PSA may take as final);
-so it does for the vendor webhook routes ``/psa/webhook/<code>/<vendor>``, which it
-otherwise bounds and leaves to the controller.
+retries (Odoo's no-database fallback would answer 404, which a PSA may take as final).
 
-Installed by the module's ``post_load`` hook; ``psa_connector_webhook_fast_intake = False``
-in the Odoo configuration file turns the fast accept path off (the guard stays).
+This is the only code of the suite that touches Odoo's request handling.
+
+Opt-in by configuration, on by default: installed by the module's ``post_load`` hook;
+``psa_connector_webhook_fast_intake = False`` in the Odoo configuration file turns the
+fast accept path off (the guard stays, and the controller accepts).
 """
 
 import json
@@ -35,30 +35,22 @@ import threading
 import time
 
 import psycopg2
+from werkzeug.datastructures import EnvironHeaders
 from werkzeug.wrappers import Response
 
 import odoo.http
-from odoo import fields
-from odoo.exceptions import UserError
+from odoo import api
 from odoo.modules.registry import Registry
 from odoo.service import db as db_service
 from odoo.service.model import MAX_TRIES_ON_CONCURRENCY_FAILURE
 from odoo.tools import config
 
-from . import crypto
-from .codec import decode_raw_body
-from .cron_wakeup import wake_cron_workers
-from .event_store import (
-    envelope_problems,
-    insert_dispatch_trigger,
-    insert_events,
-    webhook_row,
-)
-from .signature import is_fresh, is_valid_signature
 from .webhook_guard import (
     INVALID_CODE,
     UNKNOWN_BACKEND,
+    WEBHOOK_FIELDS_ORDER,
     BodyRefused,
+    WebhookAnswer,
     body_ceiling,
     framing,
     is_valid_code,
@@ -71,6 +63,7 @@ _logger = logging.getLogger(__name__)
 # Anything under /psa/webhook/: codes that do not match the code format are refused here.
 WEBHOOK_PATH = re.compile(r"/psa/webhook/([^/]*)(?:/([^/]*))?")
 RETRY_AFTER_SECONDS = 5
+BODY_LIMIT = WEBHOOK_FIELDS_ORDER.index("max_body_bytes")
 # What odoo.service.model.PG_CONCURRENCY_ERRORS_TO_RETRY names by code, as psycopg2 classes.
 CONCURRENCY_ERRORS = (
     psycopg2.errors.SerializationFailure,
@@ -146,17 +139,13 @@ def intake(environ):
         backend = _backend(registry, code)
         if not backend:
             return _refuse(*UNKNOWN_BACKEND, detail=f"code {code!r}")
-        body = read_body(environ, backend[2])
-        if (
-            vendor is not None
-            or not is_enabled()
-            or "session_id=" in environ.get("HTTP_COOKIE", "")
-        ):
-            # A vendor's own format is the controller's to read, as is a request with a
-            # session; the intake has only bounded it (and answers 503 while PostgreSQL
-            # is down, instead of Odoo's no-database 404).
+        body = read_body(environ, backend[BODY_LIMIT])
+        if not is_enabled() or "session_id=" in environ.get("HTTP_COOKIE", ""):
+            # A request with a session is the controller's (Odoo may route it to the
+            # session's database); the intake has only bounded it (and answers 503 while
+            # PostgreSQL is down, instead of Odoo's no-database 404).
             return None
-        return _accept_retrying(environ, registry, dbname, backend, body)
+        return _accept_retrying(environ, registry, dbname, backend, body, vendor)
     except BodyRefused as err:
         return _refuse(err.status, err.message, err.reason)
     except psycopg2.OperationalError as err:
@@ -167,7 +156,7 @@ def intake(environ):
         return None
 
 
-def _accept_retrying(environ, registry, dbname, backend, body):
+def _accept_retrying(environ, registry, dbname, backend, body, vendor):
     """``_accept``, tried again on a concurrency error, as Odoo's ``retrying`` does.
 
     A re-delivery racing the first delivery of the same event makes the second insert a
@@ -176,7 +165,7 @@ def _accept_retrying(environ, registry, dbname, backend, body):
     """
     for attempt in range(1, MAX_TRIES_ON_CONCURRENCY_FAILURE + 1):
         try:
-            return _accept(environ, registry, dbname, backend, body)
+            return _accept(environ, registry, dbname, backend, body, vendor)
         except CONCURRENCY_ERRORS:
             if attempt == MAX_TRIES_ON_CONCURRENCY_FAILURE:
                 raise
@@ -196,16 +185,15 @@ def _single_database(host):
 
 
 def _backend(registry, code):
-    """(id, company_id, max_body_bytes, timestamp_tolerance, webhook_secret_encrypted) of
-    the active backend of this code, or None. Nothing is cached: an unknown code costs
-    one indexed query and no memory. The cursor is closed before the body is read, so a
-    slow body holds no database connection."""
+    """The webhook settings (``psa.backend`` WEBHOOK_FIELDS_ORDER) of the active backend
+    of this code, or None. Nothing is cached: an unknown code costs one indexed query
+    and no memory. The cursor is closed before the body is read, so a slow body holds no
+    database connection."""
     with registry.cursor() as cr:
         cr.execute(
-            """SELECT id, company_id, max_body_bytes, timestamp_tolerance,
-                      webhook_secret_encrypted
-                 FROM psa_backend WHERE code = %s AND active
-             ORDER BY sequence, name, id LIMIT 1""",
+            f"""SELECT {", ".join(WEBHOOK_FIELDS_ORDER)}
+                  FROM psa_backend WHERE code = %s AND active
+              ORDER BY sequence, name, id LIMIT 1""",
             [code],
         )
         return cr.fetchone()
@@ -213,46 +201,31 @@ def _backend(registry, code):
 
 def _unavailable(dbname, err):
     _logger.warning("PSA webhook intake: database %s unreachable: %s", dbname, err)
-    return _answer(503, "the database is unavailable; retry later", retry_after=True)
+    answer = WebhookAnswer(503, "the database is unavailable; retry later", "unavailable")
+    return _render(answer, retry_after=True)
 
 
 def _refuse(status, message, reason, detail=None):
     log_refusal(status, f"{message} ({detail})" if detail else message, reason)
-    return _answer(status, message)
+    return Response(
+        json.dumps({"status": status, "message": message}),
+        status=status,
+        headers=[("Content-Type", "application/json")],
+    )
 
 
-def _accept(environ, registry, dbname, backend, body):
-    backend_id, company_id, _limit, tolerance, secret_encrypted = backend
-    timestamp = environ.get("HTTP_X_PSA_TIMESTAMP", "")
-    if not is_fresh(timestamp, time.time(), tolerance):
-        return None
-    try:
-        secret = crypto.decrypt(secret_encrypted)
-    except UserError:
-        return None
-    if not is_valid_signature(secret, timestamp, body, environ.get("HTTP_X_PSA_SIGNATURE", "")):
-        return None
-    try:
-        envelope = json.loads(body)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return None
-    if envelope_problems(envelope):
-        return None
+def _accept(environ, registry, dbname, settings, body, vendor):
     with registry.cursor() as cr:
-        uid = _xmlid(cr, dbname, "base.public_user")
-        row = webhook_row(envelope, decode_raw_body(body))
-        now = fields.Datetime.now()
-        inserted = insert_events(cr, backend_id, company_id, uid, now, [row])
-        if inserted:
-            cron_id = _xmlid(cr, dbname, "psa_connector_base.ir_cron_psa_dispatch_events")
-            insert_dispatch_trigger(cr, cron_id, uid)
-        # This is the request's own cursor, not a job's: the 202 promises the row is stored.
+        env = api.Environment(cr, _xmlid(cr, dbname, "base.public_user"), {})
+        backend = env["psa.backend"]._webhook_backend(settings)
+        answer = (
+            env["psa.event"]
+            .sudo()
+            ._accept_webhook(backend, EnvironHeaders(environ), body, vendor=vendor)
+        )
+        # This is the request's own cursor, not a job's: a 202 promises the row is stored.
         cr.commit()  # pylint: disable=invalid-commit
-    if not inserted:
-        return _answer(200, "duplicate: already received", event=row["event_uid"])
-    wake_cron_workers(dbname)
-    _id, event_uid, correlation_id = inserted[0]
-    return _answer(202, "accepted", event=event_uid, correlation_id=correlation_id)
+    return _render(answer)
 
 
 def _xmlid(cr, dbname, xmlid):
@@ -269,9 +242,8 @@ def _xmlid(cr, dbname, xmlid):
     return _xmlid_cache[key]
 
 
-def _answer(status, message, retry_after=False, **extra):
+def _render(answer, retry_after=False):
     headers = [("Content-Type", "application/json")]
     if retry_after:
         headers.append(("Retry-After", str(RETRY_AFTER_SECONDS)))
-    body = json.dumps({"status": status, "message": message, **extra})
-    return Response(body, status=status, headers=headers)
+    return Response(answer.body(), status=answer.status, headers=headers)
