@@ -15,7 +15,7 @@ from odoo.tools import config
 
 from ..adapters import ADAPTERS
 from ..adapters.base import HttpAdapter
-from ..tools import webhook_intake
+from ..tools import event_store
 from ..tools.event_store import EVENT_COLUMNS
 from ..tools.signature import sign
 from .common import WEBHOOK_SECRET, PsaTestMixin, customer_data
@@ -73,7 +73,6 @@ class TestWebhook(PsaTestMixin, HttpCase):
         drain = self.drains()
         self.assertEqual(len(drain), 1)
         self.assertEqual(drain.state, "pending")
-        self.assertEqual(drain.channel, self.env["psa.importer"]._channel_for("customer"))
         self.assertEqual(drain.args, [self.backend.id, "customer"])
         self.assertGreaterEqual(drain.eta, before + timedelta(seconds=0.5) - timedelta(seconds=1))
         self.assertTrue(
@@ -82,6 +81,8 @@ class TestWebhook(PsaTestMixin, HttpCase):
         self.run_jobs(methods=("_drain_webhooks",))
         self.assertEqual(self.process_jobs().mapped("uuid"), [event.job_uuid])
         self.assertEqual(self.drains().state, "done")
+        # The drain runs in the channel of what it drains, which orders them.
+        self.assertEqual(drain.channel, self.process_jobs().channel)
 
     def test_a_burst_is_one_drain_per_step_and_each_event_once(self):
         # A grid step of ten seconds: seven posts fall in one step, or straddle two.
@@ -153,14 +154,16 @@ class TestWebhook(PsaTestMixin, HttpCase):
         Event = self.env["psa.event"]
         for n in range(3):
             self.assertEqual(self.post(self.envelope(event_id=f"evt-burst-{n}")).status_code, 202)
-        # Three within the last half second: a burst above one a second...
-        self.assertTrue(Event._burst_goes_on(self.backend, "customer", 0.5, 1.0, 30.0))
+        # Three within the last two seconds: a burst above one a second...
+        self.assertTrue(Event._burst_goes_on(self.backend, "customer", 2.0, 1.0, 30.0))
         # ...but not past the ceiling, nor at a lower rate than the limit, nor turned off.
-        self.assertFalse(Event._burst_goes_on(self.backend, "customer", 0.5, 1.0, 0.0))
-        self.assertFalse(Event._burst_goes_on(self.backend, "customer", 0.5, 50.0, 30.0))
-        self.assertFalse(Event._burst_goes_on(self.backend, "customer", 0.5, 0.0, 30.0))
-        self.assertFalse(Event._burst_goes_on(self.backend, "project", 0.5, 1.0, 30.0))
-        self.env["ir.config_parameter"].set_param("psa_connector_base.webhook_burst_rate", "1")
+        self.assertFalse(Event._burst_goes_on(self.backend, "customer", 2.0, 1.0, 0.0))
+        self.assertFalse(Event._burst_goes_on(self.backend, "customer", 2.0, 50.0, 30.0))
+        self.assertFalse(Event._burst_goes_on(self.backend, "customer", 2.0, 0.0, 30.0))
+        self.assertFalse(Event._burst_goes_on(self.backend, "project", 2.0, 1.0, 30.0))
+        params = self.env["ir.config_parameter"]
+        params.set_param("psa_connector_base.webhook_dispatch_linger", "2")
+        params.set_param("psa_connector_base.webhook_burst_rate", "1")
         held_at = time.time()
         self.assertEqual(
             Event._drain_webhooks(self.backend.id, "customer"),
@@ -378,7 +381,7 @@ class TestWebhook(PsaTestMixin, HttpCase):
 
     def test_a_concurrent_delivery_conflict_is_tried_again_not_a_5xx(self):
         # Under REPEATABLE READ a re-delivery racing the first one fails to serialize.
-        real_insert = webhook_intake.insert_events
+        real_insert = event_store.insert_events
         calls = []
 
         def conflict_once(cr, *args):
@@ -390,7 +393,7 @@ class TestWebhook(PsaTestMixin, HttpCase):
                 )
             return real_insert(cr, *args)
 
-        with patch.object(webhook_intake, "insert_events", side_effect=conflict_once):
+        with patch.object(event_store, "insert_events", side_effect=conflict_once):
             response = self.post(self.envelope())
         self.assertEqual(response.status_code, 202, response.text)
         self.assertEqual(len(calls), 2)
