@@ -229,12 +229,14 @@ class PsaBackend(models.Model):
         rows = self._project_financial_rows()
         if not rows:
             return "no bound project has figures"
+
+        def send(adapter):
+            for start in range(0, len(rows), FINANCIAL_CHUNK):
+                adapter.push_project_financials(rows[start : start + FINANCIAL_CHUNK])
+
         _result, failure = self._run_remote(
             _("push of project financials"),
-            lambda adapter: [
-                adapter.push_project_financials(rows[start : start + FINANCIAL_CHUNK])
-                for start in range(0, len(rows), FINANCIAL_CHUNK)
-            ],
+            send,
             object_type="project_financial",
             audit={
                 "operation": "push",

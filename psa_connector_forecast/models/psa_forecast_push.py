@@ -239,12 +239,14 @@ class PsaForecastPush(models.Model):
             else _("push of actuals of %s projects", len(states))
         )
         external_id = external_ids[states.project_id.id] if len(states) == 1 else None
+
+        def send(adapter):
+            for start in range(0, len(rows), CHUNK_ROWS):
+                adapter.push_actuals(rows[start : start + CHUNK_ROWS])
+
         _result, failure = backend._run_remote(
             what,
-            lambda adapter: [
-                adapter.push_actuals(rows[start : start + CHUNK_ROWS])
-                for start in range(0, len(rows), CHUNK_ROWS)
-            ],
+            send,
             object_type="actuals",
             external_id=external_id,
             payload=json.dumps({"data": rows[:CHUNK_ROWS]}),
