@@ -4,7 +4,6 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 
 
-
 class PsaBackend(models.Model):
     _inherit = "psa.backend"
 
