@@ -13,7 +13,7 @@ ensure_postgres
 
 DB=${TEST_DB:-psa_test}_life
 CONF=$RUN_DIR/life.conf
-# The version the upgrade starts from (the migration skeletons are for the next one).
+# The version the upgrade starts from.
 PREVIOUS_VERSION=${PREVIOUS_VERSION:-18.0.1.0.0}
 write_odoo_conf "$CONF" "$DB" "workers = 0" "log_level = warn" "http_port = ${TEST_HTTP_PORT:-8069}"
 
@@ -41,18 +41,11 @@ rm -rf "$RUN_DIR/data/filestore/$DB"
 say "Lifecycle check on $DB: install, seed, upgrade, uninstall"
 odoo_step install -i "$SUITE_ADDONS" --without-demo=all
 py_step seed
-# Upgrade as from the previous release, so the migration skeletons run (each addon's
-# migrations/<manifest version>/ only runs from an older installed version).
+# Upgrade as from the previous release, so any migrations/<manifest version>/ script
+# (none today) would run: Odoo runs one only from an older installed version.
 psql -d "$DB" -qc "UPDATE ir_module_module SET latest_version = '$PREVIOUS_VERSION'
                    WHERE name = ANY(string_to_array('$SUITE_ADDONS', ','))"
-odoo_step upgrade -u "$SUITE_ADDONS" --log-handler=odoo.modules.migration:INFO
-for addon in ${SUITE_ADDONS//,/ }; do
-  for phase in pre post; do
-    grep -qE "module $addon: Running migration \[[^]]*\] $phase-migration" "$RUN_DIR/life-upgrade.log" \
-      || die "$addon: the $phase-migration script did not run on the upgrade from $PREVIOUS_VERSION"
-  done
-done
-echo "ok   every addon's pre- and post-migration ran on the upgrade from $PREVIOUS_VERSION"
+odoo_step upgrade -u "$SUITE_ADDONS"
 py_step views
 py_step uninstall
 dropdb --if-exists "$DB" >/dev/null

@@ -9,6 +9,8 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
 from odoo.tools import str2bool
 
+from odoo.addons.queue_job.exception import RetryableJobError
+
 from ..adapters import ADAPTERS, AdapterConfig, get_adapter_class
 from ..adapters.base import ALLOW_INSECURE_HTTP, ALLOW_PRIVATE_TARGETS, TargetRefused
 from ..tools import crypto, job_runner, webhook_guard, webhook_intake
@@ -524,26 +526,16 @@ class PsaBackend(models.Model):
         """Store every changed record as an event and queue it; move the watermark."""
         self.ensure_one()
         watermark = self.env["psa.sync.watermark"]._for(self, object_type)
-        Event = self.env["psa.event"]
-        stored = 0
-        try:
-            with failure_recorded(self, f"pull of {object_type}", object_type=object_type):
-                adapter = self._get_adapter()
-                waiting = Event
-                for page in adapter.iter_changes(object_type, since=watermark.last_updated_at):
-                    waiting |= Event._store_pulled(self, object_type, page)
-                    if len(waiting) >= PULL_CHUNK_SIZE:
-                        waiting._enqueue_batch()
-                        stored += len(waiting)
-                        waiting = Event
-                    watermark._advance(page)
-                waiting._enqueue_batch()
-                stored += len(waiting)
-        except RemoteServiceError as err:
-            watermark.write({"last_error": err.message, "last_run": fields.Datetime.now()})
-            return self.env["psa.event"]._handle_remote_error(
-                err, backend=self, object_type=object_type, what=f"pull of {object_type}"
-            )
+        stored, failure = self._run_remote(
+            f"pull of {object_type}",
+            lambda adapter: self._pull_pages(adapter, object_type, watermark),
+            object_type=object_type,
+            on_remote_error=lambda err: watermark.write(
+                {"last_error": err.message, "last_run": fields.Datetime.now()}
+            ),
+        )
+        if failure:
+            return failure
         watermark.write(
             {
                 "last_run": fields.Datetime.now(),
@@ -552,6 +544,21 @@ class PsaBackend(models.Model):
             }
         )
         return f"{stored} new {object_type} record(s) queued"
+
+    def _pull_pages(self, adapter, object_type, watermark):
+        """Store the changed records page by page, queued in chunks; how many were new."""
+        Event = self.env["psa.event"]
+        stored = 0
+        waiting = Event
+        for page in adapter.iter_changes(object_type, since=watermark.last_updated_at):
+            waiting |= Event._store_pulled(self, object_type, page)
+            if len(waiting) >= PULL_CHUNK_SIZE:
+                waiting._enqueue_batch()
+                stored += len(waiting)
+                waiting = Event
+            watermark._advance(page)
+        waiting._enqueue_batch()
+        return stored + len(waiting)
 
     # Write-back ----------------------------------------------------------------------
 
@@ -564,35 +571,83 @@ class PsaBackend(models.Model):
 
     def _write_back_job(self, object_type, external_id, odoo_refs):
         self.ensure_one()
-        AuditLog = self.env["psa.audit.log"]
+        _result, failure = self._run_remote(
+            f"write-back of {object_type} {external_id}",
+            lambda adapter: adapter.write_back(object_type, external_id, odoo_refs),
+            object_type=object_type,
+            external_id=external_id,
+            payload=json.dumps(odoo_refs),
+            audit={
+                "operation": "write_back",
+                "res_model": odoo_refs.get("model"),
+                "res_id": odoo_refs.get("id"),
+                "values": odoo_refs,
+            },
+        )
+        return failure or "written back"
+
+    # Outbound calls --------------------------------------------------------------------
+
+    def _run_remote(
+        self,
+        what,
+        call,
+        object_type=None,
+        external_id=None,
+        payload=None,
+        audit=None,
+        on_remote_error=None,
+        message=None,
+    ):
+        """Run one call to the remote system the way every push and pull does.
+
+        ``call(adapter)`` does the work and may write in Odoo meanwhile (a pull stores
+        its pages). Returns ``(result, failure)``: the call's result and None, or None
+        and the text a job returns when the remote system failed.
+
+        - Anything unexpected is recorded by ``failure_recorded`` (in a cursor of its
+          own) and goes on to queue_job, which marks the job failed.
+        - A remote error (``RemoteServiceError``) first goes to ``on_remote_error(err)``
+          (e.g. the watermark notes it), then is queue_job's to retry while attempts
+          remain (``RetryableJobError``); on the last attempt, or outside a job, it
+          becomes a ``psa.exception``, named ``message(err)`` if given, else "The <what>
+          failed: <error>".
+        - On success, ``audit`` (``psa.audit.log._log`` arguments, or a function of the
+          call's result giving them) is logged as an outgoing entry of this backend.
+        """
+        self.ensure_one()
         try:
             with failure_recorded(
-                self,
-                f"write-back of {object_type} {external_id}",
-                object_type=object_type,
-                external_id=external_id,
-                payload=json.dumps(odoo_refs),
+                self, what, object_type=object_type, external_id=external_id, payload=payload
             ):
-                self._get_adapter().write_back(object_type, external_id, odoo_refs)
+                result = call(self._get_adapter())
         except RemoteServiceError as err:
-            return self.env["psa.event"]._handle_remote_error(
+            if on_remote_error:
+                on_remote_error(err)
+            if err.retryable and not self.env["psa.event"]._is_last_attempt():
+                raise RetryableJobError(err.message, seconds=err.retry_after or None) from None
+            exception = self.env["psa.exception"]._record(
                 err,
                 backend=self,
                 object_type=object_type,
                 external_id=external_id,
-                what=f"write-back of {object_type} {external_id}",
+                message=message(err)
+                if message
+                else _("The %(what)s failed: %(error)s", what=what, error=err.message),
             )
-        AuditLog._log(
-            backend=self,
-            direction="out",
-            object_type=object_type,
-            external_id=external_id,
-            res_model=odoo_refs.get("model"),
-            res_id=odoo_refs.get("id"),
-            operation="write_back",
-            values=odoo_refs,
-        )
-        return "written back"
+            return None, f"exception #{exception.id}: {err.message}"
+        if audit is not None:
+            values = audit(result) if callable(audit) else audit
+            self.env["psa.audit.log"]._log(
+                **{
+                    "backend": self,
+                    "direction": "out",
+                    "object_type": object_type,
+                    "external_id": external_id,
+                    **values,
+                }
+            )
+        return result, None
 
 
 def _connection_failure_message(err):

@@ -618,20 +618,6 @@ class PsaEvent(models.Model):
         job = self.env["queue.job"].sudo().search([("uuid", "=", job_uuid)], limit=1)
         return not job or bool(job.max_retries and job.retry + 1 >= job.max_retries)
 
-    @api.model
-    def _handle_remote_error(self, error, backend, what, object_type=None, external_id=None):
-        """Retry later through queue_job, or on the last attempt record an exception."""
-        if error.retryable and not self._is_last_attempt():
-            raise RetryableJobError(error.message, seconds=error.retry_after or None)
-        exception = self.env["psa.exception"]._record(
-            error,
-            backend=backend,
-            object_type=object_type,
-            external_id=external_id,
-            message=_("The %(what)s failed: %(error)s", what=what, error=error.message),
-        )
-        return f"exception #{exception.id}: {error.message}"
-
     # Replay and retry ------------------------------------------------------------
 
     def _retry(self):

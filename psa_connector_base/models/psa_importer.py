@@ -25,6 +25,9 @@ class PsaImporter(models.AbstractModel):
     _psa_priority = 50
     # queue_job channel for chunks of this type; None keeps the job function's (root.psa).
     _psa_channel = None
+    # Set to a psa.idempotency.record.mixin model: the record takes effect once per
+    # idempotency key instead of being kept in step through a binding (_import_once).
+    _psa_idempotency_model = None
 
     @api.model
     def _for_object_type(self, object_type):
@@ -60,9 +63,29 @@ class PsaImporter(models.AbstractModel):
     # Flow ------------------------------------------------------------------------
 
     def _import(self, event, action, data):
-        """Return (event state, message)."""
+        """Return (event state, message).
+
+        The steps are the hooks below (``_action_for``, ``_must_skip``,
+        ``_before_import``, ``_after_import``, and those of the two ways a record is
+        applied); importers override those, never this.
+        """
         backend = event.backend_id
         self = self.with_company(backend.company_id)
+        action = self._action_for(backend, action, data)
+        skipped = self._must_skip(event, action, data)
+        if skipped:
+            return skipped
+        self._before_import(event, action, data)
+        if self._psa_idempotency_model:
+            result = self._import_once(event, action, data)
+        else:
+            result = self._import_bound(event, action, data)
+        self._after_import(event, action, data)
+        return result
+
+    def _import_bound(self, event, action, data):
+        """Apply a record kept in step with its remote object through its binding."""
+        backend = event.backend_id
         object_type = self._psa_object_type
         external_id = self._external_id(data)
         self._lock(backend, external_id)
@@ -104,6 +127,24 @@ class PsaImporter(models.AbstractModel):
             }
         )
         return "done", message
+
+    def _import_once(self, event, action, data):
+        """Apply a record that takes effect once (a billing event, a vendor bill).
+
+        No binding: the importer's ``_psa_idempotency_model`` (a
+        ``psa.idempotency.record.mixin``) keeps one row per idempotency key, the remote
+        id, claimed in the savepoint the effect is written in; a second application of
+        the key (replay, redelivery, a racing worker) finds it and is skipped.
+        """
+        backend = event.backend_id
+        key = self._external_id(data)
+        self._validate(data)
+        target, claim_values = self._claim_target(backend, data)
+        Record = self.env[self._psa_idempotency_model]
+        record = Record._claim(backend, key, {**claim_values, "event_id": event.id})
+        if not record:
+            return self._skip_applied(event, key, Record._find(backend, key), target)
+        return self._apply_claimed(event, key, record, target, data)
 
     def _remember_removal(self, backend, external_id, data):
         """A removal that overtook the creation it undoes: keep its version.
@@ -251,6 +292,34 @@ class PsaImporter(models.AbstractModel):
         return "done", _("%s after remote deletion", operation)
 
     # Hooks -----------------------------------------------------------------------
+
+    def _action_for(self, backend, action, data):
+        """The action to apply: e.g. a record no longer approved is applied as deleted."""
+        return action
+
+    def _must_skip(self, event, action, data):
+        """(state, message) to leave the event at without applying it, or None."""
+        return None
+
+    def _before_import(self, event, action, data):
+        pass
+
+    def _after_import(self, event, action, data):
+        pass
+
+    # Applied once by idempotency key (``_psa_idempotency_model`` set):
+
+    def _claim_target(self, backend, data):
+        """(the Odoo record the effect lands on, values of the claimed row)."""
+        raise NotImplementedError
+
+    def _skip_applied(self, event, key, existing, target):
+        """(state, message) of a key already applied, ``existing`` its claimed row."""
+        raise NotImplementedError
+
+    def _apply_claimed(self, event, key, record, target, data):
+        """Write the effect of a just-claimed key; (state, message)."""
+        raise NotImplementedError
 
     def _external_id(self, data):
         external_id = data.get("id")

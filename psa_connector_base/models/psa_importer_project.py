@@ -9,11 +9,11 @@ class PsaImporterProject(models.AbstractModel):
     _psa_priority = 20
     _psa_odoo_model = "project.project"
 
-    def _import(self, event, action, data):
+    def _before_import(self, event, action, data):
+        super()._before_import(event, action, data)
         # A PSA may embed the customer in the project event: apply it first, same path.
         if action != "deleted" and isinstance(data.get("customer"), dict):
             self.env["psa.importer.customer"]._import(event, "updated", data["customer"])
-        return super()._import(event, action, data)
 
     def _map_values(self, backend, data):
         values = {"name": data["name"]}

@@ -9,6 +9,7 @@ from . import (
     test_integration_user,
     test_job_runner,
     test_openapi,
+    test_outbound_calls,
     test_outbound_safety,
     test_secret_handling,
     test_ui_tours,

@@ -6,8 +6,6 @@ from odoo.exceptions import UserError
 from odoo.tools import date_utils
 
 from odoo.addons.psa_connector_base.tools.access import MANAGER, USER, requires_group
-from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
-from odoo.addons.psa_connector_base.tools.jobs import failure_recorded
 
 _logger = logging.getLogger(__name__)
 
@@ -228,27 +226,24 @@ class PsaBackend(models.Model):
 
     def _push_project_financials_job(self):
         self.ensure_one()
-        what = _("push of project financials")
         rows = self._project_financial_rows()
         if not rows:
             return "no bound project has figures"
-        try:
-            with failure_recorded(self, what, object_type="project_financial"):
-                adapter = self._get_adapter()
-                for start in range(0, len(rows), FINANCIAL_CHUNK):
-                    adapter.push_project_financials(rows[start : start + FINANCIAL_CHUNK])
-        except RemoteServiceError as err:
-            return self.env["psa.event"]._handle_remote_error(
-                err, backend=self, what=what, object_type="project_financial"
-            )
-        self.env["psa.audit.log"]._log(
-            backend=self,
-            direction="out",
-            operation="push",
+
+        def send(adapter):
+            for start in range(0, len(rows), FINANCIAL_CHUNK):
+                adapter.push_project_financials(rows[start : start + FINANCIAL_CHUNK])
+
+        _result, failure = self._run_remote(
+            _("push of project financials"),
+            send,
             object_type="project_financial",
-            message=_("financial summaries of %s project(s) sent", len(rows)),
+            audit={
+                "operation": "push",
+                "message": _("financial summaries of %s project(s) sent", len(rows)),
+            },
         )
-        return f"{len(rows)} project financial summaries sent"
+        return failure or f"{len(rows)} project financial summaries sent"
 
     # Invoice status out ---------------------------------------------------------------
 
@@ -267,20 +262,26 @@ class PsaBackend(models.Model):
     def _push_invoice_status_job(self, payload):
         self.ensure_one()
         number = payload.get("number")
-        what = _("report of invoice %s", number)
-        try:
-            with failure_recorded(
-                self,
-                what,
-                object_type="invoice",
-                external_id=number,
-                payload=json.dumps(payload),
-            ):
-                self._get_adapter().push_invoice_status(payload)
-        except RemoteServiceError as err:
-            result = self.env["psa.event"]._handle_remote_error(
-                err, backend=self, what=what, object_type="invoice", external_id=number
-            )
+        _result, failure = self._run_remote(
+            _("report of invoice %s", number),
+            lambda adapter: adapter.push_invoice_status(payload),
+            object_type="invoice",
+            external_id=number,
+            payload=json.dumps(payload),
+            audit={
+                "operation": "push",
+                "res_model": "account.move",
+                "res_id": payload.get("odoo_id"),
+                "message": _(
+                    "invoice %(number)s reported %(state)s/%(payment)s",
+                    number=number,
+                    state=payload.get("state"),
+                    payment=payload.get("payment_state"),
+                ),
+                "values": payload,
+            },
+        )
+        if failure:
             # Reached only on the last attempt: keep what was to be sent with the
             # exception, so finance sees it and a retry can send it again. sudo: the
             # payload is the exception's workflow field; the row is the one this job just
@@ -295,21 +296,5 @@ class PsaBackend(models.Model):
                 order="id desc",
                 limit=1,
             ).payload = json.dumps(payload, indent=2)
-            return result
-        self.env["psa.audit.log"]._log(
-            backend=self,
-            direction="out",
-            operation="push",
-            object_type="invoice",
-            external_id=number,
-            res_model="account.move",
-            res_id=payload.get("odoo_id"),
-            message=_(
-                "invoice %(number)s reported %(state)s/%(payment)s",
-                number=number,
-                state=payload.get("state"),
-                payment=payload.get("payment_state"),
-            ),
-            values=payload,
-        )
+            return failure
         return f"invoice {number} reported"

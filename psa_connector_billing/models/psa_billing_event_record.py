@@ -1,6 +1,4 @@
-from odoo import _, api, fields, models
-
-from odoo.addons.psa_connector_base.tools.access import USER, requires_group
+from odoo import api, fields, models
 
 
 class PsaBillingEventRecord(models.Model):
@@ -57,14 +55,3 @@ class PsaBillingEventRecord(models.Model):
     @api.model
     def _claim_defaults(self):
         return {"state": "applied"}
-
-    @requires_group(USER)
-    def action_open_invoice(self):
-        self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Invoice"),
-            "res_model": "account.move",
-            "res_id": self.invoice_id.id,
-            "view_mode": "form",
-        }

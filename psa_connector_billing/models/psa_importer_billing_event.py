@@ -21,39 +21,36 @@ class PsaImporterBillingEvent(models.AbstractModel):
     _psa_odoo_model = "sale.order.line"
     _psa_priority = 45
     _psa_write_back = False
+    _psa_idempotency_model = "psa.billing.event.record"
 
-    def _import(self, event, action, data):
-        backend = event.backend_id
-        self = self.with_company(backend.company_id)
-        key = self._external_id(data)
+    def _must_skip(self, event, action, data):
         if action == "deleted":
             # What was billed stays billed: the PSA corrects with a change order.
             return "skipped", _("a billing event cannot be withdrawn; send a change order")
-        self._validate(data)
+        return None
+
+    def _claim_target(self, backend, data):
         order = self._resolve(backend, "contract", data["contract_id"])
-        Record = self.env["psa.billing.event.record"]
-        record = Record._claim(
-            backend,
+        return order, {
+            "kind": data["kind"],
+            "contract_ref": str(data["contract_id"]),
+            "sale_order_id": order.id,
+            "amount": data.get("amount") or 0.0,
+        }
+
+    def _skip_applied(self, event, key, existing, target):
+        self._audit(
+            event,
+            "skip_stale",
             key,
-            {
-                "kind": data["kind"],
-                "contract_ref": str(data["contract_id"]),
-                "sale_order_id": order.id,
-                "amount": data.get("amount") or 0.0,
-                "event_id": event.id,
-            },
+            existing.sale_line_id or target,
+            outcome="skipped",
+            message=_("Billing event already applied; nothing done."),
         )
-        if not record:
-            existing = Record._find(backend, key)
-            self._audit(
-                event,
-                "skip_stale",
-                key,
-                existing.sale_line_id or order,
-                outcome="skipped",
-                message=_("Billing event already applied; nothing done."),
-            )
-            return "skipped", _("already applied (idempotency key %s)", key)
+        return "skipped", _("already applied (idempotency key %s)", key)
+
+    def _apply_claimed(self, event, key, record, target, data):
+        backend, order = event.backend_id, target
         line, message = self._apply_effect(backend, order, data)
         invoice = self._invoice_after(backend, order, data["kind"]) if line else None
         record.write(

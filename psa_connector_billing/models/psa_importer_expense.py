@@ -27,13 +27,13 @@ class PsaImporterExpense(models.AbstractModel):
     _psa_priority = 50
     _psa_write_back = False
 
-    def _import(self, event, action, data):
+    def _action_for(self, backend, action, data):
         if action != "deleted" and (
             data.get("state") not in APPROVED_STATES or data.get("reimbursable") is False
         ):
             # Not (or no longer) approved and reimbursable: there must be no expense.
-            return super()._import(event, "deleted", data)
-        return super()._import(event, action, data)
+            return "deleted"
+        return super()._action_for(backend, action, data)
 
     def _map_values(self, backend, data):
         project = self._resolve(backend, "project", data["project_id"])

@@ -21,42 +21,41 @@ class PsaImporterVendorBill(models.AbstractModel):
     _psa_odoo_model = "account.move"
     _psa_priority = 60
     _psa_write_back = False
+    _psa_idempotency_model = "psa.vendor.bill.record"
 
-    def _import(self, event, action, data):
-        backend = event.backend_id
-        self = self.with_company(backend.company_id)
-        key = self._external_id(data)
+    def _must_skip(self, event, action, data):
         if action == "deleted":
             return "skipped", _("a vendor bill cannot be withdrawn; finance credits it")
+        if data.get("state") == "approved":
+            return None
+        # A bill that is not a valid one fails as such, even unapproved.
         self._validate(data)
-        if data["state"] != "approved":
-            # Nothing is claimed: the approved version, when it comes, is billed.
-            return "skipped", _("not approved (%s); nothing billed", data["state"])
+        # Nothing is claimed: the approved version, when it comes, is billed.
+        return "skipped", _("not approved (%s); nothing billed", data["state"])
+
+    def _claim_target(self, backend, data):
         order = self._resolve(backend, "purchase", data["purchase_id"])
         self._check(order, data)
-        Record = self.env["psa.vendor.bill.record"]
-        record = Record._claim(
-            backend,
+        return order, {
+            "kind": data["kind"],
+            "purchase_ref": str(data["purchase_id"]),
+            "purchase_order_id": order.id,
+            "amount": data["amount"],
+        }
+
+    def _skip_applied(self, event, key, existing, target):
+        self._audit(
+            event,
+            "skip_stale",
             key,
-            {
-                "kind": data["kind"],
-                "purchase_ref": str(data["purchase_id"]),
-                "purchase_order_id": order.id,
-                "amount": data["amount"],
-                "event_id": event.id,
-            },
+            existing.bill_id or target,
+            outcome="skipped",
+            message=_("Vendor bill already applied; nothing done."),
         )
-        if not record:
-            existing = Record._find(backend, key)
-            self._audit(
-                event,
-                "skip_stale",
-                key,
-                existing.bill_id or order,
-                outcome="skipped",
-                message=_("Vendor bill already applied; nothing done."),
-            )
-            return "skipped", _("already billed (idempotency key %s)", key)
+        return "skipped", _("already billed (idempotency key %s)", key)
+
+    def _apply_claimed(self, event, key, record, target, data):
+        order = target
         bill = self._create_bill(order, data)
         message = _(
             "draft vendor bill for %(amount)s %(currency)s on %(order)s",

@@ -4,8 +4,6 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 
 from odoo.addons.psa_connector_base.tools.access import workflow_write
-from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
-from odoo.addons.psa_connector_base.tools.jobs import failure_recorded
 
 # Rows per POST: a nightly batch of a large company is several requests, not one huge one.
 CHUNK_ROWS = 500
@@ -240,24 +238,32 @@ class PsaForecastPush(models.Model):
             if len(states) == 1
             else _("push of actuals of %s projects", len(states))
         )
-        # A remote failure is queue_job's to retry, then the exception queue's; anything
-        # else is recorded by failure_recorded.
-        with failure_recorded(
-            backend, what, object_type="actuals", payload=json.dumps({"data": rows[:CHUNK_ROWS]})
-        ):
-            try:
-                adapter = backend._get_adapter()
-                for start in range(0, len(rows), CHUNK_ROWS):
-                    adapter.push_actuals(rows[start : start + CHUNK_ROWS])
-            except RemoteServiceError as err:
-                states.write({"last_result": err.message})
-                return self.env["psa.event"]._handle_remote_error(
-                    err,
-                    backend=backend,
-                    object_type="actuals",
-                    external_id=external_ids[states.project_id.id] if len(states) == 1 else None,
-                    what=what,
-                )
+        external_id = external_ids[states.project_id.id] if len(states) == 1 else None
+
+        def send(adapter):
+            for start in range(0, len(rows), CHUNK_ROWS):
+                adapter.push_actuals(rows[start : start + CHUNK_ROWS])
+
+        _result, failure = backend._run_remote(
+            what,
+            send,
+            object_type="actuals",
+            external_id=external_id,
+            payload=json.dumps({"data": rows[:CHUNK_ROWS]}),
+            on_remote_error=lambda err: states.write({"last_result": err.message}),
+            audit={
+                "operation": "push",
+                "res_model": "project.project" if len(states) == 1 else None,
+                "res_id": states.project_id.id if len(states) == 1 else None,
+                "message": _(
+                    "%(rows)s week row(s) of %(projects)s project(s) sent",
+                    rows=len(rows),
+                    projects=len(states),
+                ),
+            },
+        )
+        if failure:
+            return failure
         now = fields.Datetime.now()
         for state, state_rows in rows_by_state.items():
             state.write(
@@ -270,20 +276,6 @@ class PsaForecastPush(models.Model):
                     "push_count": state.push_count + 1,
                 }
             )
-        self.env["psa.audit.log"]._log(
-            backend=backend,
-            direction="out",
-            operation="push",
-            object_type="actuals",
-            external_id=external_ids[states.project_id.id] if len(states) == 1 else None,
-            res_model="project.project" if len(states) == 1 else None,
-            res_id=states.project_id.id if len(states) == 1 else None,
-            message=_(
-                "%(rows)s week row(s) of %(projects)s project(s) sent",
-                rows=len(rows),
-                projects=len(states),
-            ),
-        )
         return _(
             "%(rows)s row(s) of %(projects)s project(s) sent", rows=len(rows), projects=len(states)
         )

@@ -21,16 +21,17 @@ class PsaImporterLeave(models.AbstractModel):
     _psa_priority = 40
     _psa_write_back = False
 
-    def _import(self, event, action, data):
-        if action == "deleted" or data.get("state") == "approved":
-            result = super()._import(event, action, data)
-        else:
+    def _action_for(self, backend, action, data):
+        if action != "deleted" and data.get("state") != "approved":
             self._validate(data)
             # Requested, refused or cancelled: not (or no longer) time off.
-            result = super()._import(event, "deleted", data)
-        if action == "deleted" or data.get("state") != "approved":
+            return "deleted"
+        return super()._action_for(backend, action, data)
+
+    def _after_import(self, event, action, data):
+        super()._after_import(event, action, data)
+        if action == "deleted":
             self._remember_version(event.backend_id, data)
-        return result
 
     def _remember_version(self, backend, data):
         """Keep the version of a withdrawal, so a late older approval is seen as stale.

@@ -8,7 +8,6 @@ from odoo.tools import float_compare
 
 from odoo.addons.psa_connector_base.tools import spreadsheet
 from odoo.addons.psa_connector_base.tools.access import requires_group, workflow_write
-from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
 
 from .account_analytic_line import PAY_CATEGORIES
 
@@ -392,31 +391,25 @@ class PsaPayrollBatch(models.Model):
             # Approvers need no connector rights to send through the configured backend.
             backend = batch.period_id.sudo().backend_id
             if backend:
-                try:
-                    backend._get_adapter().push_payroll_batch(payload)
-                except RemoteServiceError as error:
-                    # Stays approved: the daily export sends it again (same reference).
-                    self.env["psa.exception"]._record(
-                        error,
-                        backend=backend,
-                        object_type="payroll_batch",
-                        external_id=batch.name,
-                        message=_(
-                            "Payroll batch %(name)s could not be sent: %(error)s",
-                            name=batch.name,
-                            error=error.message,
-                        ),
-                    )
-                    continue
-                self.env["psa.audit.log"]._log(
-                    backend,
-                    "out",
-                    "push",
+                _result, failure = backend._run_remote(
+                    _("send of payroll batch %s", batch.name),
+                    lambda adapter, payload=payload: adapter.push_payroll_batch(payload),
                     object_type="payroll_batch",
                     external_id=batch.name,
-                    record=batch,
-                    message=_("%s lines sent", len(payload["lines"])),
+                    audit={
+                        "operation": "push",
+                        "record": batch,
+                        "message": _("%s lines sent", len(payload["lines"])),
+                    },
+                    message=lambda error, name=batch.name: _(
+                        "Payroll batch %(name)s could not be sent: %(error)s",
+                        name=name,
+                        error=error.message,
+                    ),
                 )
+                if failure:
+                    # Stays approved: the daily export sends it again (same reference).
+                    continue
             else:
                 batch._write_file(payload)
             batch.sudo().write({"state": "sent", "sent_date": fields.Datetime.now()})

@@ -3,9 +3,6 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 
-from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
-from odoo.addons.psa_connector_base.tools.jobs import failure_recorded
-
 
 class PsaBackend(models.Model):
     _inherit = "psa.backend"
@@ -45,32 +42,25 @@ class PsaBackend(models.Model):
 
     def _push_billed_job(self, external_ids, invoice):
         self.ensure_one()
-        try:
-            with failure_recorded(
-                self,
-                "report of billed time",
-                object_type="time_entry",
-                payload=json.dumps({"ids": external_ids, "invoice": invoice}),
-            ):
-                unknown = self._get_adapter().mark_time_entries_billed(external_ids, invoice)
-        except RemoteServiceError as err:
-            return self.env["psa.event"]._handle_remote_error(
-                err, backend=self, object_type="time_entry", what="report of billed time"
-            )
-        self.env["psa.audit.log"]._log(
-            backend=self,
-            direction="out",
-            operation="push",
+        unknown, failure = self._run_remote(
+            "report of billed time",
+            lambda adapter: adapter.mark_time_entries_billed(external_ids, invoice),
             object_type="time_entry",
-            res_model="account.move",
-            res_id=invoice.get("odoo_id"),
-            message=_(
-                "%(count)s entries reported billed on %(number)s",
-                count=len(external_ids),
-                number=invoice.get("number"),
-            ),
-            values={"ids": external_ids, "unknown": unknown},
+            payload=json.dumps({"ids": external_ids, "invoice": invoice}),
+            audit=lambda unknown: {
+                "operation": "push",
+                "res_model": "account.move",
+                "res_id": invoice.get("odoo_id"),
+                "message": _(
+                    "%(count)s entries reported billed on %(number)s",
+                    count=len(external_ids),
+                    number=invoice.get("number"),
+                ),
+                "values": {"ids": external_ids, "unknown": unknown},
+            },
         )
+        if failure:
+            return failure
         return f"{len(external_ids)} reported, {len(unknown)} unknown to the remote system"
 
     # Reconciliation ----------------------------------------------------------------
