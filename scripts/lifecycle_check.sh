@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install → upgrade → uninstall check of the whole suite on a database with data:
-#   1. install the five addons (-i) into a fresh database, no ERROR in the log;
+#   1. install the suite's addons (-i) into a fresh database, no ERROR in the log;
 #   2. seed it: pulls from the in-process demo PSA/HR/forecasting tool, utilisation;
 #   3. upgrade them (-u), no ERROR; validate every active view;
 #   4. uninstall each addon in reverse dependency order and check nothing it created
@@ -47,12 +47,14 @@ psql -d "$DB" -qc "UPDATE ir_module_module SET latest_version = '$PREVIOUS_VERSI
                    WHERE name = ANY(string_to_array('$SUITE_ADDONS', ','))"
 odoo_step upgrade -u "$SUITE_ADDONS" --log-handler=odoo.modules.migration:INFO
 for addon in ${SUITE_ADDONS//,/ }; do
+  # Glue addons born after $PREVIOUS_VERSION have nothing to migrate from it.
+  [[ -d "$ROOT/$addon/migrations" ]] || continue
   for phase in pre post; do
     grep -qE "module $addon: Running migration \[[^]]*\] $phase-migration" "$RUN_DIR/life-upgrade.log" \
       || die "$addon: the $phase-migration script did not run on the upgrade from $PREVIOUS_VERSION"
   done
 done
-echo "ok   every addon's pre- and post-migration ran on the upgrade from $PREVIOUS_VERSION"
+echo "ok   every addon's pre- and post-migration ran on the upgrade from $PREVIOUS_VERSION (glue addons have none)"
 py_step views
 py_step uninstall
 dropdb --if-exists "$DB" >/dev/null

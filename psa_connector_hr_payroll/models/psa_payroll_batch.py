@@ -6,7 +6,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import float_compare
 
-from odoo.addons.psa_connector_base.tools import spreadsheet
+from ..tools import spreadsheet
 from odoo.addons.psa_connector_base.tools.access import requires_group, workflow_write
 from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
 
