@@ -12,7 +12,6 @@ from odoo.tools import mute_logger
 from odoo.addons.psa_connector_timesheet.tests.common import time_entry_data
 
 from .common import BillingCase, billing_event_data, contract_data, milestone_contract
-from .test_billing import expense_data
 
 NOVEMBER = date(2026, 11, 1)
 DECEMBER = date(2026, 12, 1)
