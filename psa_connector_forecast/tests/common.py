@@ -98,6 +98,9 @@ class ForecastCase(PsaTransactionCase):
         self.run_jobs(methods=("_process_job",))
         return event
 
+    def allocation(self, external_id="A-1"):
+        return self.bound("allocation", external_id, backend=self.forecast)
+
     def add_public_holiday(self, day=HOLIDAY):
         return self.env["resource.calendar.leaves"].create(
             {

@@ -4,9 +4,6 @@ from .common import ForecastCase, allocation_data
 
 
 class TestAllocations(ForecastCase):
-    def allocation(self, external_id="A-1"):
-        return self.bound("allocation", external_id, backend=self.forecast)
-
     def test_allocation_created_updated_and_removed(self):
         event = self.apply("allocation.created", allocation_data())
         self.assertEqual(event.state, "done", event.result)
