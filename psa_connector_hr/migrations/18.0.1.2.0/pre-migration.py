@@ -46,6 +46,18 @@ MOVED_XMLIDS = (
 def migrate(cr, version):
     if not version:  # a fresh install, nothing to migrate
         return
+    # The glue is installed, not upgraded: its data overwrites even noupdate records. What
+    # an administrator set on the payroll cron is kept here for end-migration.py.
+    cr.execute("DROP TABLE IF EXISTS psa_connector_hr_payroll_cron_kept")
+    cr.execute(
+        """
+        CREATE TABLE psa_connector_hr_payroll_cron_kept AS
+        SELECT c.id, c.active, c.interval_number, c.interval_type, c.nextcall, c.priority
+          FROM ir_cron c
+          JOIN ir_model_data d ON d.model = 'ir.cron' AND d.res_id = c.id
+         WHERE d.module = 'psa_connector_hr' AND d.name = 'ir_cron_psa_payroll_export'
+        """
+    )
     move_xmlids(cr, "psa_connector_hr", NEW, MOVED_XMLIDS)
     move_model_ownership(cr, "psa_connector_hr", NEW, MOVED_MODELS)
     install_with_dependencies_present(cr, NEW)
