@@ -1,7 +1,7 @@
 {
     "name": "PSA Connector Billing",
     "summary": "PSA contracts, milestones, retainers, expenses and purchases into sales, invoices and bills; project margin, WIP and backlog",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Services/Project",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",
@@ -17,8 +17,6 @@
         "sale_expense",
         # Subcontractor engagements and project purchases become purchase orders.
         "purchase",
-        # Labour cost at the rate in force on the day of the work (psa.employee.cost.history).
-        "psa_connector_hr",
     ],
     "external_dependencies": {"python": []},
     "data": [

@@ -1,7 +1,7 @@
 {
     "name": "PSA Connector Forecast",
     "summary": "Allocations in, actuals out, utilisation and forecast variance",
-    "version": "18.0.1.0.1",
+    "version": "18.0.1.0.2",
     "category": "Services/Project",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",
@@ -10,8 +10,8 @@
     "development_status": "Alpha",
     "depends": [
         "psa_connector_base",
+        # Actuals and utilisation are the imported timesheets.
         "psa_connector_timesheet",
-        "psa_connector_hr",
         # Its time-off timesheets must be told apart from work (holiday_id, global_leave_id).
         "project_timesheet_holidays",
     ],

@@ -1,25 +1,24 @@
 {
     "name": "PSA Connector HR",
-    "summary": "Employees, departments, managers, cost rates and leave from the HR system; "
-    "payroll inputs",
-    "version": "18.0.1.1.0",
+    "summary": "Employees, departments, managers, cost rates and leave from the HR system",
+    "version": "18.0.1.2.0",
     "category": "Services/Project",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",
     "website": "https://github.com/psa-connector/psa-connector",
     "maintainers": [],
     "development_status": "Alpha",
+    # Only the HR side: payroll inputs (which need timesheets, expenses and accounting)
+    # are psa_connector_hr_payroll, installed by itself next to them.
     "depends": [
         "psa_connector_base",
-        "account",
         "hr",
+        # Approved leave becomes validated time off.
         "hr_holidays",
+        # The employee's hourly cost the HR system sends.
         "hr_hourly_cost",
-        # Payroll inputs: approved time (timesheet lines) and reimbursable expenses.
-        "psa_connector_timesheet",
-        "hr_expense",
     ],
-    "external_dependencies": {"python": ["xlsxwriter"]},
+    "external_dependencies": {"python": []},
     "data": [
         "security/psa_connector_hr_security.xml",
         "security/ir.model.access.csv",
@@ -27,7 +26,6 @@
         "views/psa_employee_cost_history_views.xml",
         "views/hr_employee_views.xml",
         "views/psa_pending_link_views.xml",
-        "views/psa_payroll_views.xml",
         "views/psa_connector_hr_menus.xml",
     ],
     "installable": True,

@@ -27,6 +27,10 @@ SUITE = [
     "psa_connector_hr",
     "psa_connector_billing",
     "psa_connector_forecast",
+    # Glue addons (auto_install), after both of their sides.
+    "psa_connector_hr_payroll",
+    "psa_connector_billing_hr",
+    "psa_connector_forecast_hr",
 ]
 # Models of other modules that keep a model's name in a char field and that Odoo or
 # queue_job do not clean themselves: rows left pointing at a removed model are orphans.

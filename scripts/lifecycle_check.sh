@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install → upgrade → uninstall check of the whole suite on a database with data:
-#   1. install the five addons (-i) into a fresh database, no ERROR in the log;
+#   1. install the suite's addons (-i) into a fresh database, no ERROR in the log;
 #   2. seed it: pulls from the in-process demo PSA/HR/forecasting tool, utilisation;
 #   3. upgrade them (-u), no ERROR; validate every active view;
 #   4. uninstall each addon in reverse dependency order and check nothing it created
@@ -41,11 +41,19 @@ rm -rf "$RUN_DIR/data/filestore/$DB"
 say "Lifecycle check on $DB: install, seed, upgrade, uninstall"
 odoo_step install -i "$SUITE_ADDONS" --without-demo=all
 py_step seed
-# Upgrade as from the previous release, so any migrations/<manifest version>/ script
-# (none today) would run: Odoo runs one only from an older installed version.
+# Upgrade as from the previous release, so every migrations/<manifest version>/ script
+# runs: Odoo runs one only from an older installed version.
 psql -d "$DB" -qc "UPDATE ir_module_module SET latest_version = '$PREVIOUS_VERSION'
                    WHERE name = ANY(string_to_array('$SUITE_ADDONS', ','))"
-odoo_step upgrade -u "$SUITE_ADDONS"
+odoo_step upgrade -u "$SUITE_ADDONS" --log-handler=odoo.modules.migration:INFO
+for script in "$ROOT"/psa_connector_*/migrations/*/*-migration.py; do
+  [[ -e "$script" ]] || continue
+  addon=$(basename "$(dirname "$(dirname "$(dirname "$script")")")")
+  phase=$(basename "$script" -migration.py)
+  grep -qE "module $addon: Running migration \[[^]]*\] $phase-migration" "$RUN_DIR/life-upgrade.log" \
+    || die "$addon: $(basename "$script") did not run on the upgrade from $PREVIOUS_VERSION"
+done
+echo "ok   every migration script ran on the upgrade from $PREVIOUS_VERSION"
 py_step views
 py_step uninstall
 dropdb --if-exists "$DB" >/dev/null

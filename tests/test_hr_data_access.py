@@ -36,7 +36,7 @@ class TestHrDataOverJsonRpc(SuiteHttpCase):
         cls.cost_reader = new_test_user(
             cls.env,
             "rpc-cost-reader",
-            groups="account.group_account_invoice,psa_connector_hr.group_cost_reader",
+            groups="account.group_account_invoice,psa_connector_base.group_cost_reader",
         )
 
     def rpc(self, user, model, method, args, kwargs=None):

@@ -2,7 +2,7 @@
 
 from odoo.tests import new_test_user
 
-from odoo.addons.psa_connector_hr.tests.payroll_common import PayrollCase
+from odoo.addons.psa_connector_hr_payroll.tests.payroll_common import PayrollCase
 from odoo.addons.psa_connector_timesheet.tests.common import time_entry_data
 
 from .common import SuiteTagsMixin

@@ -17,7 +17,7 @@ from odoo.addons.psa_connector_hr.tests.common import (
     department_data,
     employee_data,
 )
-from odoo.addons.psa_connector_hr.tests.payroll_common import PayrollCase
+from odoo.addons.psa_connector_hr_payroll.tests.payroll_common import PayrollCase
 
 from .common import SuiteTagsMixin, SuiteTransactionCase
 
@@ -626,7 +626,7 @@ class TestEveryPublicMethodHasAGroup(SuiteTransactionCase):
 
     def test_the_walk_finds_a_method_without_a_group(self):
         # The walk can fail: a public method added without the decorator is reported.
-        module = "odoo.addons.psa_connector_hr.models.psa_payroll_batch"
+        module = "odoo.addons.psa_connector_hr_payroll.models.psa_payroll_batch"
         klass = next(
             k for k in type(self.env["psa.payroll.batch"]).__mro__ if k.__module__ == module
         )

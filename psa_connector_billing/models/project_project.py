@@ -3,9 +3,9 @@ from odoo import _, fields, models
 from odoo.addons.psa_connector_base.tools.access import requires_group
 
 # Cost and margins reveal employees' cost rates (one person's hours x rate): the
-# summary is for the group that reads employee cost (psa_connector_hr), which finance
+# summary is for the group that reads employee cost (psa_connector_base), which finance
 # people are granted; invoicing users and connector managers without it do not see it.
-FINANCIAL_GROUPS = "psa_connector_hr.group_cost_reader"
+FINANCIAL_GROUPS = "psa_connector_base.group_cost_reader"
 
 
 class ProjectProject(models.Model):
@@ -22,7 +22,7 @@ class ProjectProject(models.Model):
         compute="_compute_psa_financials",
         currency_field="psa_financial_currency_id",
         groups=FINANCIAL_GROUPS,
-        help="Labour at the cost in force on the day of the work, expenses, vendor bills.",
+        help="Labour (the timesheets' cost), expenses, vendor bills.",
     )
     psa_committed_cost = fields.Monetary(
         string="Committed cost",

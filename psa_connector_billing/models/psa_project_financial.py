@@ -30,22 +30,12 @@ figures AS (
        AND m.expense_sheet_id IS NULL
        AND m.move_type IN ('out_invoice', 'out_refund', 'in_invoice', 'in_refund')
     UNION ALL
-    -- Labour: hours x the employee's hourly cost in force on the day of the work (the
-    -- latest rate effective then; before the first rate, the first; else hr.employee's).
-    SELECT t.project_id, t.date, 0, t.unit_amount,
-           t.unit_amount * COALESCE(rate.hourly_cost, e.hourly_cost, 0), 0, 0, 0, 0, 0
+    -- Labour: the cost of each timesheet line of employee e (_labour_cost_sql).
+    SELECT t.project_id, t.date, 0, t.unit_amount, %(labour_cost)s, 0, 0, 0, 0, 0
       FROM account_analytic_line t
       JOIN project_account pa ON pa.project_id = t.project_id
       JOIN hr_employee e ON e.id = t.employee_id
-      LEFT JOIN LATERAL (
-            SELECT h.hourly_cost
-              FROM psa_employee_cost_history h
-             WHERE h.employee_id = t.employee_id
-             ORDER BY h.effective_date <= t.date DESC,
-                      CASE WHEN h.effective_date <= t.date THEN h.effective_date END DESC,
-                      h.effective_date, h.id DESC
-             LIMIT 1
-      ) rate ON TRUE
+      %(labour_cost_join)s
      WHERE t.move_line_id IS NULL
     UNION ALL
     -- Expenses: approved or posted expenses, untaxed, by their share on the project's account.
@@ -159,6 +149,9 @@ SELECT ROW_NUMBER() OVER (ORDER BY f.project_id, date_trunc('month', f.date)) AS
           date_trunc('month', f.date)
 """
 
+# _labour_cost_sql() of Odoo's own timesheet cost.
+STANDARD_LABOUR_COST = (SQL(""), SQL("-t.amount"))
+
 SUMMED = (
     "revenue",
     "hours",
@@ -199,7 +192,9 @@ class PsaProjectFinancial(models.Model):
     )
     hours = fields.Float(string="Hours worked", readonly=True)
     labour_cost = fields.Monetary(
-        readonly=True, help="Hours x the employee's hourly cost in force on the day of the work."
+        readonly=True,
+        help="The timesheets' cost: hours x the employee's hourly cost (with the HR "
+        "connector, the cost in force on the day of the work).",
     )
     expense_cost = fields.Monetary(string="Expenses", readonly=True)
     vendor_bill_cost = fields.Monetary(
@@ -233,12 +228,24 @@ class PsaProjectFinancial(models.Model):
     )
 
     def init(self):
+        self._create_view(*self._labour_cost_sql())
+
+    def _labour_cost_sql(self):
+        """(join, cost): the labour cost of a timesheet line ``t`` of employee ``e``.
+
+        Odoo's own: the line's cost (``amount``, negative), hours x the employee's
+        hourly cost when the line was written. psa_connector_billing_hr, installed with
+        the HR connector, prices it at the rate in force on the day of the work.
+        """
+        return STANDARD_LABOUR_COST
+
+    def _create_view(self, labour_cost_join, labour_cost):
         tools.drop_view_if_exists(self.env.cr, self._table)
         self.env.cr.execute(
             SQL(
                 "CREATE OR REPLACE VIEW %s AS (%s)",
                 SQL.identifier(self._table),
-                SQL(FINANCIAL_QUERY),
+                SQL(FINANCIAL_QUERY, labour_cost_join=labour_cost_join, labour_cost=labour_cost),
             )
         )
 

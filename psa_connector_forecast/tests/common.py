@@ -98,6 +98,9 @@ class ForecastCase(PsaTransactionCase):
         self.run_jobs(methods=("_process_job",))
         return event
 
+    def allocation(self, external_id="A-1"):
+        return self.bound("allocation", external_id, backend=self.forecast)
+
     def add_public_holiday(self, day=HOLIDAY):
         return self.env["resource.calendar.leaves"].create(
             {
@@ -110,8 +113,22 @@ class ForecastCase(PsaTransactionCase):
         )
 
     def add_leave(self, employee, date_from, date_to=None):
-        """Approved time off, the way the HR connector writes it."""
-        leave_type = self.env["hr.leave.type"]._psa_for(self.company, "vacation")
+        """Approved time off, as the HR connector writes it: of a type that needs
+        neither an allocation nor an approval in Odoo."""
+        leave_type = (
+            self.env["hr.leave.type"]
+            .sudo()
+            .create(
+                {
+                    "name": "Vacation",
+                    "company_id": self.company.id,
+                    "requires_allocation": "no",
+                    "leave_validation_type": "no_validation",
+                    "request_unit": "day",
+                    "time_type": "leave",
+                }
+            )
+        )
         leave = (
             self.env["hr.leave"]
             .sudo()

@@ -4,9 +4,6 @@ from .common import ForecastCase, allocation_data
 
 
 class TestAllocations(ForecastCase):
-    def allocation(self, external_id="A-1"):
-        return self.bound("allocation", external_id, backend=self.forecast)
-
     def test_allocation_created_updated_and_removed(self):
         event = self.apply("allocation.created", allocation_data())
         self.assertEqual(event.state, "done", event.result)
@@ -81,33 +78,6 @@ class TestAllocations(ForecastCase):
         self.assertEqual(bad.exception_ids.category, "invalid_payload")
         bad_status = self.apply("allocation.created", allocation_data(id="A-4", status="maybe"))
         self.assertEqual(bad_status.exception_ids.category, "invalid_payload")
-
-    def test_termination_ends_future_allocations(self):
-        self.apply(
-            "allocation.created",
-            allocation_data(id="A-1", start_date="2026-11-02", end_date="2026-11-27"),
-        )
-        self.apply(
-            "allocation.created",
-            allocation_data(id="A-2", start_date="2026-12-01", end_date="2026-12-18"),
-        )
-        self.apply(
-            "allocation.created",
-            allocation_data(id="A-3", start_date="2026-10-05", end_date="2026-10-30"),
-        )
-        ongoing, later, past = (
-            self.allocation("A-1"),
-            self.allocation("A-2"),
-            self.allocation("A-3"),
-        )
-
-        self.anna._psa_terminate(date(2026, 11, 13))
-
-        self.assertFalse(self.anna.active)
-        self.assertEqual(ongoing.date_to, date(2026, 11, 13), "cut at the last working day")
-        self.assertEqual(ongoing.planned_hours, 60.0)
-        self.assertFalse(later.exists(), "starts after the end: removed")
-        self.assertEqual(past.date_to, date(2026, 10, 30), "already over: untouched")
 
     def test_pull_includes_allocations_for_forecast_backends_only(self):
         self.assertEqual(self.forecast._pull_object_types(), ["allocation"])

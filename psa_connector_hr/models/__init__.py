@@ -1,5 +1,4 @@
 from . import (
-    account_analytic_line,
     hr_employee,
     hr_employee_public,
     hr_leave_type,
@@ -9,11 +8,5 @@ from . import (
     psa_importer_department,
     psa_importer_employee,
     psa_importer_leave,
-    psa_importer_time_entry,
-    psa_payroll_batch,
-    psa_payroll_batch_line,
-    psa_payroll_check,
-    psa_payroll_entry,
-    psa_payroll_period,
     psa_pending_link,
 )

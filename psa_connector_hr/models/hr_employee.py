@@ -6,7 +6,7 @@ from odoo.tools import float_compare
 # margins) reads them. Invoicing users and accountants read them only once granted that
 # group. Field ``groups`` is what the server enforces on read, search, order and
 # read_group over RPC (AccessError), not only what the views show.
-COST_READER = "psa_connector_hr.group_cost_reader"
+COST_READER = "psa_connector_base.group_cost_reader"
 COST_GROUPS = f"hr.group_hr_user,{COST_READER}"
 
 

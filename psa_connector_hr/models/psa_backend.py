@@ -1,12 +1,8 @@
-from odoo import fields, models
+from odoo import models
 
 
 class PsaBackend(models.Model):
     _inherit = "psa.backend"
-
-    kind = fields.Selection(
-        selection_add=[("payroll", "Payroll system")], ondelete={"payroll": "cascade"}
-    )
 
     def _pull_object_types(self):
         types = super()._pull_object_types()

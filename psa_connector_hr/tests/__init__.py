@@ -1,1 +1,1 @@
-from . import test_employee_sync, test_leave_sync, test_payroll, test_sensitive_data
+from . import test_employee_sync, test_leave_sync, test_sensitive_data

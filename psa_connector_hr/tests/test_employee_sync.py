@@ -182,7 +182,7 @@ class TestEmployeeSync(HrSyncCase):
             employee.with_user(invoicing).read(["hourly_cost"])
         for groups in (
             "base.group_user,hr.group_hr_user",
-            "account.group_account_invoice,psa_connector_hr.group_cost_reader",
+            "account.group_account_invoice,psa_connector_base.group_cost_reader",
         ):
             reader = new_test_user(self.env, login=f"reader-{groups}", groups=groups)
             as_reader = employee.with_user(reader)

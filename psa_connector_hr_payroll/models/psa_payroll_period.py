@@ -430,7 +430,7 @@ class PsaPayrollPeriod(models.Model):
     def action_view_batches(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
-            "psa_connector_hr.action_psa_payroll_batch"
+            "psa_connector_hr_payroll.action_psa_payroll_batch"
         )
         action["domain"] = [("period_id", "=", self.id)]
         action["context"] = {"default_period_id": self.id}

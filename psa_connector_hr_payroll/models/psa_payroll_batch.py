@@ -6,9 +6,9 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import float_compare
 
-from odoo.addons.psa_connector_base.tools import spreadsheet
 from odoo.addons.psa_connector_base.tools.access import requires_group, workflow_write
 
+from ..tools import spreadsheet
 from .account_analytic_line import PAY_CATEGORIES
 
 CATEGORIES = [*PAY_CATEGORIES, ("expense", "Reimbursable expenses")]

@@ -1,0 +1,1 @@
+from . import psa_project_financial

@@ -1,0 +1,1 @@
+from . import test_dated_labour_cost

@@ -1,0 +1,10 @@
+from . import (
+    account_analytic_line,
+    psa_backend,
+    psa_importer_time_entry,
+    psa_payroll_batch,
+    psa_payroll_batch_line,
+    psa_payroll_check,
+    psa_payroll_entry,
+    psa_payroll_period,
+)

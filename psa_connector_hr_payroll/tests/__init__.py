@@ -1,0 +1,1 @@
+from . import test_payroll, test_payroll_files_and_access
