@@ -36,7 +36,7 @@ import requests
 
 from ..tools.errors import RemoteServiceError
 from ..tools.versions import parse_timestamp
-from .base import HttpAdapter, register_adapter
+from .base import HttpAdapter
 
 # Canonical object type -> Harvest list endpoint (also the key of the list in its body).
 ENDPOINTS = {
@@ -112,7 +112,6 @@ class _LimitedSession(requests.Session):
         return super().request(*args, **kwargs)
 
 
-@register_adapter
 class HarvestAdapter(HttpAdapter):
     name = "harvest_v2"
     label = "Harvest API v2"

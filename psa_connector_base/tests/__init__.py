@@ -1,4 +1,5 @@
 from . import (
+    test_adapter_registry,
     test_audit_chain,
     test_backend_secrets,
     test_cockpit,

@@ -3,6 +3,7 @@ from . import (
     hr_employee,
     hr_employee_public,
     hr_leave_type,
+    psa_adapter,
     psa_backend,
     psa_binding,
     psa_employee_cost_history,
