@@ -236,6 +236,17 @@ class TestHarvestAdapter(SuiteTransactionCase):
         )
         self.assertEqual(lines.filtered(lambda line: not line.psa_billable).unit_amount, 4.25)
         self.assertFalse(self.bound("time_entry", "1004"))
+        # 1001 and 1003 came without task_assignment (the simulator leaves it out of the
+        # list for odd ids, as one version of Harvest's docs says): same tasks all the same.
+        for entry_id, task_id in (
+            ("1001", "801"),
+            ("1002", "802"),
+            ("1003", "802"),
+            ("1006", "802"),
+        ):
+            self.assertEqual(
+                self.bound("time_entry", entry_id).task_id, self.bound("task", task_id), entry_id
+            )
 
         # Billable projects are contracts: the T&M one at the project rate, the fixed fee.
         tm = self.bound("contract", "701")

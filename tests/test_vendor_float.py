@@ -4,7 +4,6 @@ from datetime import date
 
 from odoo.tests import tagged
 
-from odoo.addons.psa_connector_base.adapters.float import LIMITS, RateLimiter
 from odoo.addons.psa_connector_base.tests.common import API_TOKEN
 from odoo.addons.psa_connector_forecast.tests.common import MONDAY, ForecastCase
 
@@ -180,29 +179,6 @@ class TestFloat(SuiteTagsMixin, ForecastCase):
             ["anna@consultancy.example", "ben@consultancy.example"],
         )
         self.assertEqual([c["status"] for c in self.sim.calls("GET", "/v3/people")], [429, 200])
-
-    def test_rate_limiter_keeps_to_the_published_minute_and_second_limits(self):
-        self.assertEqual(LIMITS["GET"][0], (200, 60.0))
-        self.assertEqual(LIMITS["WRITE"][0], (100, 60.0))
-        now = [0.0]
-        slept = []
-
-        def sleep(seconds):
-            slept.append(round(seconds, 3))
-            now[0] += seconds
-
-        limiter = RateLimiter(
-            {"GET": ((3, 60.0), (2, 1.0)), "WRITE": ((1, 60.0),)},
-            clock=lambda: now[0],
-            sleep=sleep,
-        )
-        for _ in range(4):
-            limiter.acquire("GET")
-        # Two in the first second, the third a second later, the fourth when the minute
-        # of the first one is over.
-        self.assertEqual(slept, [1.0, 59.0])
-        limiter.acquire("POST")  # writes have a budget of their own
-        self.assertEqual(slept, [1.0, 59.0])
 
     def test_actuals_are_logged_as_float_time_and_replaced_not_duplicated(self):
         billable = self.add_time(self.anna, self.project, MONDAY, 5.0)

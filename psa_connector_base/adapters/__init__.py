@@ -1,2 +1,2 @@
 from . import bamboohr, canonical, float, harvest, productive
-from .base import ADAPTERS, AdapterConfig, HttpAdapter, get_adapter_class, register_adapter
+from .base import AdapterConfig, HttpAdapter, with_features

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from ..tools.errors import RemoteServiceError
 from ..tools.versions import parse_timestamp
-from .base import HttpAdapter, register_adapter
+from .base import HttpAdapter
 
 # Fields of the custom report (and of GET /employees/{id}) that the canonical employee needs.
 EMPLOYEE_FIELDS = (
@@ -63,7 +63,6 @@ LEAVE_WINDOW_DAYS = 366
 EMPTY_DATES = ("", "0000-00-00", None)
 
 
-@register_adapter
 class BambooHrAdapter(HttpAdapter):
     name = "bamboohr"
     label = "BambooHR (API v1)"

@@ -19,8 +19,6 @@ from ..tools.errors import RemoteServiceError
 
 _logger = logging.getLogger(__name__)
 
-ADAPTERS = {}
-
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
@@ -34,20 +32,6 @@ class TargetRefused(RemoteServiceError):
 
     def __init__(self, message):
         super().__init__(message, retryable=False)
-
-
-def register_adapter(cls):
-    ADAPTERS[cls.name] = cls
-    return cls
-
-
-def get_adapter_class(name):
-    try:
-        return ADAPTERS[name]
-    except KeyError:
-        raise RemoteServiceError(
-            f"No adapter named {name!r} is installed.", retryable=False
-        ) from None
 
 
 @dataclass(repr=False)
@@ -286,6 +270,10 @@ class HttpAdapter:
         raise NotImplementedError
 
     # What every adapter offers the connector --------------------------------------
+    # The calls of one feature (time reconciliation, actuals, invoice status, payroll)
+    # are declared by the addon that owns it, as a mixin it adds to every adapter class
+    # of the database (psa.adapter._adapter_features); a vendor class implements those
+    # it supports.
 
     def test_connection(self):
         """Return a short human description of the remote account."""
@@ -309,46 +297,6 @@ class HttpAdapter:
     def default_base_url(cls, account_id):
         """The vendor's documented API root for an account (None: the admin enters it)."""
         return None
-
-    def iter_time_entries(self, date_from, date_to, states):
-        """Yield pages of canonical time entries dated in [date_from, date_to] in ``states``."""
-        raise NotImplementedError
-
-    def mark_time_entries_billed(self, external_ids, invoice):
-        """Tell the remote system these entries are billed, so it can lock them.
-
-        Returns the ids it did not know.
-        """
-        raise NotImplementedError
-
-    def push_actuals(self, rows):
-        """Send actuals rows (``schemas/actuals.json``) to a forecasting tool."""
-        raise NotImplementedError
-
-    def push_project_financials(self, rows):
-        """Send project financial summaries (``schemas/project_financial.json``) to the PSA.
-
-        A row replaces the one the remote side holds for the same project, so sending
-        the same rows twice must be harmless.
-        """
-        raise NotImplementedError
-
-    def push_invoice_status(self, payload):
-        """Tell the remote system an invoice's state (posted, paid, reversed, cancelled).
-
-        ``payload`` carries the invoice number, amounts, currency, due date, payment
-        state and the contract id(s); sending the same payload twice must be harmless.
-        """
-        raise NotImplementedError
-
-    def push_payroll_batch(self, payload):
-        """Send a payroll batch (``schemas/payroll_batch.json``) to a payroll system.
-
-        Keyed by ``payload["reference"]``: sending the same batch twice must replace it on
-        the remote side, never pay it twice. An adjustment batch has its own reference and
-        carries only differences.
-        """
-        raise NotImplementedError
 
     # Inbound webhooks in the vendor's own format ------------------------------------
     # The controller calls these two without an instance: verifying and translating a
@@ -386,3 +334,28 @@ def parse_retry_after(value):
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+_COMPOSED = {}
+
+
+def with_features(adapter_class, features):
+    """``adapter_class`` with the feature mixins it does not already have, after it in
+    the MRO: a vendor's own implementation wins, a mixin's default (not supported)
+    fills the rest. One class per combination, so instances of a backend's adapter are
+    always of the same class."""
+    missing = tuple(f for f in features if not issubclass(adapter_class, f))
+    if not missing:
+        return adapter_class
+    key = (adapter_class, missing)
+    composed = _COMPOSED.get(key)
+    if composed is None:
+        composed = _COMPOSED.setdefault(
+            key,
+            type(
+                adapter_class.__name__,
+                (adapter_class, *missing),
+                {"__module__": adapter_class.__module__, "__doc__": adapter_class.__doc__},
+            ),
+        )
+    return composed

@@ -3,7 +3,7 @@
 Documented in ``schemas/README.md``; a PSA that implements it needs no other adapter.
 """
 
-from .base import HttpAdapter, register_adapter
+from .base import HttpAdapter
 
 COLLECTIONS = {
     "customer": "customers",
@@ -24,7 +24,6 @@ COLLECTIONS = {
 }
 
 
-@register_adapter
 class CanonicalRestAdapter(HttpAdapter):
     name = "canonical_v1"
     label = "Canonical REST API v1 (demo PSA)"

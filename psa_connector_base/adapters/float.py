@@ -23,7 +23,7 @@ from datetime import date, timedelta
 
 from ..tools.errors import RemoteServiceError
 from ..tools.versions import parse_timestamp
-from .base import HttpAdapter, register_adapter
+from .base import HttpAdapter
 
 MAX_PER_PAGE = 200
 # Float's published limits, per company: 200 GET and 100 other requests a minute. Float
@@ -82,7 +82,6 @@ def limiter_for(account_key):
         return _limiters[account_key]
 
 
-@register_adapter
 class FloatAdapter(HttpAdapter):
     name = "float_v3"
     label = "Float (API v3)"

@@ -18,7 +18,8 @@ Harvest                   canonical
 client                    customer
 contact                   contact
 project                   project, and contract when billable
-task assignment           task (time entries name their task assignment)
+task assignment           task (a time entry's task assignment, or the one of
+                          its project and task when the list leaves it out)
 user                      employee (id ``harvest-user-<id>``)
 time entry                time_entry (``is_closed`` = approved)
 expense                   expense (``is_closed`` = approved)
@@ -36,7 +37,7 @@ import requests
 
 from ..tools.errors import RemoteServiceError
 from ..tools.versions import parse_timestamp
-from .base import HttpAdapter, register_adapter
+from .base import HttpAdapter
 
 # Canonical object type -> Harvest list endpoint (also the key of the list in its body).
 ENDPOINTS = {
@@ -112,7 +113,6 @@ class _LimitedSession(requests.Session):
         return super().request(*args, **kwargs)
 
 
-@register_adapter
 class HarvestAdapter(HttpAdapter):
     name = "harvest_v2"
     label = "Harvest API v2"
@@ -133,6 +133,7 @@ class HarvestAdapter(HttpAdapter):
         )
         super().__init__(config, session=session or _LimitedSession(self.limiter))
         self._users = None
+        self._task_assignments = None
 
     def _default_headers(self):
         headers = super()._default_headers()
@@ -336,12 +337,15 @@ class HarvestAdapter(HttpAdapter):
 
     def _map_time_entry(self, raw):
         user_id = _ref(raw, "user")
-        task_assignment = raw.get("task_assignment") or {}
+        # One published version of Harvest's docs says the list response carries no
+        # task_assignment, user_assignment nor invoice: the task is then found from the
+        # entry's project and task, and the invoice number is simply unknown.
         invoice = raw.get("invoice") or {}
+        task_id = self._task_assignment_id(raw)
         return {
             "id": str(raw["id"]),
             "project_id": str(_ref(raw, "project")),
-            "task_id": str(task_assignment["id"]) if task_assignment.get("id") else None,
+            "task_id": str(task_id) if task_id else None,
             "employee_id": EMPLOYEE_PREFIX + str(user_id) if user_id else None,
             "employee_email": self._user_email(user_id),
             "date": raw["spent_date"],
@@ -373,6 +377,23 @@ class HarvestAdapter(HttpAdapter):
             "receipt_ref": (receipt.get("file_name") or "")[:128] or None,
             **self._stamps(raw),
         }
+
+    def _task_assignment_id(self, raw):
+        """The task assignment (our canonical task) a time entry was logged on."""
+        assignment_id = _ref(raw, "task_assignment")
+        if assignment_id:
+            return assignment_id
+        project_id, task_id = _ref(raw, "project"), _ref(raw, "task")
+        if not (project_id and task_id):
+            return None
+        if self._task_assignments is None:
+            # Every assignment, archived ones too: old entries name archived tasks.
+            self._task_assignments = {
+                (_ref(assignment, "project"), _ref(assignment, "task")): assignment["id"]
+                for page in self.paginate("task_assignments")
+                for assignment in page
+            }
+        return self._task_assignments.get((project_id, task_id))
 
     def _user_email(self, user_id):
         """Time and expenses name their user by id only; e-mail finds the employee."""

@@ -23,7 +23,7 @@ import hmac
 from datetime import UTC, datetime
 
 from ..tools.versions import parse_timestamp
-from .base import HttpAdapter, register_adapter
+from .base import HttpAdapter
 
 JSONAPI = "application/vnd.api+json"
 EMPLOYEE_PREFIX = "productive-person-"
@@ -42,7 +42,6 @@ ACTIONS = {"create": "created", "update": "updated", "delete": "deleted"}
 MAX_PAGE_SIZE = 200
 
 
-@register_adapter
 class ProductiveAdapter(HttpAdapter):
     name = "productive_v2"
     label = "Productive.io API v2"

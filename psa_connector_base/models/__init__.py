@@ -1,7 +1,15 @@
 # The guard mixin first: the models below inherit it.
 from . import psa_workflow_guard_mixin  # isort: skip
+
+# The adapter base first: each vendor model inherits it.
+from . import psa_adapter  # isort: skip
 from . import (
     ir_model,
+    psa_adapter_bamboohr,
+    psa_adapter_canonical,
+    psa_adapter_float,
+    psa_adapter_harvest,
+    psa_adapter_productive,
     psa_audit_log,
     psa_backend,
     psa_backend_dashboard,

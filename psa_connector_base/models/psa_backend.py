@@ -11,7 +11,7 @@ from odoo.tools import str2bool
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
-from ..adapters import ADAPTERS, AdapterConfig, get_adapter_class
+from ..adapters import AdapterConfig
 from ..adapters.base import ALLOW_INSECURE_HTTP, ALLOW_PRIVATE_TARGETS, TargetRefused
 from ..tools import crypto, job_runner, webhook_guard, webhook_intake
 from ..tools.access import MANAGER, requires_group
@@ -131,7 +131,7 @@ class PsaBackend(models.Model):
 
     @api.model
     def _selection_adapter(self):
-        return [(name, cls.label or name) for name, cls in sorted(ADAPTERS.items())]
+        return self.env["psa.adapter"]._adapter_selection()
 
     @api.constrains("code")
     def _check_code(self):
@@ -347,11 +347,12 @@ class PsaBackend(models.Model):
     @api.depends("code", "adapter")
     def _compute_webhook_url(self):
         base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        adapter_classes = self.env["psa.adapter"]._adapter_classes()
         for backend in self:
             if not backend.code:
                 backend.webhook_url = False
                 continue
-            adapter_class = ADAPTERS.get(backend.adapter)
+            adapter_class = adapter_classes.get(backend.adapter)
             vendor = adapter_class.webhook_vendor if adapter_class else None
             backend.webhook_url = f"{base}/psa/webhook/{backend.code}" + (
                 f"/{vendor}" if vendor else ""
@@ -360,8 +361,9 @@ class PsaBackend(models.Model):
     @api.onchange("adapter", "vendor_account")
     def _onchange_adapter_base_url(self):
         """Propose the vendor's documented API root (e.g. BambooHR's per-company URL)."""
+        adapter_classes = self.env["psa.adapter"]._adapter_classes()
         for backend in self.filtered(lambda b: not b.base_url):
-            adapter_class = ADAPTERS.get(backend.adapter)
+            adapter_class = adapter_classes.get(backend.adapter)
             if adapter_class:
                 backend.base_url = adapter_class.default_base_url(backend.vendor_account or "")
 
@@ -429,9 +431,14 @@ class PsaBackend(models.Model):
             )
         }
 
+    def _adapter_class(self):
+        """This backend's adapter class in this database (see psa.adapter)."""
+        self.ensure_one()
+        return self.env["psa.adapter"]._adapter_class_for(self.adapter)
+
     def _get_adapter(self):
         self.ensure_one()
-        return get_adapter_class(self.adapter)(self._adapter_config())
+        return self._adapter_class()(self._adapter_config())
 
     @requires_group(MANAGER)
     def action_test_connection(self):

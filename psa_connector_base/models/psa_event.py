@@ -10,7 +10,6 @@ from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
-from ..adapters import get_adapter_class
 from ..tools import event_store
 from ..tools.access import workflow_write
 from ..tools.codec import decode_raw_body
@@ -207,7 +206,7 @@ class PsaEvent(models.Model):
     def _accept_vendor_webhook(self, backend, vendor, headers, raw_body):
         """A vendor's own webhook format: its adapter verifies and translates it."""
         try:
-            adapter_class = get_adapter_class(backend.adapter)
+            adapter_class = backend._adapter_class()
         except RemoteServiceError:
             adapter_class = None
         if adapter_class is None or adapter_class.webhook_vendor != vendor:

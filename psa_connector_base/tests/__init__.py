@@ -1,4 +1,9 @@
 from . import (
+    test_adapter_bamboohr,
+    test_adapter_float,
+    test_adapter_harvest,
+    test_adapter_productive,
+    test_adapter_registry,
     test_audit_chain,
     test_backend_secrets,
     test_cockpit,

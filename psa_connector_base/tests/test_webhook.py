@@ -13,7 +13,6 @@ from odoo.service import db as odoo_db_service
 from odoo.tests import HttpCase, tagged
 from odoo.tools import config
 
-from ..adapters import ADAPTERS
 from ..adapters.base import HttpAdapter
 from ..tools import event_store
 from ..tools.event_store import EVENT_COLUMNS
@@ -424,8 +423,17 @@ class TestVendorWebhookRobustness(PsaTestMixin, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        ADAPTERS[_BrittleAdapter.name] = _BrittleAdapter
-        cls.addClassCleanup(ADAPTERS.pop, _BrittleAdapter.name)
+        # As if an addon had added a vendor model (see psa.adapter): the registry lookup
+        # is what the selection, the backend and the vendor route all go through.
+        registry_class = type(cls.env["psa.adapter"])
+        installed = registry_class._adapter_classes
+
+        def with_brittle(self):
+            return {**installed(self), _BrittleAdapter.name: _BrittleAdapter}
+
+        patcher = patch.object(registry_class, "_adapter_classes", with_brittle)
+        patcher.start()
+        cls.addClassCleanup(patcher.stop)
         cls.backend = cls._create_backend(code="brittle", adapter=_BrittleAdapter.name)
 
     def post(self, raw, signature=WEBHOOK_SECRET):

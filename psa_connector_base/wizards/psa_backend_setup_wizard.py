@@ -5,7 +5,7 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..adapters import ADAPTERS, AdapterConfig, get_adapter_class
+from ..adapters import AdapterConfig
 from ..models.psa_backend import MASK
 from ..tools import crypto
 from ..tools.access import MANAGER, requires_group
@@ -114,9 +114,10 @@ class PsaBackendSetupWizard(models.TransientModel):
 
     @api.depends("backend_id.webhook_url", "adapter")
     def _compute_webhook_url(self):
+        adapter_classes = self.env["psa.adapter"]._adapter_classes()
         for wizard in self:
             url = wizard.backend_id.webhook_url
-            vendor = getattr(ADAPTERS.get(wizard.adapter), "webhook_vendor", None)
+            vendor = getattr(adapter_classes.get(wizard.adapter), "webhook_vendor", None)
             wizard.webhook_url = f"{url}/{vendor}" if url and vendor else url
 
     @api.onchange("kind", "adapter", "base_url", "api_token", "vendor_account")
@@ -145,7 +146,7 @@ class PsaBackendSetupWizard(models.TransientModel):
         elif not self.sudo().api_token_encrypted:
             ok, message = False, _("Enter the API token the remote system gave you.")
         else:
-            adapter = get_adapter_class(self.adapter)(
+            adapter = self.env["psa.adapter"]._adapter_class_for(self.adapter)(
                 AdapterConfig(
                     base_url=self.base_url.strip(),
                     token=self._clear_token(),

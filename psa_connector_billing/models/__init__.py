@@ -4,6 +4,7 @@ from . import (
     account_move_line,
     hr_expense,
     project_project,
+    psa_adapter,
     psa_backend,
     psa_billing_event_record,
     psa_binding,

@@ -1,6 +1,7 @@
 from . import (
     account_analytic_line,
     hr_employee,
+    psa_adapter,
     psa_allocation,
     psa_backend,
     psa_capacity_day,

@@ -1,5 +1,6 @@
 from . import (
     account_analytic_line,
+    psa_adapter,
     psa_backend,
     psa_importer_time_entry,
     psa_payroll_batch,

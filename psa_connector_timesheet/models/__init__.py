@@ -2,6 +2,7 @@ from . import (
     account_analytic_line,
     account_move,
     hr_employee,
+    psa_adapter,
     psa_backend,
     psa_exception,
     psa_importer_time_entry,

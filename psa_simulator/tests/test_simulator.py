@@ -726,3 +726,46 @@ def test_payroll_batches_are_stored_per_reference(simulator):
     assert call(simulator, "POST", "/api/v1/payroll_batches", {"lines": []})[0] == 400
     simulator.reset()
     assert simulator.payroll_batches == {}
+
+
+def test_harvest_time_entry_list_omits_what_the_docs_say_it_may():
+    from psa_simulator.vendors.harvest import HarvestSimulator
+
+    omitted = ("task_assignment", "user_assignment", "invoice")
+    entry = {
+        "spent_date": "2026-11-02",
+        "project": {"id": 7},
+        "task": {"id": 8},
+        "task_assignment": {"id": 9},
+        "user_assignment": {"id": 10},
+        "invoice": {"id": 11, "number": "1001"},
+    }
+
+    def listed(sim):
+        request = urllib.request.Request(
+            sim.url + "/time_entries",
+            headers={
+                "Authorization": "Bearer t",
+                "Harvest-Account-Id": "1",
+                "User-Agent": "test (ops@example.com)",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return {e["id"]: e for e in json.loads(response.read())["time_entries"]}
+
+    for mode, without in (("some", {1}), ("all", {1, 2}), ("none", set())):
+        sim = HarvestSimulator(token="t", account_id="1", omit_in_list=mode).start()
+        try:
+            for entry_id in (1, 2):
+                sim.create("time_entries", {**entry, "id": entry_id})
+            entries = listed(sim)
+            for entry_id, listed_entry in entries.items():
+                missing = {key for key in omitted if key not in listed_entry}
+                assert missing == (set(omitted) if entry_id in without else set()), mode
+                assert listed_entry["task"] == {"id": 8}
+            # The store keeps them: only the list leaves them out.
+            assert sim.get("time_entries", 1)["task_assignment"] == {"id": 9}
+        finally:
+            sim.stop()
+    with pytest.raises(ValueError):
+        HarvestSimulator(omit_in_list="sometimes")

@@ -7,6 +7,11 @@
   with ``page``/``per_page`` (1..2000) and ``updated_since``; time entries and expenses
   also take ``from``/``to``, ``project_id``, ``user_id``, ``is_billed``.
 - 100 requests per 15 seconds (configurable), then 429 with ``Retry-After``.
+- One published version of Harvest's docs says ``task_assignment``, ``user_assignment``
+  and ``invoice`` are not returned in the list of ``GET /v2/time_entries``; a later one
+  lists them. ``omit_in_list`` chooses: ``"some"`` (default: entries with an odd id come
+  without them, the others with them, so a client meets both shapes), ``"all"``,
+  ``"none"``.
 - ``POST /v2/invoices/{id}/payments`` (``amount`` required, ``paid_at``/``paid_date``,
   ``notes``) answers 201 with the payment; ``GET`` lists them.
 
@@ -40,14 +45,27 @@ LIST_FILTERS = {
     "expenses": {"project_id": "project", "user_id": "user", "client_id": "client"},
     "invoices": {"project_id": None, "client_id": "client"},
 }
+# What the list of time entries may leave out (see the module docstring).
+LIST_OMITTED = {"time_entries": ("task_assignment", "user_assignment", "invoice")}
+OMIT_IN_LIST = ("some", "all", "none")
 _NESTED = re.compile(r"^/v2/(projects|invoices)/(\d+)/(\w+)$")
 
 
 class HarvestSimulator(VendorSimulator):
     server_name = "HarvestSimulator/2.0"
 
-    def __init__(self, token="harvest-token", account_id="123456", rate_limit=100, **kwargs):
+    def __init__(
+        self,
+        token="harvest-token",
+        account_id="123456",
+        rate_limit=100,
+        omit_in_list="some",
+        **kwargs,
+    ):
         super().__init__(rate_limit=rate_limit, **kwargs)
+        if omit_in_list not in OMIT_IN_LIST:
+            raise ValueError(f"omit_in_list must be one of {OMIT_IN_LIST}")
+        self.omit_in_list = omit_in_list
         self.token = token
         self.account_id = str(account_id)
         self.store = {name: {} for name in COLLECTIONS}
@@ -151,7 +169,17 @@ class HarvestSimulator(VendorSimulator):
             raise VendorError(404, {"error": "Not Found"})
         rows = list(self.store[collection].values())
         rows = self._filter(collection, rows, query)
-        return 200, self._page(collection, rows, query, path)
+        body = self._page(collection, rows, query, path)
+        for row in body[collection]:
+            if self._omits(row):
+                for key in LIST_OMITTED.get(collection, ()):
+                    row.pop(key, None)
+        return 200, body
+
+    def _omits(self, row):
+        if self.omit_in_list == "some":
+            return row["id"] % 2 == 1
+        return self.omit_in_list == "all"
 
     def _filter(self, collection, rows, query):
         since = query.get("updated_since")
