@@ -8,7 +8,7 @@ class PsaAdapter(models.AbstractModel):
     """Which adapter class a backend speaks through, looked up in this database's registry.
 
     Each vendor is an abstract model inheriting this one (``psa.adapter.harvest``, ...)
-    whose ``_adapter_class`` returns its pure-Python :class:`HttpAdapter` subclass. An
+    whose ``_psa_adapter_class`` is its pure-Python :class:`HttpAdapter` subclass. An
     addon changes a vendor's mapping in the databases where it is installed by ordinary
     inheritance: ``_inherit = "psa.adapter.harvest"`` and return a subclass of
     ``super()._adapter_class()``; it adds a vendor with a new model inheriting
@@ -18,11 +18,13 @@ class PsaAdapter(models.AbstractModel):
 
     _name = "psa.adapter"
     _description = "PSA Connector Adapter"
+    # The vendor's HttpAdapter subclass, set by each vendor model (none here: no vendor).
+    _psa_adapter_class = None
 
     @api.model
     def _adapter_class(self):
-        """The vendor's adapter class (None on the base model: it is no vendor)."""
-        return None
+        """The vendor's adapter class; an addon may return a subclass of super()'s."""
+        return self._psa_adapter_class
 
     @api.model
     def _adapter_features(self):

@@ -1,4 +1,4 @@
-from odoo import api, models
+from odoo import models
 
 from ..adapters.bamboohr import BambooHrAdapter
 
@@ -7,7 +7,4 @@ class PsaAdapterBamboohr(models.AbstractModel):
     _name = "psa.adapter.bamboohr"
     _inherit = "psa.adapter"
     _description = "PSA Connector Adapter: BambooHR"
-
-    @api.model
-    def _adapter_class(self):
-        return BambooHrAdapter
+    _psa_adapter_class = BambooHrAdapter

@@ -1,4 +1,4 @@
-from odoo import api, models
+from odoo import models
 
 from ..adapters.canonical import CanonicalRestAdapter
 
@@ -7,7 +7,4 @@ class PsaAdapterCanonical(models.AbstractModel):
     _name = "psa.adapter.canonical"
     _inherit = "psa.adapter"
     _description = "PSA Connector Adapter: Canonical REST"
-
-    @api.model
-    def _adapter_class(self):
-        return CanonicalRestAdapter
+    _psa_adapter_class = CanonicalRestAdapter

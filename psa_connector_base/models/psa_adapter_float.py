@@ -1,4 +1,4 @@
-from odoo import api, models
+from odoo import models
 
 from ..adapters.float import FloatAdapter
 
@@ -7,7 +7,4 @@ class PsaAdapterFloat(models.AbstractModel):
     _name = "psa.adapter.float"
     _inherit = "psa.adapter"
     _description = "PSA Connector Adapter: Float"
-
-    @api.model
-    def _adapter_class(self):
-        return FloatAdapter
+    _psa_adapter_class = FloatAdapter

@@ -1,4 +1,4 @@
-from odoo import api, models
+from odoo import models
 
 from ..adapters.harvest import HarvestAdapter
 
@@ -7,7 +7,4 @@ class PsaAdapterHarvest(models.AbstractModel):
     _name = "psa.adapter.harvest"
     _inherit = "psa.adapter"
     _description = "PSA Connector Adapter: Harvest"
-
-    @api.model
-    def _adapter_class(self):
-        return HarvestAdapter
+    _psa_adapter_class = HarvestAdapter

@@ -1,4 +1,4 @@
-from odoo import api, models
+from odoo import models
 
 from ..adapters.productive import ProductiveAdapter
 
@@ -7,7 +7,4 @@ class PsaAdapterProductive(models.AbstractModel):
     _name = "psa.adapter.productive"
     _inherit = "psa.adapter"
     _description = "PSA Connector Adapter: Productive.io"
-
-    @api.model
-    def _adapter_class(self):
-        return ProductiveAdapter
+    _psa_adapter_class = ProductiveAdapter
