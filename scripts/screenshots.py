@@ -1,21 +1,56 @@
 """Photograph the finance cockpit with headless Chromium (called by screenshots.sh).
 
-Logs in as admin through Odoo's JSON-RPC, hands the session cookie to Chromium over
-the DevTools protocol (devtools.browser), opens each screen, waits until it is rendered
-and saves a PNG.
+Builds the scratch database (the suite installed, scripts/screenshot_data.py in an
+`odoo-bin shell`) unless --reuse finds it, starts Odoo on it, logs in as admin through
+Odoo's JSON-RPC, hands the session cookie to Chromium over the DevTools protocol, opens
+each screen, waits until it is rendered and saves a PNG; then stops Odoo.
 """
 
 import argparse
 import json
 import pathlib
+import sys
 
+from devtools import ToolError
 from devtools.browser import Browser
+from devtools.odoo_process import Odoo, OdooServer
+from devtools.pg import Postgres
 from devtools.rpc import RpcError, WebSession
+
+SCRIPTS = pathlib.Path(__file__).resolve().parent
+
+
+def say(message):
+    print(f"\033[1m==> {message}\033[0m", file=sys.stderr, flush=True)
+
+
+def scratch_database(odoo, addons, ids_file, reuse):
+    """The database to photograph: reused (--reuse) when it and its ids exist, else
+    created afresh with the suite and the sample data."""
+    postgres = Postgres()
+    if reuse and ids_file.is_file() and ids_file.stat().st_size and postgres.exists(odoo.db):
+        say(f"Reusing the scratch database {odoo.db} (SHOT_REUSE)")
+        return
+    say(f"Creating the scratch database {odoo.db} with sample data")
+    postgres.drop_database(odoo.db, odoo.run_dir / "data")
+    odoo.install(addons, 1800, what="screenshots install")
+    odoo.run(
+        ["shell", "--no-http", "--logfile=", "--log-level=warn"],
+        900,
+        "screenshots data",
+        stdin_path=SCRIPTS / "screenshot_data.py",
+        env_extra={"RUN_DIR": str(odoo.run_dir)},
+    )
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--url", required=True)
+    parser.add_argument("--odoo-src", required=True)
+    parser.add_argument("--conf", required=True)
+    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--addons", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--db", required=True)
     parser.add_argument("--chromium", required=True)
     parser.add_argument("--out", required=True)
@@ -23,36 +58,46 @@ def main():
     parser.add_argument("--login", default="admin")
     parser.add_argument("--password", default="admin")
     args = parser.parse_args()
+    odoo = Odoo(
+        odoo_src=args.odoo_src,
+        python=sys.executable,
+        conf=args.conf,
+        db=args.db,
+        run_dir=args.run_dir,
+    )
+    server = OdooServer(odoo, f"http://127.0.0.1:{args.port}")
+    try:
+        scratch_database(odoo, args.addons, pathlib.Path(args.ids), args.reuse)
+        say(f"Starting Odoo on port {args.port}")
+        server.start(timeout=120)
+        photograph(server.url, args)
+    except (ToolError, RpcError) as err:
+        raise SystemExit(f"error: {err}") from None
+    finally:
+        server.stop()
+
+
+def photograph(url, args):
     ids = json.loads(pathlib.Path(args.ids).read_text())
     out = pathlib.Path(args.out)
-
-    try:
-        session = WebSession(args.url, args.db, args.login, args.password)
-    except RpcError as err:
-        raise SystemExit(str(err)) from None
+    session = WebSession(url, args.db, args.login, args.password)
     browser = Browser(args.chromium)
     try:
-        browser.send("Network.setCookie", name="session_id", value=session.session_id, url=args.url)
+        browser.send("Network.setCookie", name="session_id", value=session.session_id, url=url)
         action = "/odoo/action-psa_connector_base."
-        browser.send(
-            "Page.navigate", url=f"{args.url}{action}action_psa_exception/{ids['exception']}"
-        )
+        browser.send("Page.navigate", url=f"{url}{action}action_psa_exception/{ids['exception']}")
         browser.wait_for(".o_form_view .o_psa_explanation")
         browser.shoot(out / "exception_form.png")
 
-        browser.send(
-            "Page.navigate", url=f"{args.url}{action}action_psa_exception/{ids['conflict']}"
-        )
+        browser.send("Page.navigate", url=f"{url}{action}action_psa_exception/{ids['conflict']}")
         browser.wait_for(".o_form_view .o_psa_conflict")
         browser.shoot(out / "exception_conflict.png")
 
-        browser.send(
-            "Page.navigate", url=f"{args.url}{action}action_psa_exception?view_type=kanban"
-        )
+        browser.send("Page.navigate", url=f"{url}{action}action_psa_exception?view_type=kanban")
         browser.wait_for(".o_kanban_view .o_kanban_group .o_kanban_record")
         browser.shoot(out / "exception_queue.png")
 
-        browser.send("Page.navigate", url=f"{args.url}{action}action_psa_dashboard")
+        browser.send("Page.navigate", url=f"{url}{action}action_psa_dashboard")
         browser.wait_for(".o_psa_dashboard .o_kanban_record")
         browser.shoot(out / "dashboard.png")
 
@@ -66,7 +111,7 @@ def main():
         )
         browser.send(
             "Page.navigate",
-            url=f"{args.url}/odoo/action-psa_connector_billing.action_psa_project_financial",
+            url=f"{url}/odoo/action-psa_connector_billing.action_psa_project_financial",
         )
         browser.wait_for(".o_pivot_view .o_pivot table tbody tr")
         if browser.evaluate("!!document.querySelector('.o_error_dialog')"):
@@ -74,7 +119,7 @@ def main():
         browser.shoot(out / "project_financials_pivot.png")
         browser.send("Emulation.clearDeviceMetricsOverride")
 
-        browser.send("Page.navigate", url=f"{args.url}{action}action_psa_dashboard")
+        browser.send("Page.navigate", url=f"{url}{action}action_psa_dashboard")
         browser.wait_for(".o_psa_dashboard .o_kanban_record")
         browser.evaluate(
             "odoo.__WOWL_DEBUG__.root.env.services.action.doAction({"
