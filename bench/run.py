@@ -34,7 +34,7 @@ from pathlib import Path
 
 import psycopg2
 
-from devtools import ToolError, make_log
+from devtools import ToolError, interrupt_on_sigterm, make_log
 from devtools.odoo_process import Odoo, OdooServer
 from devtools.pg import Postgres
 from devtools.rpc import JsonRpc
@@ -913,11 +913,7 @@ def main():
 
     sys.modules["odoo_signature"] = odoo_signature
     bench = Bench()
-
-    def interrupted(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, interrupted)
+    interrupt_on_sigterm()
     status = 0
     try:
         bench.run()

@@ -6,6 +6,7 @@ one PostgreSQL helper with the harness's private cluster (pg), the headless Chro
 Not an addon and not shipped in the wheels: it runs beside Odoo, never inside a server.
 """
 
+import signal
 import sys
 import time
 
@@ -21,3 +22,12 @@ def make_log(name):
         print(f"[{name} {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
     return log
+
+
+def interrupt_on_sigterm():
+    """SIGTERM as Ctrl-C: the tool's ``finally`` stops what it started, then it reports."""
+
+    def interrupted(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupted)

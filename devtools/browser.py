@@ -76,6 +76,11 @@ class Browser:
             time.sleep(0.3)
         raise RuntimeError(f"{selector!r} did not appear")
 
+    def open(self, url, selector, timeout=60):
+        """Navigate to ``url`` and wait until ``selector`` is on the page."""
+        self.send("Page.navigate", url=url)
+        self.wait_for(selector, timeout)
+
     def shoot(self, path):
         data = self.send("Page.captureScreenshot", format="png")["data"]
         pathlib.Path(path).write_bytes(base64.b64decode(data))

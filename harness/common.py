@@ -42,16 +42,7 @@ SIM_TOKEN = "harness-token"
 WEBHOOK_SECRET = "whsec-harness-" + os.urandom(8).hex()
 SEED = int(os.environ.get("HARNESS_SEED", "20261120"))
 
-# The long part's sizes and durations (full mode: about 10 minutes on 2 cores).
-DISORDER_ENTRIES = setting("HARNESS_DISORDER_ENTRIES", 600, 150)
-KILL_ENTRIES = setting("HARNESS_KILL_ENTRIES", 2000, 600)
-KILLS = setting("HARNESS_KILLS", 3, 1)
-PG_RESTART_ENTRIES = setting("HARNESS_PG_ENTRIES", 300, 120)
-PG_DOWN_SECONDS = setting("HARNESS_PG_DOWN_SECONDS", 10.0, 3.0)
-RESTART_ENTRIES = setting("HARNESS_RESTART_ENTRIES", 300, 120)
-FAULT_SECONDS = setting("HARNESS_FAULT_SECONDS", 15.0, 4.0)
-REMOTE_ENTRIES = setting("HARNESS_REMOTE_ENTRIES", 1000, 200)
-FUZZ_BODIES = setting("HARNESS_FUZZ_BODIES", 400, 120)
+# The sizes and durations of each scenario are in its module (harness/scenarios).
 CONCURRENCY = setting("HARNESS_CONCURRENCY", 8, 4)
 CONVERGE_TIMEOUT = setting("HARNESS_CONVERGE_TIMEOUT", 900.0, 420.0)
 BACKENDS = {

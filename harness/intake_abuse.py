@@ -10,13 +10,7 @@ from pathlib import Path
 
 import requests
 
-from .common import (
-    CONCURRENCY,
-    HTTP_PORT,
-    ODOO_URL,
-    RUN_DIR,
-    setting,
-)
+from .common import CONCURRENCY, HTTP_PORT, ODOO_URL, RUN_DIR, setting
 
 
 def intake_abuse(h, code):

@@ -23,14 +23,13 @@ import json
 import os
 import platform
 import shutil
-import signal
 import sys
 import threading
 import time
 from datetime import datetime
 from pathlib import Path
 
-from devtools import ToolError
+from devtools import ToolError, interrupt_on_sigterm
 from devtools.odoo_process import Odoo, OdooServer
 from devtools.pg import PrivateCluster
 from devtools.rpc import JsonRpc
@@ -130,6 +129,28 @@ def write_conf(db_user):
 
 
 ODOO = Odoo(odoo_src=ODOO_SRC, python=PYTHON, conf=CONF, db=DB, run_dir=RUN_DIR)
+
+
+class Delivery:
+    """A stream posted to one scenario's backend by the harness's sender (concurrency 4,
+    retrying as a PSA does), in a thread of its own; ``statuses`` once ``wait()`` returns."""
+
+    def __init__(self, harness, scenario, stream):
+        self.backend_id = harness.backend_id(scenario)
+        self.stream = stream
+        self.since = time.monotonic()
+        self.statuses = None
+        self.thread = threading.Thread(
+            target=self._post, args=(harness.sender, BACKENDS[scenario]), daemon=True
+        )
+        self.thread.start()
+
+    def _post(self, sender, code):
+        self.statuses = sender.post_all(code, self.stream.bodies(), concurrency=4)
+
+    def wait(self):
+        self.thread.join()
+        return self.statuses
 
 
 class Harness:
@@ -236,11 +257,11 @@ class Harness:
 
     # Scenarios
 
-    def pull_scenario_entries(self, count, seed):
-        entries = self.simulator.add_time_entries(
-            count, start_date="2026-11-02", days=30, seed=seed
-        )
-        return entries
+    def entries_to_pull(self, scenario, count, seed):
+        """``count`` new time entries in the demo PSA, for ``scenario``'s backend to pull;
+        returns that backend's id."""
+        self.simulator.add_time_entries(count, start_date="2026-11-02", days=30, seed=seed)
+        return self.backend_id(scenario)
 
     def expected_from_simulator(self):
         return {
@@ -248,21 +269,14 @@ class Harness:
             for e in self.simulator.records("time_entry")
         }
 
-    def post_in_background(self, code, bodies, also_retry=()):
-        result = {}
+    def deliver_in_background(self, scenario, tag, count, seed):
+        """A stream for ``scenario``'s backend, posted while the scenario breaks things."""
+        return Delivery(self, scenario, self.stream(tag, count, seed))
 
-        def run():
-            result["statuses"] = self.sender.post_all(
-                code, bodies, concurrency=4, also_retry=also_retry
-            )
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        return thread, result
-
-    def delivery_row(self, name, backend_id, stream, statuses, note, recover, outage, since):
-        """The row of a scenario whose PSA delivered ``stream`` through an outage: every
-        delivery accepted in the end, every acknowledged one stored, then the invariants."""
+    def delivery_row(self, delivery, name, note, recover, outage):
+        """The row of a scenario whose PSA delivered through an outage: every delivery
+        accepted in the end, every acknowledged one stored, then the invariants."""
+        backend_id, stream, statuses = delivery.backend_id, delivery.stream, delivery.statuses
         check = check_time_entries(backend_id, stream.expected)
         check["notes"].append(note)
         bad = [s for s in statuses if s not in (200, 202)]
@@ -273,16 +287,29 @@ class Harness:
         if unstored:
             check["notes"].append(f"acknowledged but not stored: {unstored[:5]}")
             check["lost"] += len(unstored)
-        self.row(
-            name,
-            len(stream.envelopes),
-            backend_id,
-            check,
-            statuses.count(200) + skipped_of(backend_id),
-            recover,
-            outages=[outage],
-            since=since,
-        )
+        duplicates = statuses.count(200) + skipped_of(backend_id)
+        sent = len(stream.envelopes)
+        self.row(name, sent, backend_id, check, duplicates, recover, [outage], delivery.since)
+
+    def outage(self, stop, seconds, start, back):
+        """``stop()``, and ``seconds`` later ``start()``: returns the window (down, up)."""
+        down = time.monotonic()
+        stop()
+        time.sleep(seconds)
+        start()
+        up = time.monotonic()
+        log(back)
+        return down, up
+
+    def recovered(self, delivery, what, up):
+        """The delivery finished and its backend converged: the seconds since ``up``."""
+        delivery.wait()
+        self.converge(delivery.backend_id, what)
+        return time.monotonic() - up
+
+    def pull_row(self, name, sent, backend_id, check, recover, since):
+        """The row of a pull scenario: its suppressed duplicates are the skipped events."""
+        self.row(name, sent, backend_id, check, skipped_of(backend_id), recover, since=since)
 
     def run(self):
         self.setup()
@@ -375,11 +402,7 @@ def main():
     if not (ODOO_SRC and ADDONS_PATH and SUITE_ADDONS):
         raise SystemExit("run through scripts/harness.sh (make harness)")
     harness = Harness()
-
-    def interrupted(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, interrupted)
+    interrupt_on_sigterm()
     status = 0
     try:
         harness.run()

@@ -45,16 +45,10 @@ def scratch_database(odoo, addons, ids_file, reuse):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--odoo-src", required=True)
-    parser.add_argument("--conf", required=True)
-    parser.add_argument("--run-dir", required=True)
-    parser.add_argument("--addons", required=True)
+    for name in ("odoo-src", "conf", "run-dir", "addons", "db", "chromium", "out", "ids"):
+        parser.add_argument(f"--{name}", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--reuse", action="store_true")
-    parser.add_argument("--db", required=True)
-    parser.add_argument("--chromium", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--ids", required=True)
     parser.add_argument("--login", default="admin")
     parser.add_argument("--password", default="admin")
     args = parser.parse_args()
@@ -84,22 +78,28 @@ def photograph(url, args):
     browser = Browser(args.chromium)
     try:
         browser.send("Network.setCookie", name="session_id", value=session.session_id, url=url)
-        action = "/odoo/action-psa_connector_base."
-        browser.send("Page.navigate", url=f"{url}{action}action_psa_exception/{ids['exception']}")
-        browser.wait_for(".o_form_view .o_psa_explanation")
-        browser.shoot(out / "exception_form.png")
-
-        browser.send("Page.navigate", url=f"{url}{action}action_psa_exception/{ids['conflict']}")
-        browser.wait_for(".o_form_view .o_psa_conflict")
-        browser.shoot(out / "exception_conflict.png")
-
-        browser.send("Page.navigate", url=f"{url}{action}action_psa_exception?view_type=kanban")
-        browser.wait_for(".o_kanban_view .o_kanban_group .o_kanban_record")
-        browser.shoot(out / "exception_queue.png")
-
-        browser.send("Page.navigate", url=f"{url}{action}action_psa_dashboard")
-        browser.wait_for(".o_psa_dashboard .o_kanban_record")
-        browser.shoot(out / "dashboard.png")
+        action = f"{url}/odoo/action-psa_connector_base."
+        dashboard = (f"{action}action_psa_dashboard", ".o_psa_dashboard .o_kanban_record")
+        for page, selector, name in (
+            (
+                f"{action}action_psa_exception/{ids['exception']}",
+                ".o_form_view .o_psa_explanation",
+                "exception_form.png",
+            ),
+            (
+                f"{action}action_psa_exception/{ids['conflict']}",
+                ".o_form_view .o_psa_conflict",
+                "exception_conflict.png",
+            ),
+            (
+                f"{action}action_psa_exception?view_type=kanban",
+                ".o_kanban_view .o_kanban_group .o_kanban_record",
+                "exception_queue.png",
+            ),
+            (*dashboard, "dashboard.png"),
+        ):
+            browser.open(page, selector)
+            browser.shoot(out / name)
 
         # Wide enough for every month's measures and the total.
         browser.send(
@@ -109,18 +109,16 @@ def photograph(url, args):
             deviceScaleFactor=1,
             mobile=False,
         )
-        browser.send(
-            "Page.navigate",
-            url=f"{url}/odoo/action-psa_connector_billing.action_psa_project_financial",
+        browser.open(
+            f"{url}/odoo/action-psa_connector_billing.action_psa_project_financial",
+            ".o_pivot_view .o_pivot table tbody tr",
         )
-        browser.wait_for(".o_pivot_view .o_pivot table tbody tr")
         if browser.evaluate("!!document.querySelector('.o_error_dialog')"):
             raise RuntimeError("the project financials pivot opened on an error")
         browser.shoot(out / "project_financials_pivot.png")
         browser.send("Emulation.clearDeviceMetricsOverride")
 
-        browser.send("Page.navigate", url=f"{url}{action}action_psa_dashboard")
-        browser.wait_for(".o_psa_dashboard .o_kanban_record")
+        browser.open(*dashboard)
         browser.evaluate(
             "odoo.__WOWL_DEBUG__.root.env.services.action.doAction({"
             "type: 'ir.actions.act_window', res_model: 'psa.backend.setup.wizard',"

@@ -6,13 +6,7 @@ import requests
 
 from devtools.rpc import jsonrpc_payload
 
-from ..common import (
-    DB,
-    ODOO_URL,
-    WEBHOOK_SECRET,
-    HarnessError,
-    pg,
-)
+from ..common import DB, ODOO_URL, WEBHOOK_SECRET, HarnessError, pg
 
 
 def run(h):

@@ -5,17 +5,10 @@ import json
 import threading
 import time
 
-from ..common import (
-    BACKENDS,
-    DISORDER_ENTRIES,
-    SEED,
-    check_common,
-    check_time_entries,
-    log,
-    pg,
-    skipped_of,
-)
+from ..common import BACKENDS, SEED, check_common, check_time_entries, log, pg, setting, skipped_of
 from ..streams import billing_stream
+
+DISORDER_ENTRIES = setting("HARNESS_DISORDER_ENTRIES", 600, 150)
 
 
 def run(h):

@@ -7,17 +7,19 @@ import time
 
 from ..common import (
     BACKENDS,
-    FUZZ_BODIES,
     SEED,
     WEBHOOK_SECRET,
     check_time_entries,
     exceptions_of,
     pg,
+    setting,
     signature,
     skipped_of,
 )
 from ..intake_abuse import intake_abuse
 from ..streams import HOSTILE_STRINGS
+
+FUZZ_BODIES = setting("HARNESS_FUZZ_BODIES", 400, 120)
 
 
 def run(h):

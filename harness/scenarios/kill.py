@@ -4,22 +4,14 @@ import os
 import signal
 import time
 
-from ..common import (
-    KILL_ENTRIES,
-    KILLS,
-    SEED,
-    busy_jobs,
-    check_time_entries,
-    log,
-    pg,
-    settled,
-    skipped_of,
-)
+from ..common import SEED, busy_jobs, check_time_entries, log, pg, setting, settled
+
+KILL_ENTRIES = setting("HARNESS_KILL_ENTRIES", 2000, 600)
+KILLS = setting("HARNESS_KILLS", 3, 1)
 
 
 def run(h):
-    backend_id = h.backend_id("kill")
-    h.pull_scenario_entries(KILL_ENTRIES, SEED + 1)
+    backend_id = h.entries_to_pull("kill", KILL_ENTRIES, SEED + 1)
     since = time.monotonic()
     h.rpc.execute_kw("psa.backend", "action_pull_now", [[backend_id]])
     kills, killed_at = 0, None
@@ -72,12 +64,4 @@ def run(h):
         "SELECT count(*) FROM psa_event WHERE backend_id = %s AND object_type = 'time_entry'",
         (backend_id,),
     )[0][0]
-    h.row(
-        f"SIGKILL worker x{kills} mid-batch",
-        sent,
-        backend_id,
-        check,
-        skipped_of(backend_id),
-        recover,
-        since=since,
-    )
+    h.pull_row(f"SIGKILL worker x{kills} mid-batch", sent, backend_id, check, recover, since)

@@ -1,23 +1,15 @@
 """The whole server (HTTP workers and the job runner) killed mid-ingest, restarted."""
 
 import signal
-import time
 
-from ..common import (
-    BACKENDS,
-    RESTART_ENTRIES,
-    SEED,
-    log,
-    pg,
-    wait_until,
-)
+from ..common import SEED, log, pg, setting, wait_until
+
+RESTART_ENTRIES = setting("HARNESS_RESTART_ENTRIES", 300, 120)
 
 
 def run(h):
-    backend_id = h.backend_id("odoo_restart")
-    stream = h.stream("rs", RESTART_ENTRIES, SEED + 3)
-    since = time.monotonic()
-    thread, result = h.post_in_background(BACKENDS["odoo_restart"], stream.bodies())
+    delivery = h.deliver_in_background("odoo_restart", "rs", RESTART_ENTRIES, SEED + 3)
+    backend_id = delivery.backend_id
     wait_until(
         "jobs running",
         lambda: (
@@ -30,24 +22,11 @@ def run(h):
         ),
         timeout=300,
     )
-    down = time.monotonic()
     started = pg("SELECT count(*) FROM queue_job WHERE state IN ('started', 'enqueued')")[0][0]
     log(f"odoo_restart: SIGKILL to the Odoo server group ({started} job(s) started/enqueued)")
-    h.server.stop(signal.SIGKILL)
-    time.sleep(3)
-    h.server.start()
-    up = time.monotonic()
-    log("odoo_restart: Odoo is back")
-    thread.join()
-    h.converge(backend_id, "ingest after the Odoo restart")
-    recover = time.monotonic() - up
-    h.delivery_row(
-        "Odoo + job runner killed, restarted",
-        backend_id,
-        stream,
-        result["statuses"],
-        f"{started} job(s) were started/enqueued when the server died",
-        recover,
-        (down, up + 5),
-        since,
+    down, up = h.outage(
+        lambda: h.server.stop(signal.SIGKILL), 3, h.server.start, "odoo_restart: Odoo is back"
     )
+    recover = h.recovered(delivery, "ingest after the Odoo restart", up)
+    note = f"{started} job(s) were started/enqueued when the server died"
+    h.delivery_row(delivery, "Odoo + job runner killed, restarted", note, recover, (down, up + 5))

@@ -3,22 +3,22 @@
 import time
 
 from ..common import (
-    FAULT_SECONDS,
-    REMOTE_ENTRIES,
     SEED,
     busy_jobs,
     check_time_entries,
     log,
     pg,
+    setting,
     settled,
-    skipped_of,
     wait_until,
 )
 
+REMOTE_ENTRIES = setting("HARNESS_REMOTE_ENTRIES", 1000, 200)
+FAULT_SECONDS = setting("HARNESS_FAULT_SECONDS", 15.0, 4.0)
+
 
 def run(h):
-    backend_id = h.backend_id("remote")
-    h.pull_scenario_entries(REMOTE_ENTRIES, SEED + 4)
+    backend_id = h.entries_to_pull("remote", REMOTE_ENTRIES, SEED + 4)
     since = time.monotonic()
     phases = [
         ("429 storm", {"status": 429, "retry_after": 1}),
@@ -60,13 +60,5 @@ def run(h):
     )[0][0]
     check["notes"].append(f"{remote_errors} remote_error exception(s) raised on the way")
     sent = sum(1 for (_m, path, _s) in sim.requests_log if "/api/" in path)
-    h.row(
-        "remote faults then recovery",
-        sent,
-        backend_id,
-        check,
-        skipped_of(backend_id),
-        recover,
-        since=since,
-    )
+    h.pull_row("remote faults then recovery", sent, backend_id, check, recover, since)
     h.notes.append(f"remote: 'sent' counts API requests answered by the simulator ({sent})")
