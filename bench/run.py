@@ -20,12 +20,10 @@ BENCH_WEBHOOK_RATE (200), BENCH_PAGE_SIZE (500), BENCH_KEEP=1 keeps the database
 """
 
 import asyncio
-import contextlib
 import json
 import os
 import platform
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -35,8 +33,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg2
-import requests
 
+from devtools import ToolError, interrupt_on_sigterm, make_log
+from devtools.odoo_process import Odoo, OdooServer
+from devtools.pg import Postgres
+from devtools.rpc import JsonRpc
 from psa_simulator import PsaSimulator
 from psa_simulator.seed import generate_time_entries
 
@@ -53,7 +54,6 @@ ODOO_SRC = os.environ.get("ODOO_SRC", "")
 VENV = os.environ.get("VENV", "")
 SUITE_ADDONS = os.environ.get("SUITE_ADDONS", "")
 PYTHON = f"{VENV}/bin/python" if VENV else sys.executable
-ODOO_BIN = f"{ODOO_SRC}/odoo-bin"
 ODOO_URL = f"http://127.0.0.1:{HTTP_PORT}"
 SIM_TOKEN = "bench-token"
 WEBHOOK_SECRET = "whsec-bench-" + secrets.token_hex(12)
@@ -94,12 +94,11 @@ TARGET_RECON_GROWTH_MB = 300.0
 FLAT_FACTOR, FLAT_SLACK_MB = 1.25, 8.0
 
 
-class BenchError(Exception):
+class BenchError(ToolError):
     pass
 
 
-def log(message):
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+log = make_log("bench")
 
 
 def loadavg():
@@ -109,182 +108,17 @@ def loadavg():
         return "?"
 
 
-# -- PostgreSQL ----------------------------------------------------------------------------
+POSTGRES = Postgres(DB)
+ODOO = Odoo(odoo_src=ODOO_SRC, python=PYTHON, conf=CONF, db=DB, run_dir=RUN_DIR)
 
 
-def pg_connect(dbname):
-    kwargs = {"dbname": dbname}
-    for env_name, key in (("PGHOST", "host"), ("PGPORT", "port"), ("PGUSER", "user")):
-        if os.environ.get(env_name):
-            kwargs[key] = os.environ[env_name]
-    connection = psycopg2.connect(**kwargs)
-    connection.autocommit = True
-    return connection
-
-
-def pg_query(sql, params=None, dbname=DB):
-    connection = pg_connect(dbname)
-    try:
-        with connection.cursor() as cr:
-            cr.execute(sql, params)
-            return cr.fetchall() if cr.description else None
-    finally:
-        connection.close()
-
-
-def drop_database(name):
-    pg_query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-        "AND pid <> pg_backend_pid()",
-        (name,),
-        dbname="postgres",
-    )
-    pg_query(f'DROP DATABASE IF EXISTS "{name}"', dbname="postgres")
-    shutil.rmtree(RUN_DIR / "data" / "filestore" / name, ignore_errors=True)
-
-
-def clone_database(source, target):
-    drop_database(target)
-    pg_query(f'CREATE DATABASE "{target}" TEMPLATE "{source}"', dbname="postgres")
-    source_store = RUN_DIR / "data" / "filestore" / source
-    if source_store.exists():
-        shutil.copytree(source_store, RUN_DIR / "data" / "filestore" / target)
-
-
-# -- Odoo processes ------------------------------------------------------------------------
-
-
-def run_odoo(args, timeout, what, stdin_path=None, env_extra=None, dbname=DB):
-    """Run odoo-bin (install or shell); return its stdout. Raises BenchError on failure."""
-    command = [PYTHON, ODOO_BIN, *args[:1], "-c", CONF, "-d", dbname, *args[1:]]
-    env = {**os.environ, **(env_extra or {})}
-    log_path = RUN_DIR / f"odoo-{what.replace(' ', '-')}.log"
-    stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL  # noqa: SIM115
-    try:
-        completed = subprocess.run(
-            command,
-            stdin=stdin,
-            capture_output=True,
-            timeout=timeout,
-            env=env,
-            cwd=ROOT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise BenchError(f"{what}: no answer within {timeout:.0f}s (odoo-bin {args[0]})") from None
-    finally:
-        if stdin_path:
-            stdin.close()
-    output = completed.stdout.decode(errors="replace")
-    errors = completed.stderr.decode(errors="replace")
-    log_path.write_text(output + "\n--- stderr ---\n" + errors)
-    if completed.returncode != 0:
-        tail = "\n".join((output + errors).splitlines()[-25:])
-        raise BenchError(f"{what} failed (exit {completed.returncode}, log {log_path}):\n{tail}")
-    return output
+pg_query = POSTGRES.query
 
 
 def odoo_shell(script, what, timeout, **env_extra):
-    output = run_odoo(
-        ["shell", "--no-http", "--logfile=", "--log-level=warn"],
-        timeout,
-        what,
-        stdin_path=SCRIPTS / script,
-        env_extra={"BENCH_SCRIPTS": str(SCRIPTS), **{k: str(v) for k, v in env_extra.items()}},
-    )
-    for line in output.splitlines():
-        if line.startswith("BENCH_RESULT "):
-            return json.loads(line[len("BENCH_RESULT ") :])
-    raise BenchError(
-        f"{what}: the shell script printed no result (log {RUN_DIR}/odoo-{what.replace(' ', '-')}"
-        ".log):\n" + "\n".join(output.splitlines()[-25:])
-    )
-
-
-class OdooServer:
-    """Odoo with workers = 2 and the queue_job runner, as `make run` starts it."""
-
-    def __init__(self):
-        self.process = None
-
-    def start(self, timeout=120):
-        log_file = open(RUN_DIR / "odoo-server.out", "ab")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [PYTHON, ODOO_BIN, "-c", CONF, "-d", DB],
-            cwd=ROOT,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: workers are stopped with it
-        )
-        log_file.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise BenchError(
-                    f"Odoo exited with {self.process.returncode} at start; see "
-                    f"{RUN_DIR}/odoo-bench.log and {RUN_DIR}/odoo-server.out"
-                )
-            try:
-                if requests.get(f"{ODOO_URL}/web/health", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        raise BenchError(f"Odoo did not answer /web/health on :{HTTP_PORT} within {timeout}s")
-
-    def stop(self):
-        if not self.process or self.process.poll() is not None:
-            self.process = None
-            return
-        pgid = self.process.pid  # session leader: its pid is the group id
-        try:
-            os.killpg(pgid, signal.SIGTERM)
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(pgid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        # Workers left behind by a killed master are in the same group.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
-        self.process = None
-
-
-class JsonRpc:
-    def __init__(self, url=ODOO_URL, db=DB, login="admin", password="admin"):
-        self.url, self.db, self.password = f"{url}/jsonrpc", db, password
-        self.session = requests.Session()
-        self.uid = self.call("common", "login", db, login, password)
-        if not self.uid:
-            raise BenchError("JSON-RPC login as admin/admin failed")
-
-    def call(self, service, method, *args, timeout=120):
-        payload = {
-            "jsonrpc": "2.0",
-            "method": "call",
-            "params": {"service": service, "method": method, "args": list(args)},
-            "id": 1,
-        }
-        answer = self.session.post(self.url, json=payload, timeout=timeout).json()
-        if answer.get("error"):
-            error = answer["error"]
-            raise BenchError(f"JSON-RPC {method}: {error.get('data', {}).get('message') or error}")
-        return answer["result"]
-
-    def execute_kw(self, model, method, args, kwargs=None, timeout=120):
-        return self.call(
-            "object",
-            "execute_kw",
-            self.db,
-            self.uid,
-            self.password,
-            model,
-            method,
-            args,
-            kwargs or {},
-            timeout=timeout,
-        )
+    """A script of bench/odoo in an `odoo-bin shell`; the JSON it printed (BENCH_RESULT)."""
+    env_extra = {"BENCH_SCRIPTS": SCRIPTS, **env_extra}
+    return ODOO.shell(SCRIPTS / script, what, timeout, "BENCH_RESULT", env_extra)
 
 
 class Profiler:
@@ -396,7 +230,7 @@ def failed_events(backend_id):
 
 class Bench:
     def __init__(self):
-        self.server = OdooServer()
+        self.server = OdooServer(ODOO, ODOO_URL)
         self.simulator = None
         self.backend_id = None
         self.results = {"ingest": {}, "webhook": {}, "recon": {}, "notes": []}
@@ -406,30 +240,13 @@ class Bench:
     # Set-up
 
     def install_template(self):
-        if os.environ.get("BENCH_REUSE_TEMPLATE") == "1" and pg_query(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (TEMPLATE_DB,), dbname="postgres"
-        ):
+        if os.environ.get("BENCH_REUSE_TEMPLATE") == "1" and POSTGRES.exists(TEMPLATE_DB):
             log(f"reusing the template database {TEMPLATE_DB} (BENCH_REUSE_TEMPLATE=1)")
             return
         log(f"installing the suite into a template database {TEMPLATE_DB} (about a minute)")
-        drop_database(TEMPLATE_DB)
+        POSTGRES.drop_database(TEMPLATE_DB, RUN_DIR / "data")
         started = time.monotonic()
-        run_odoo(
-            [
-                "server",
-                "-i",
-                SUITE_ADDONS,
-                "--without-demo=all",
-                "--stop-after-init",
-                "--logfile=",
-                "--log-level=warn",
-                "--workers=0",
-                "--max-cron-threads=0",
-            ],
-            900,
-            "install",
-            dbname=TEMPLATE_DB,
-        )
+        ODOO.install(SUITE_ADDONS, 900, dbname=TEMPLATE_DB)
         log(f"installed in {time.monotonic() - started:.0f}s")
 
     def fresh_environment(self, size):
@@ -437,7 +254,7 @@ class Bench:
         self.server.stop()
         if self.simulator:
             self.simulator.stop()
-        clone_database(TEMPLATE_DB, DB)
+        POSTGRES.clone_database(TEMPLATE_DB, DB, RUN_DIR / "data")
         self.simulator = PsaSimulator(port=SIM_PORT, token=SIM_TOKEN).start()
         employees_file = RUN_DIR / "employees.json"
         employees_file.write_text(json.dumps(self.simulator.records("employee")))
@@ -453,8 +270,8 @@ class Bench:
         )
         self.backend_id = setup["backend_id"]
         log(f"[{size}] starting Odoo (workers = 2, queue_job runner) on :{HTTP_PORT}")
-        self.server.start()
-        self.rpc = JsonRpc()
+        self.server.start(timeout=120)
+        self.rpc = JsonRpc(ODOO_URL, DB)
         # Master data first (not timed): customers, contacts, projects, tasks, seed time.
         started = time.monotonic()
         self.rpc.execute_kw("psa.backend", "action_pull_now", [[self.backend_id]])
@@ -509,7 +326,7 @@ class Bench:
                 log(f"[{size}] master data: events {waiting} -> running the retry cron")
                 try:
                     self.rpc.execute_kw("ir.cron", "method_direct_trigger", [[cron_id]])
-                except BenchError as err:  # the cron thread is running it right now
+                except ToolError as err:  # the cron thread is running it right now
                     log(f"[{size}]   {str(err)[:120]}")
                 next_trigger = time.monotonic() + 15
             time.sleep(0.5)
@@ -589,7 +406,7 @@ class Bench:
     def per_record_rpc(self, entries):
         """(b) One execute_kw create per entry over /jsonrpc, sequential, as a script would."""
         sample = entries[:RPC_SAMPLE]
-        rpc = JsonRpc()
+        rpc = JsonRpc(ODOO_URL, DB)
         projects = {
             r["external_id"]: r["res_id"]
             for r in rpc.execute_kw(
@@ -868,7 +685,7 @@ class Bench:
         if not KEEP:
             for name in (DB, TEMPLATE_DB):
                 try:
-                    drop_database(name)
+                    POSTGRES.drop_database(name, RUN_DIR / "data")
                 except psycopg2.Error as err:
                     log(f"could not drop {name}: {err}")
 
@@ -1096,15 +913,11 @@ def main():
 
     sys.modules["odoo_signature"] = odoo_signature
     bench = Bench()
-
-    def interrupted(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, interrupted)
+    interrupt_on_sigterm()
     status = 0
     try:
         bench.run()
-    except BenchError as err:
+    except ToolError as err:
         log(f"FAILED: {err}")
         bench.results["notes"].append(f"FAILED: {str(err).splitlines()[0][:300]}")
         status = 1

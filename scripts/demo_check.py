@@ -12,11 +12,14 @@ import time
 import requests
 import websocket
 
+from devtools.browser import Browser
+from devtools.rpc import RpcError, WebSession
+
 root, port, sim_port, db, run_dir = sys.argv[1:6]
 log_offset, sim_offset, nginx_offset = (int(x) for x in sys.argv[6:9])
 chromium, run_pid = sys.argv[9], sys.argv[10]
 url = f"http://127.0.0.1:{port}"
-session = requests.Session()
+web = None  # the admin's web session, once Odoo answers
 failures = []
 
 
@@ -47,16 +50,10 @@ def wait(what, check, timeout):
 
 
 def call(model, method, *args, **kwargs):
-    response = session.post(
-        f"{url}/web/dataset/call_kw",
-        json={"params": {"model": model, "method": method, "args": args, "kwargs": kwargs}},
-        timeout=60,
-    )
-    response.raise_for_status()
-    body = response.json()
-    if body.get("error"):
-        raise SystemExit(f"{model}.{method}: {body['error']['data']['message']}")
-    return body["result"]
+    try:
+        return web.call_kw(model, method, *args, **kwargs)
+    except RpcError as err:
+        raise SystemExit(str(err)) from None
 
 
 def bound(external_type, external_id):
@@ -75,16 +72,13 @@ def jobs_idle():
 
 
 step(f"waiting for Odoo behind the proxy on {url}")
-wait("the login page", lambda: session.get(f"{url}/web/login", timeout=10).status_code == 200, 600)
+wait("the login page", lambda: requests.get(f"{url}/web/login", timeout=10).status_code == 200, 600)
 # nginx answers 502 until Odoo listens (the wait above asked): its log counts from here.
 nginx_offset = max(nginx_offset, os.path.getsize(os.path.join(run_dir, "nginx-error.log")))
-login = session.post(
-    f"{url}/web/session/authenticate",
-    json={"params": {"db": db, "login": "admin", "password": "admin"}},
-    timeout=60,
-).json()
-if login.get("error"):
-    raise SystemExit(f"login failed: {login['error']}")
+try:
+    web = WebSession(url, db)
+except RpcError as err:
+    raise SystemExit(str(err)) from None
 
 step("waiting for the first pulls (projects, contracts, time)")
 wait(
@@ -149,13 +143,13 @@ if drafts < 2:
 
 step("opening pages and the bus through the proxy")
 for path in ("/odoo", "/odoo/action-psa_connector_billing.action_psa_project_financial"):
-    status = session.get(f"{url}{path}", timeout=60).status_code
+    status = web.session.get(f"{url}{path}", timeout=60).status_code
     if status != 200:
         failures.append(f"GET {path} answered {status}")
 ws = websocket.create_connection(
     f"ws://127.0.0.1:{port}/websocket?version=18.0",
     origin=url,
-    cookie=f"session_id={session.cookies['session_id']}",
+    cookie=f"session_id={web.session_id}",
     timeout=30,
 )
 if ws.getstatus() != 101:
@@ -166,14 +160,9 @@ ws.close()
 if chromium:
     # The web client as a user opens it: the financials pivot, and the bus's own
     # websocket from the browser's worker.
-    sys.path.insert(0, os.path.join(root, "scripts"))
-    from screenshots import Browser
-
     browser = Browser(chromium)
     try:
-        browser.send(
-            "Network.setCookie", name="session_id", value=session.cookies["session_id"], url=url
-        )
+        browser.send("Network.setCookie", name="session_id", value=web.session_id, url=url)
         browser.send(
             "Page.navigate",
             url=f"{url}/odoo/action-psa_connector_billing.action_psa_project_financial",

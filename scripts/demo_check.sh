@@ -55,7 +55,7 @@ fi
 
 CHROMIUM=$(chromium_binary || true)
 status=0
-(cd "$ROOT" && "$VENV/bin/python" "$ROOT/scripts/demo_check.py" "$ROOT" "$PORT" "$SIM_PORT" "$DB" \
+(cd "$ROOT" && PYTHONPATH=$ROOT "$VENV/bin/python" "$ROOT/scripts/demo_check.py" "$ROOT" "$PORT" "$SIM_PORT" "$DB" \
     "$CHECK_DIR" "$LOG_OFFSET" "$SIM_OFFSET" "$NGINX_OFFSET" "$CHROMIUM" "${RUN_PID:-}") || status=$?
 if [[ $status == 0 ]]; then
   say "demo check passed in $((SECONDS - start))s: the walkthrough ran and every log is clean"

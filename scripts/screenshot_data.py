@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from odoo import fields
 
-from odoo.addons.psa_connector_base.tests.common import PsaTestMixin
+from odoo.addons.psa_connector_base.tests.common import PsaTestMixin, allow_local_targets
 
 from psa_simulator import PsaSimulator
 
@@ -207,13 +207,8 @@ for object_type, ok in (("customer", True), ("project", True), ("task", True), (
 for _i in range(12):
     env["psa.audit.log"]._log(backend, "out", "write_back", object_type="customer")
 
-# The simulator listens on http://127.0.0.1: outbound calls may reach it (the connector
-# refuses private addresses and http:// unless an administrator allows them).
-for _param in (
-    "psa_connector_base.allow_private_targets",
-    "psa_connector_base.allow_insecure_http",
-):
-    env["ir.config_parameter"].set_param(_param, "True")
+# The simulator listens on http://127.0.0.1: outbound calls may reach it.
+allow_local_targets(env)
 simulator = PsaSimulator(token="demo-token").start()
 try:
     wizard = env["psa.backend.setup.wizard"].create(

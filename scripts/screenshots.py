@@ -1,148 +1,105 @@
 """Photograph the finance cockpit with headless Chromium (called by screenshots.sh).
 
-Logs in as admin through Odoo's JSON-RPC, hands the session cookie to Chromium over
-the DevTools protocol, opens each screen, waits until it is rendered and saves a PNG.
+Builds the scratch database (the suite installed, scripts/screenshot_data.py in an
+`odoo-bin shell`) unless --reuse finds it, starts Odoo on it, logs in as admin through
+Odoo's JSON-RPC, hands the session cookie to Chromium over the DevTools protocol, opens
+each screen, waits until it is rendered and saves a PNG; then stops Odoo.
 """
 
 import argparse
-import base64
 import json
 import pathlib
-import socket
-import subprocess
-import tempfile
-import time
+import sys
 
-import requests
-import websocket
+from devtools import ToolError
+from devtools.browser import Browser
+from devtools.odoo_process import Odoo, OdooServer
+from devtools.pg import Postgres
+from devtools.rpc import RpcError, WebSession
+
+SCRIPTS = pathlib.Path(__file__).resolve().parent
 
 
-class Browser:
-    def __init__(self, binary, width=1440, height=1000):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.profile = tempfile.mkdtemp(prefix="psa_shots_")
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--hide-scrollbars",
-                f"--window-size={width},{height}",
-                f"--remote-debugging-port={self.port}",
-                f"--user-data-dir={self.profile}",
-                "about:blank",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.ws = websocket.create_connection(self._page_ws(), timeout=60)
-        self.next_id = 0
-        self.send("Page.enable")
-        self.send("Network.enable")
+def say(message):
+    print(f"\033[1m==> {message}\033[0m", file=sys.stderr, flush=True)
 
-    def _page_ws(self):
-        for _ in range(100):
-            try:
-                pages = requests.get(f"http://127.0.0.1:{self.port}/json", timeout=2).json()
-                for page in pages:
-                    if page.get("type") == "page":
-                        return page["webSocketDebuggerUrl"]
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("Chromium did not open its DevTools port")
 
-    def send(self, method, **params):
-        self.next_id += 1
-        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.ws.recv())
-            if message.get("id") == self.next_id:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                return message.get("result", {})
-
-    def evaluate(self, expression):
-        result = self.send(
-            "Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True
-        )
-        return result.get("result", {}).get("value")
-
-    def wait_for(self, selector, timeout=60):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.evaluate(f"!!document.querySelector({json.dumps(selector)})"):
-                time.sleep(1.0)  # let images, avatars and fonts settle
-                return
-            time.sleep(0.3)
-        raise RuntimeError(f"{selector!r} did not appear")
-
-    def shoot(self, path):
-        data = self.send("Page.captureScreenshot", format="png")["data"]
-        pathlib.Path(path).write_bytes(base64.b64decode(data))
-        print(f"saved {path}")
-
-    def close(self):
-        self.ws.close()
-        self.proc.terminate()
-        self.proc.wait(15)
+def scratch_database(odoo, addons, ids_file, reuse):
+    """The database to photograph: reused (--reuse) when it and its ids exist, else
+    created afresh with the suite and the sample data."""
+    postgres = Postgres()
+    if reuse and ids_file.is_file() and ids_file.stat().st_size and postgres.exists(odoo.db):
+        say(f"Reusing the scratch database {odoo.db} (SHOT_REUSE)")
+        return
+    say(f"Creating the scratch database {odoo.db} with sample data")
+    postgres.drop_database(odoo.db, odoo.run_dir / "data")
+    odoo.install(addons, 1800, what="screenshots install")
+    odoo.run(
+        ["shell", "--no-http", "--logfile=", "--log-level=warn"],
+        900,
+        "screenshots data",
+        stdin_path=SCRIPTS / "screenshot_data.py",
+        env_extra={"RUN_DIR": str(odoo.run_dir)},
+    )
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--db", required=True)
-    parser.add_argument("--chromium", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--ids", required=True)
+    for name in ("odoo-src", "conf", "run-dir", "addons", "db", "chromium", "out", "ids"):
+        parser.add_argument(f"--{name}", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--login", default="admin")
     parser.add_argument("--password", default="admin")
     args = parser.parse_args()
+    odoo = Odoo(
+        odoo_src=args.odoo_src,
+        python=sys.executable,
+        conf=args.conf,
+        db=args.db,
+        run_dir=args.run_dir,
+    )
+    server = OdooServer(odoo, f"http://127.0.0.1:{args.port}")
+    try:
+        scratch_database(odoo, args.addons, pathlib.Path(args.ids), args.reuse)
+        say(f"Starting Odoo on port {args.port}")
+        server.start(timeout=120)
+        photograph(server.url, args)
+    except (ToolError, RpcError) as err:
+        raise SystemExit(f"error: {err}") from None
+    finally:
+        server.stop()
+
+
+def photograph(url, args):
     ids = json.loads(pathlib.Path(args.ids).read_text())
     out = pathlib.Path(args.out)
-
-    session = requests.Session()
-    response = session.post(
-        f"{args.url}/web/session/authenticate",
-        json={"params": {"db": args.db, "login": args.login, "password": args.password}},
-        timeout=60,
-    )
-    response.raise_for_status()
-    if response.json().get("error"):
-        raise SystemExit(f"login failed: {response.json()['error']}")
+    session = WebSession(url, args.db, args.login, args.password)
     browser = Browser(args.chromium)
     try:
-        browser.send(
-            "Network.setCookie",
-            name="session_id",
-            value=session.cookies["session_id"],
-            url=args.url,
-        )
-        action = "/odoo/action-psa_connector_base."
-        browser.send(
-            "Page.navigate", url=f"{args.url}{action}action_psa_exception/{ids['exception']}"
-        )
-        browser.wait_for(".o_form_view .o_psa_explanation")
-        browser.shoot(out / "exception_form.png")
-
-        browser.send(
-            "Page.navigate", url=f"{args.url}{action}action_psa_exception/{ids['conflict']}"
-        )
-        browser.wait_for(".o_form_view .o_psa_conflict")
-        browser.shoot(out / "exception_conflict.png")
-
-        browser.send(
-            "Page.navigate", url=f"{args.url}{action}action_psa_exception?view_type=kanban"
-        )
-        browser.wait_for(".o_kanban_view .o_kanban_group .o_kanban_record")
-        browser.shoot(out / "exception_queue.png")
-
-        browser.send("Page.navigate", url=f"{args.url}{action}action_psa_dashboard")
-        browser.wait_for(".o_psa_dashboard .o_kanban_record")
-        browser.shoot(out / "dashboard.png")
+        browser.send("Network.setCookie", name="session_id", value=session.session_id, url=url)
+        action = f"{url}/odoo/action-psa_connector_base."
+        dashboard = (f"{action}action_psa_dashboard", ".o_psa_dashboard .o_kanban_record")
+        for page, selector, name in (
+            (
+                f"{action}action_psa_exception/{ids['exception']}",
+                ".o_form_view .o_psa_explanation",
+                "exception_form.png",
+            ),
+            (
+                f"{action}action_psa_exception/{ids['conflict']}",
+                ".o_form_view .o_psa_conflict",
+                "exception_conflict.png",
+            ),
+            (
+                f"{action}action_psa_exception?view_type=kanban",
+                ".o_kanban_view .o_kanban_group .o_kanban_record",
+                "exception_queue.png",
+            ),
+            (*dashboard, "dashboard.png"),
+        ):
+            browser.open(page, selector)
+            browser.shoot(out / name)
 
         # Wide enough for every month's measures and the total.
         browser.send(
@@ -152,18 +109,16 @@ def main():
             deviceScaleFactor=1,
             mobile=False,
         )
-        browser.send(
-            "Page.navigate",
-            url=f"{args.url}/odoo/action-psa_connector_billing.action_psa_project_financial",
+        browser.open(
+            f"{url}/odoo/action-psa_connector_billing.action_psa_project_financial",
+            ".o_pivot_view .o_pivot table tbody tr",
         )
-        browser.wait_for(".o_pivot_view .o_pivot table tbody tr")
         if browser.evaluate("!!document.querySelector('.o_error_dialog')"):
             raise RuntimeError("the project financials pivot opened on an error")
         browser.shoot(out / "project_financials_pivot.png")
         browser.send("Emulation.clearDeviceMetricsOverride")
 
-        browser.send("Page.navigate", url=f"{args.url}{action}action_psa_dashboard")
-        browser.wait_for(".o_psa_dashboard .o_kanban_record")
+        browser.open(*dashboard)
         browser.evaluate(
             "odoo.__WOWL_DEBUG__.root.env.services.action.doAction({"
             "type: 'ir.actions.act_window', res_model: 'psa.backend.setup.wizard',"

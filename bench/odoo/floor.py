@@ -1,10 +1,11 @@
 # Run through `odoo-bin shell` by bench/run.py: the floor of the ingest, i.e. the same
 # timesheet lines created by ONE batched ORM create(vals_list) in one transaction, with the
 # same employees/projects/tasks the connector resolved. Timed: create() + flush. Rolled back.
-import json
 import os
 import time
 from pathlib import Path
+
+from devtools.odoo_shell import print_result
 
 # The shared prelude (backend, entries, line_values) runs in this shell's namespace.
 exec((Path(os.environ["BENCH_SCRIPTS"]) / "timesheet_lines.py").read_text())
@@ -16,4 +17,4 @@ env.flush_all()
 elapsed = time.perf_counter() - started
 count = len(lines)
 env.cr.rollback()
-print("BENCH_RESULT " + json.dumps({"count": count, "seconds": elapsed}))
+print_result("BENCH_RESULT", {"count": count, "seconds": elapsed})

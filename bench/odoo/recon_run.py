@@ -3,11 +3,12 @@
 # time and the peak RSS of this process during the run, sampled every 5 ms by a thread.
 # (ru_maxrss alone cannot be used: on Linux it survives fork + exec, so it starts at the
 # RSS of the parent that spawned odoo-bin, here the benchmark driver.)
-import json
 import os
 import resource
 import threading
 import time
+
+from devtools.odoo_shell import print_result
 
 
 def rss_mb():
@@ -63,4 +64,4 @@ result = {
     "difference_count": report.difference_count,
 }
 env.cr.commit()
-print("BENCH_RESULT " + json.dumps(result))
+print_result("BENCH_RESULT", result)

@@ -1,9 +1,10 @@
 # Run through `odoo-bin shell` by bench/run.py, not timed: timesheet lines for PSA entries
 # the ingest did not bring (so that Odoo holds most of the reconciled entries), created with
 # batched ORM create() and bound with psa.binding rows, as the connector would. Commits.
-import json
 import os
 from pathlib import Path
+
+from devtools.odoo_shell import print_result
 
 # The shared prelude (backend, entries, line_values) runs in this shell's namespace.
 exec((Path(os.environ["BENCH_SCRIPTS"]) / "timesheet_lines.py").read_text())
@@ -28,4 +29,4 @@ for start in range(0, len(entries), 5000):
     env.cr.commit()
     env.invalidate_all()
     created += len(lines)
-print("BENCH_RESULT " + json.dumps({"created": created}))
+print_result("BENCH_RESULT", {"created": created})

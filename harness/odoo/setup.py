@@ -9,13 +9,7 @@ import os
 
 from odoo import Command
 
-for xmlid in (
-    "psa_connector_base.ir_cron_psa_pull",
-    "psa_connector_timesheet.ir_cron_psa_reconcile_time",
-):
-    cron = env.ref(xmlid, raise_if_not_found=False)
-    if cron:
-        cron.active = False
+from devtools.odoo_shell import prepare_for_simulator, print_result
 
 # The dispatcher applies webhooks while they still arrive (no burst hold-back, see
 # psa.event._cron_dispatch_events): the faults must hit a stream that is being received
@@ -24,20 +18,9 @@ env["ir.config_parameter"].set_param(
     "psa_connector_base.webhook_burst_rate", os.environ.get("HARNESS_BURST_RATE", "0")
 )
 
-# The simulator listens on http://127.0.0.1: outbound calls may reach it (the connector
-# refuses private addresses and http:// unless an administrator allows them).
-for _param in (
-    "psa_connector_base.allow_private_targets",
-    "psa_connector_base.allow_insecure_http",
-):
-    env["ir.config_parameter"].set_param(_param, "True")
-
 with open(os.environ["HARNESS_MASTER"]) as handle:
     master = json.load(handle)
-employees = master.pop("employee")
-env["hr.employee"].create(
-    [{"name": e["name"], "work_email": e.get("work_email") or e.get("email")} for e in employees]
-)
+prepare_for_simulator(env, master.pop("employee"))
 
 backends = {}
 for code in os.environ["HARNESS_BACKENDS"].split(","):
@@ -94,9 +77,7 @@ for who, group in groups.items():
     users[who] = env["res.users"].with_context(no_reset_password=True).create(values).id
 env.cr.commit()
 pending = env["psa.event"].search_count([("state", "not in", ("done", "skipped"))])
-print(
-    "HARNESS_RESULT "
-    + json.dumps(
-        {"backends": backends, "users": users, "other_backend": backend_b.id, "pending": pending}
-    )
+print_result(
+    "HARNESS_RESULT",
+    {"backends": backends, "users": users, "other_backend": backend_b.id, "pending": pending},
 )

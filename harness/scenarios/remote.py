@@ -1,0 +1,64 @@
+"""429 storms, 500/503, slow answers, dropped connections, invalid JSON; then calm."""
+
+import time
+
+from ..common import (
+    SEED,
+    busy_jobs,
+    check_time_entries,
+    log,
+    pg,
+    setting,
+    settled,
+    wait_until,
+)
+
+REMOTE_ENTRIES = setting("HARNESS_REMOTE_ENTRIES", 1000, 200)
+FAULT_SECONDS = setting("HARNESS_FAULT_SECONDS", 15.0, 4.0)
+
+
+def run(h):
+    backend_id = h.entries_to_pull("remote", REMOTE_ENTRIES, SEED + 4)
+    since = time.monotonic()
+    phases = [
+        ("429 storm", {"status": 429, "retry_after": 1}),
+        ("500/503", {"status": 503}),
+        ("slow past timeout", {"status": 200, "delay": 5, "body": "{}"}),
+        ("dropped connections", {"status": 0}),
+        ("invalid JSON", {"status": 200, "body": "{not json"}),
+        ("500", {"status": 500}),
+    ]
+    sim = h.simulator
+    for name, fault in phases:
+        log(f"remote: {name} for {FAULT_SECONDS:.0f}s while pulling")
+        sim.add_fault(count=100000, **fault)
+        phase_end = time.monotonic() + FAULT_SECONDS
+        while time.monotonic() < phase_end:
+            h.rpc.execute_kw("psa.backend", "action_pull_now", [[backend_id]])
+            time.sleep(min(5, FAULT_SECONDS))
+        sim.clear_faults()
+    calm = time.monotonic()
+    log("remote: faults cleared; the pull must converge")
+    expected = h.expected_from_simulator()
+
+    def converged():
+        if busy_jobs():
+            return False
+        check = check_time_entries(backend_id, expected)
+        if check["lost"]:
+            # What the scheduled pull would do every 5 minutes, compressed.
+            h.rpc.execute_kw("psa.backend", "action_pull_now", [[backend_id]])
+            return False
+        return settled(backend_id)
+
+    wait_until("pull converged after remote faults", converged)
+    recover = time.monotonic() - calm
+    check = check_time_entries(backend_id, expected)
+    remote_errors = pg(
+        "SELECT count(*) FROM psa_exception WHERE backend_id = %s AND category = 'remote_error'",
+        (backend_id,),
+    )[0][0]
+    check["notes"].append(f"{remote_errors} remote_error exception(s) raised on the way")
+    sent = sum(1 for (_m, path, _s) in sim.requests_log if "/api/" in path)
+    h.pull_row("remote faults then recovery", sent, backend_id, check, recover, since)
+    h.notes.append(f"remote: 'sent' counts API requests answered by the simulator ({sent})")
