@@ -178,14 +178,14 @@ def wait_for_jobs(what, timeout, stall=180):
         busy = sum(
             states.get(s, 0) for s in ("pending", "enqueued", "started", "wait_dependencies")
         )
-        # Accepted webhook events get their jobs from the dispatcher a moment later.
-        undispatched = pg_query(
+        # Accepted webhook events get their jobs from a drain a moment later.
+        undrained = pg_query(
             "SELECT count(*) FROM psa_event WHERE state = 'pending' AND job_uuid IS NULL"
             " AND source = 'webhook'"
         )[0][0]
-        if undispatched:
-            states = {**states, "undispatched events": undispatched}
-        if not busy and not undispatched:
+        if undrained:
+            states = {**states, "undrained events": undrained}
+        if not busy and not undrained:
             return states
         if states != last:
             last, last_change = states, time.monotonic()
@@ -889,7 +889,7 @@ def render(bench):
         f"Odoo workers=2, queue_job channels root:2,root.psa.time_entry:1, backend page_size {PAGE_SIZE}; "
         f"database {DB}; total {time.monotonic() - bench.started:.0f} s",
         f"webhook fast intake {'off' if os.environ.get('BENCH_FAST_INTAKE') == '0' else 'on'}; "
-        "dispatcher holds bursts back above "
+        "webhook drains hold bursts back above "
         f"{os.environ.get('BENCH_BURST_RATE') or 'the default (50)'} events/s"
         f"{' (0 = never)' if os.environ.get('BENCH_BURST_RATE') == '0' else ''}",
         line,

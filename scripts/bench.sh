@@ -35,7 +35,7 @@ if [[ "${BENCH_FAST_INTAKE:-1}" == 0 ]]; then
   sed -i '/^\[queue_job\]/i psa_connector_webhook_fast_intake = False' "$CONF"
 fi
 
-# BENCH_BURST_RATE=0: the webhook dispatcher queues bursts while they arrive (no hold-back).
+# BENCH_BURST_RATE=0: the webhook drains queue bursts while they arrive (no hold-back).
 export BENCH_DB BENCH_HTTP_PORT BENCH_SIM_PORT BENCH_CONF=$CONF BENCH_RUN_DIR=$RUN_DIR \
   ODOO_SRC VENV SUITE_ADDONS
 cd "$ROOT"

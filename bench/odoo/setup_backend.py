@@ -22,7 +22,7 @@ backend = env["psa.backend"].create(
 )
 # The webhook secret as the brief says: set on the backend, encrypted with psa_connector_key.
 backend.webhook_secret = os.environ["BENCH_WEBHOOK_SECRET"]
-# BENCH_BURST_RATE=0 (scripts/bench.sh) lets the dispatcher queue a burst while it arrives.
+# BENCH_BURST_RATE=0 (scripts/bench.sh): the webhook drains queue a burst while it arrives.
 if os.environ.get("BENCH_BURST_RATE"):
     env["ir.config_parameter"].set_param(
         "psa_connector_base.webhook_burst_rate", os.environ["BENCH_BURST_RATE"]

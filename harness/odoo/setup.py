@@ -11,8 +11,8 @@ from odoo import Command
 
 from devtools.odoo_shell import prepare_for_simulator, print_result
 
-# The dispatcher applies webhooks while they still arrive (no burst hold-back, see
-# psa.event._cron_dispatch_events): the faults must hit a stream that is being received
+# The drains apply webhooks while they still arrive (no burst hold-back, see
+# psa.event._burst_goes_on): the faults must hit a stream that is being received
 # and applied at the same time, not one that has been fully received before the first job.
 env["ir.config_parameter"].set_param(
     "psa_connector_base.webhook_burst_rate", os.environ.get("HARNESS_BURST_RATE", "0")
