@@ -25,6 +25,7 @@
         "views/psa_utilisation_report_views.xml",
         "views/psa_capacity_day_views.xml",
         "views/psa_forecast_push_views.xml",
+        "views/psa_backend_views.xml",
         "wizards/psa_utilisation_compute_wizard_views.xml",
         "views/psa_connector_forecast_menus.xml",
     ],
