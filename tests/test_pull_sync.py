@@ -1,5 +1,7 @@
 """The pull path, write-back and remote faults, against the demo PSA over real HTTP."""
 
+from odoo import sql_db
+
 from odoo.addons.psa_connector_base.tests.common import API_TOKEN
 from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -45,6 +47,29 @@ class TestPullSync(SuiteTransactionCase):
         events_before = self.env["psa.event"].search_count([])
         self.pull()
         self.assertEqual(self.env["psa.event"].search_count([]), events_before)
+
+    def test_a_pull_of_a_kind_already_running_is_left_to_it(self):
+        # Another transaction (the pull job already running) holds this kind's pull lock:
+        # a connection of its own (the registry's cursors are the test's under tests).
+        with sql_db.db_connect(self.env.cr.dbname).cursor() as other:
+            other.execute(
+                "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))",
+                [self.backend.id, "pull:customer"],
+            )
+            self.assertTrue(other.fetchone()[0])
+            result = self.backend._pull_job("customer")
+            self.assertEqual(result, "another pull of customer is running: left to it")
+            self.assertFalse(self.env["psa.event"].search([("backend_id", "=", self.backend.id)]))
+            self.assertFalse(self.simulator.requests_log, "nothing was asked of the PSA")
+            # Another kind is not held back.
+            self.assertIn("new contact record(s) queued", self.backend._pull_job("contact"))
+        # Once that pull is over, the next one runs.
+        self.assertIn("new customer record(s) queued", self.backend._pull_job("customer"))
+        self.assertTrue(
+            self.env["psa.event"].search_count(
+                [("backend_id", "=", self.backend.id), ("object_type", "=", "customer")]
+            )
+        )
 
     def test_webhook_and_pull_of_the_same_change_converge(self):
         self.pull()

@@ -532,6 +532,14 @@ class PsaBackend(models.Model):
     def _pull_job(self, object_type):
         """Store every changed record as an event and queue it; move the watermark."""
         self.ensure_one()
+        # One pull of a kind at a time per backend: a second one (the next cron run while a
+        # month-end pull still runs) would store the same versions and fail to serialize on
+        # them; the running pull brings those changes, the next run what came after.
+        self.env.cr.execute(
+            "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [self.id, f"pull:{object_type}"]
+        )
+        if not self.env.cr.fetchone()[0]:
+            return f"another pull of {object_type} is running: left to it"
         watermark = self.env["psa.sync.watermark"]._for(self, object_type)
         stored, failure = self._run_remote(
             f"pull of {object_type}",
