@@ -50,7 +50,10 @@ class PsaIdempotencyRecordMixin(models.AbstractModel):
                 SQL.identifier(self._table),
                 SQL(", ").join(SQL.identifier(name) for name in row),
                 tuple(row.values()),
-            )
+            ),
+            # A key another job committed after this one's snapshot fails to serialize:
+            # queue_job runs the job again, and it skips. Expected, so not an ERROR line.
+            log_exceptions=False,
         )
         inserted = self.env.cr.fetchone()
         return self.browse(inserted[0]) if inserted else self.browse()
