@@ -10,7 +10,9 @@
     "maintainers": [],
     "development_status": "Alpha",
     "depends": ["mail", "project", "queue_job"],
-    "external_dependencies": {"python": ["requests", "cryptography"]},
+    "external_dependencies": {
+        "python": ["requests", "cryptography", "rapidfuzz", "prometheus_client"]
+    },
     "data": [
         "security/psa_connector_security.xml",
         "security/ir.model.access.csv",

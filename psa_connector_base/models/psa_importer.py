@@ -4,6 +4,7 @@ from odoo import _, api, models
 from odoo.tools import html2plaintext
 
 from ..tools.errors import MissingReference, PayloadInvalid, SyncConflict
+from ..tools.jobs import execute_racing
 from ..tools.schema import load_schema, validate
 from ..tools.versions import normalize_timestamp
 
@@ -159,7 +160,8 @@ class PsaImporter(models.AbstractModel):
         # res_id NULL, not 0 (what the ORM stores for False): the one-record-per-binding
         # index must not see two removals as the same record.
         self.env["psa.binding"].flush_model()
-        self.env.cr.execute(
+        execute_racing(
+            self.env.cr,
             """INSERT INTO psa_binding (backend_id, company_id, external_type, external_id,
                    res_model, res_id, external_version, external_updated_at, last_sync_date,
                    create_uid, create_date, write_uid, write_date)

@@ -16,6 +16,7 @@ from . import (
     test_openapi,
     test_outbound_calls,
     test_outbound_safety,
+    test_racing_statements,
     test_secret_handling,
     test_ui_tours,
     test_webhook,

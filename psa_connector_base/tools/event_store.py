@@ -7,6 +7,7 @@ through :func:`insert_events`, so an event stored by either path is the same row
 
 import uuid
 
+from .jobs import execute_racing
 from .schema import load_schema, validate
 from .versions import to_odoo_datetime
 
@@ -71,7 +72,8 @@ def insert_events(cr, backend_id, company_id, uid, now, rows):
     correlation_id)]`` of the new ones, in id order.
 
     ``INSERT … ON CONFLICT DO NOTHING`` makes a duplicate delivery racing the first one
-    a no-op instead of an error, whichever transaction commits first.
+    a no-op instead of an error, whichever transaction commits first. A duplicate committed
+    after this transaction's snapshot fails to serialize instead: run again, it is skipped.
     """
     values = []
     for row in rows:
@@ -100,7 +102,8 @@ def insert_events(cr, backend_id, company_id, uid, now, rows):
     if not values:
         return []
     placeholders = ",".join(["%s"] * len(values))
-    cr.execute(
+    execute_racing(
+        cr,
         f"""INSERT INTO psa_event ({", ".join(EVENT_COLUMNS)}) VALUES {placeholders}
             ON CONFLICT (backend_id, event_uid) DO NOTHING
             RETURNING id, event_uid, correlation_id""",

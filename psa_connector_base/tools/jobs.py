@@ -33,6 +33,23 @@ def is_concurrency_error(error):
     return isinstance(error, OperationalError) and error.pgcode in CONCURRENCY_CODES
 
 
+def execute_racing(cr, query, params=None):
+    """Run a statement that may lose a race to another transaction, as expected.
+
+    Odoo's transactions are REPEATABLE READ: an ``INSERT … ON CONFLICT`` or a row lock
+    that meets a row committed after this transaction's snapshot fails to serialize.
+    Every caller is run again when that happens (queue_job, Odoo's ``retrying``, the
+    webhook fast intake's loop), so that failure is not an ERROR line in the log (the
+    demo check refuses any); any other failure of the statement still is.
+    """
+    try:
+        cr.execute(query, params, log_exceptions=False)
+    except Exception as err:
+        if not is_concurrency_error(err):
+            _logger.error("Statement failed: %s", err)
+        raise
+
+
 def is_lost_race(error):
     """A unique key another transaction committed after this one's snapshot was taken.
 

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from odoo.addons.psa_connector_base.tools.jobs import execute_racing
+
 
 class PsaIdempotencyRecordMixin(models.AbstractModel):
     """The proof that one remote object took effect once, keyed by its idempotency key.
@@ -43,7 +45,8 @@ class PsaIdempotencyRecordMixin(models.AbstractModel):
             "write_uid": self.env.uid,
             "write_date": now,
         }
-        self.env.cr.execute(
+        execute_racing(
+            self.env.cr,
             SQL(
                 """INSERT INTO %s (%s) VALUES %s
                    ON CONFLICT (backend_id, idempotency_key) DO NOTHING RETURNING id""",
@@ -51,9 +54,6 @@ class PsaIdempotencyRecordMixin(models.AbstractModel):
                 SQL(", ").join(SQL.identifier(name) for name in row),
                 tuple(row.values()),
             ),
-            # A key another job committed after this one's snapshot fails to serialize:
-            # queue_job runs the job again, and it skips. Expected, so not an ERROR line.
-            log_exceptions=False,
         )
         inserted = self.env.cr.fetchone()
         return self.browse(inserted[0]) if inserted else self.browse()

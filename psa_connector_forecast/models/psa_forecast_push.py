@@ -4,6 +4,7 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 
 from odoo.addons.psa_connector_base.tools.access import workflow_write
+from odoo.addons.psa_connector_base.tools.jobs import execute_racing
 
 # Rows per POST: a nightly batch of a large company is several requests, not one huge one.
 CHUNK_ROWS = 500
@@ -115,13 +116,13 @@ class PsaForecastPush(models.Model):
         queued = {(b, p): state_id for state_id, b, p in self.env.cr.fetchall()}
         follow_ups = []
         if queued:
-            self.env.cr.execute(
+            # A row a push committed after this snapshot fails to serialize: the job is
+            # run again by queue_job (see _push_job).
+            execute_racing(
+                self.env.cr,
                 """SELECT id FROM psa_forecast_push WHERE id IN %s
                    FOR NO KEY UPDATE SKIP LOCKED""",
                 [tuple(queued.values())],
-                # A row a push committed after this snapshot fails to serialize: the job is
-                # run again by queue_job (see _push_job). Expected, so not an ERROR line.
-                log_exceptions=False,
             )
             locked = {row[0] for row in self.env.cr.fetchall()}
             follow_ups = [state_id for state_id in queued.values() if state_id not in locked]
@@ -129,7 +130,8 @@ class PsaForecastPush(models.Model):
         for backend, project in pairs:
             if (backend.id, project.id) in queued:
                 continue
-            self.env.cr.execute(
+            execute_racing(
+                self.env.cr,
                 """INSERT INTO psa_forecast_push (backend_id, project_id, company_id, dirty,
                            job_pending, dirty_since, push_count, create_uid, create_date,
                            write_uid, write_date)
