@@ -9,6 +9,7 @@ from odoo.exceptions import AccessError, UserError
 
 from ..tools.access import MANAGER, USER, in_workflow, requires_group, workflow_write
 from ..tools.codec import decode_raw_body
+from ..tools.suggest import rank
 
 CATEGORIES = [
     ("missing_reference", "Missing reference"),
@@ -183,6 +184,17 @@ class PsaException(models.Model):
         compute="_compute_can_map_reference",
         help="A missing reference that a person may map to an existing Odoo record.",
     )
+    suggestion_best = fields.Char(
+        string="Best suggestion",
+        compute="_compute_suggestion_best",
+        help="For a missing reference: the Odoo record most like the object it names, "
+        "with the evidence. Never mapped on its own: review it under Map to Odoo record.",
+    )
+    suggestion_best_score = fields.Integer(
+        string="Suggestion score",
+        compute="_compute_suggestion_best",
+        help="How much the best suggestion resembles the missing object (0-100).",
+    )
 
     @api.depends("create_date")
     def _compute_age(self):
@@ -323,6 +335,87 @@ class PsaException(models.Model):
                 and exception.waiting_external_id
                 and exception._mapping_model()
             )
+
+    @api.depends("can_map_reference", "payload")
+    def _compute_suggestion_best(self):
+        for exception in self:
+            best = exception._suggest_references(limit=1) if exception.can_map_reference else []
+            exception.suggestion_best = (
+                f"{best[0]['display_name']}: {best[0]['evidence']}" if best else False
+            )
+            exception.suggestion_best_score = best[0]["score"] if best else 0
+
+    def _suggest_references(self, limit=5):
+        """Odoo records that may be the object this missing reference names, best first:
+        [{res_model, res_id, display_name, score, evidence}]. Only suggestions: mapping
+        one is a person's decision (the map wizard).
+
+        Candidates are the records the user may read, of the exception's company (or
+        shared), that are not bound to another object of the type on this backend (the
+        map refuses those).
+        """
+        self.ensure_one()
+        model = self._mapping_model() if self.waiting_external_id else None
+        if not model or not self.env[model].has_access("read"):
+            return []
+        backend = self.backend_id
+        importer = self.env["psa.importer"]._for_object_type(self.waiting_type)
+        hints = self._suggestion_hints(importer)
+        Model = self.env[model]
+        records = Model.search(importer._suggestion_domain(backend, hints))
+        bound = self.env["psa.binding"]._external_ids_of(backend, self.waiting_type, records)
+        records = records.filtered(lambda record: record.id not in bound)
+        ranked = rank(hints, importer._suggestion_values(records), limit=limit)
+        names = {record.id: record.display_name for record in Model.browse(r[0] for r in ranked)}
+        return [
+            {
+                "res_model": model,
+                "res_id": res_id,
+                "display_name": names[res_id],
+                "score": score,
+                "evidence": evidence,
+            }
+            for res_id, score, evidence in ranked
+        ]
+
+    def _suggestion_hints(self, importer):
+        """What is known of the missing object, from (first wins): the object's own last
+        event on this backend (e.g. a customer that failed validation), the referring
+        payload's embedded object (``"customer": {...}``) and ``<type>_<field>`` keys
+        (``employee_email``), and its external id. Nothing is asked from the remote
+        system: opening an exception must not depend on it, nor raise a remote error."""
+        self.ensure_one()
+        prefix = f"{self.waiting_type}_"
+        referring = (_loads(self.payload) or {}).get("data")
+        referring = referring if isinstance(referring, dict) else {}
+        known = {
+            key[len(prefix) :]: value
+            for key, value in referring.items()
+            if key.startswith(prefix) and key != f"{prefix}id"
+        }
+        embedded = referring.get(self.waiting_type)
+        if isinstance(embedded, dict):
+            known.update(embedded)
+        # sudo: reading the payload of an event of the same backend, only for hints.
+        own_event = (
+            self.env["psa.event"]
+            .sudo()
+            .search(
+                [
+                    ("backend_id", "=", self.backend_id.id),
+                    ("object_type", "=", self.waiting_type),
+                    ("external_id", "=", self.waiting_external_id),
+                ],
+                order="id desc",
+                limit=1,
+            )
+        )
+        own = (_loads(own_event.payload) or {}).get("data") if own_event else None
+        if isinstance(own, dict):
+            known.update(own)
+        known.setdefault("id", self.waiting_external_id)
+        hints = importer._suggestion_hints(self.backend_id, known, referring)
+        return {key: value for key, value in hints.items() if value}
 
     def _mapping_model(self):
         """The Odoo model a waiting reference maps to (from its importer), or None."""
@@ -621,9 +714,10 @@ class PsaException(models.Model):
             "type": "ir.actions.act_window",
             "name": _("Map to an Odoo record"),
             "res_model": "psa.exception.map.wizard",
+            # Created here, so its suggestion lines exist and their buttons can run.
+            "res_id": self.env["psa.exception.map.wizard"].create({"exception_id": self.id}).id,
             "view_mode": "form",
             "target": "new",
-            "context": {"default_exception_id": self.id},
         }
 
     @requires_group(USER)

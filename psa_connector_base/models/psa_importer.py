@@ -360,6 +360,28 @@ class PsaImporter(models.AbstractModel):
     def _write_back_refs(self, record):
         return {"id": record.id, "model": record._name}
 
+    # Suggestions for a missing reference of this type -------------------------------
+    # psa.exception ranks Odoo records that may be the object a waiting change names;
+    # each importer says what identifies its objects (attributes of tools/suggest.WEIGHTS:
+    # name, code, email, vat).
+
+    @api.model
+    def _suggestion_hints(self, backend, data, referring_data):
+        """{attribute: text} known about the missing object, plus any key the domain
+        hook reads. ``data`` is what is known of the object itself (at least its id),
+        ``referring_data`` the payload that names it."""
+        return {"name": data.get("name")}
+
+    @api.model
+    def _suggestion_domain(self, backend, hints):
+        """The records of the backend's company that may be the missing object."""
+        return [("company_id", "in", [False, backend.company_id.id])]
+
+    @api.model
+    def _suggestion_values(self, records):
+        """{record id: {attribute: text}} of the candidates, in the hints' terms."""
+        return {record.id: {"name": record.display_name} for record in records}
+
     # Helpers ---------------------------------------------------------------------
 
     def _lock(self, backend, external_id):

@@ -84,3 +84,31 @@ class PsaImporterCustomer(models.AbstractModel):
 
     def _write_back_refs(self, record):
         return {**super()._write_back_refs(record), "ref": record.ref or None}
+
+    # Suggestions for a missing customer -------------------------------------------
+
+    @api.model
+    def _suggestion_hints(self, backend, data, referring_data):
+        return {
+            "name": data.get("name"),
+            "code": data.get("ref"),
+            "email": data.get("email"),
+            "vat": data.get("vat"),
+        }
+
+    @api.model
+    def _suggestion_domain(self, backend, hints):
+        # Customers are companies or people, never a contact of one (as _match_existing).
+        return [*super()._suggestion_domain(backend, hints), ("parent_id", "=", False)]
+
+    @api.model
+    def _suggestion_values(self, records):
+        return {
+            partner.id: {
+                "name": partner.name,
+                "code": partner.ref,
+                "email": partner.email,
+                "vat": partner.vat,
+            }
+            for partner in records
+        }

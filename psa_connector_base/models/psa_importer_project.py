@@ -1,4 +1,4 @@
-from odoo import models
+from odoo import api, models
 
 
 class PsaImporterProject(models.AbstractModel):
@@ -50,4 +50,19 @@ class PsaImporterProject(models.AbstractModel):
             **super()._write_back_refs(record),
             "analytic_account_id": record.account_id.id or None,
             "analytic_account_code": record.account_id.code or None,
+        }
+
+    # Suggestions for a missing project --------------------------------------------
+
+    @api.model
+    def _suggestion_hints(self, backend, data, referring_data):
+        # A project created from the PSA carries its code (else its id) on the analytic
+        # account (_create_record): the external id itself is a code hint.
+        return {"name": data.get("name"), "code": data.get("code") or data.get("id")}
+
+    @api.model
+    def _suggestion_values(self, records):
+        return {
+            project.id: {"name": project.name, "code": project.account_id.code}
+            for project in records
         }

@@ -1,4 +1,4 @@
-from odoo import Command, models
+from odoo import Command, api, models
 
 
 class PsaImporterTask(models.AbstractModel):
@@ -34,3 +34,26 @@ class PsaImporterTask(models.AbstractModel):
             if user:
                 values["user_ids"] = [Command.set(user.ids)]
         return values
+
+    # Suggestions for a missing task -----------------------------------------------
+
+    @api.model
+    def _suggestion_hints(self, backend, data, referring_data):
+        # A task's name is only meaningful within its project: the task's own payload
+        # names it, else the referring one (a time entry names project and task).
+        return {
+            "name": data.get("name"),
+            "project_id": data.get("project_id") or referring_data.get("project_id"),
+        }
+
+    @api.model
+    def _suggestion_domain(self, backend, hints):
+        domain = super()._suggestion_domain(backend, hints)
+        project = hints.get("project_id") and self.env["psa.binding"]._find_record(
+            backend, "project", str(hints["project_id"])
+        )
+        return [*domain, ("project_id", "=", project.id)] if project else domain
+
+    @api.model
+    def _suggestion_values(self, records):
+        return {task.id: {"name": task.name} for task in records}

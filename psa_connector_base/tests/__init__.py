@@ -8,6 +8,7 @@ from . import (
     test_backend_secrets,
     test_cockpit,
     test_exception_queue,
+    test_exception_suggestions,
     test_four_eyes,
     test_importers,
     test_intake_guard,

@@ -1,6 +1,6 @@
 from markupsafe import Markup
 
-from odoo import _, api, fields, models
+from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..tools.access import USER, requires_group, workflow_write
@@ -25,6 +25,32 @@ class PsaExceptionMapWizard(models.TransientModel):
         help="The existing Odoo record that is this external object. A link (external ID "
         "binding) is created and the waiting change is retried.",
     )
+
+    suggestion_ids = fields.One2many(
+        "psa.exception.map.suggestion",
+        "wizard_id",
+        string="Suggestions",
+        help="Odoo records most like the missing object, best first, with the evidence. "
+        "None is mapped until you choose it.",
+    )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        wizards = super().create(vals_list)
+        for wizard in wizards:
+            if wizard.exception_id.can_map_reference:
+                wizard.suggestion_ids = [
+                    Command.create(
+                        {
+                            "res_id": suggestion["res_id"],
+                            "name": suggestion["display_name"],
+                            "score": suggestion["score"],
+                            "evidence": suggestion["evidence"],
+                        }
+                    )
+                    for suggestion in wizard.exception_id._suggest_references(limit=5)
+                ]
+        return wizards
 
     @api.depends("exception_id")
     def _compute_res_model(self):

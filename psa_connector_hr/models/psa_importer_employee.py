@@ -1,4 +1,4 @@
-from odoo import _, fields, models
+from odoo import _, api, fields, models
 from odoo.tools import escape_psql
 
 from odoo.addons.psa_connector_base.tools.errors import AmbiguousMatch, PayloadInvalid
@@ -168,3 +168,30 @@ class PsaImporterEmployee(models.AbstractModel):
 
     def _write_back_refs(self, record):
         return {**super()._write_back_refs(record), "work_email": record.work_email or None}
+
+    # Suggestions for a missing employee -------------------------------------------
+
+    @api.model
+    def _suggestion_hints(self, backend, data, referring_data):
+        email = data.get("work_email") or data.get("email")
+        if not email and "@" in str(data.get("id") or ""):
+            # A time entry without an employee id waits for the e-mail it names.
+            email = data["id"]
+        return {"name": data.get("name"), "email": email, "code": data.get("payroll_id")}
+
+    @api.model
+    def _suggestion_values(self, records):
+        # Codes are HR or cost data: compared only for a user who may read them.
+        code_fields = [
+            name
+            for name in ("psa_payroll_id", "identification_id", "barcode")
+            if records._fields[name].is_accessible(self.env)
+        ]
+        return {
+            employee.id: {
+                "name": employee.name,
+                "email": employee.work_email,
+                "code": next((employee[name] for name in code_fields if employee[name]), None),
+            }
+            for employee in records
+        }

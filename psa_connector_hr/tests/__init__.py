@@ -1,1 +1,6 @@
-from . import test_employee_sync, test_leave_sync, test_sensitive_data
+from . import (
+    test_employee_suggestions,
+    test_employee_sync,
+    test_leave_sync,
+    test_sensitive_data,
+)
