@@ -59,9 +59,21 @@ class TestExceptionSuggestions(PsaTransactionCase):
             ("transposed letters", {"customer_name": "Intiech"}, self.initech),
             ("missing accent", {"customer_name": "Muller Maschinenbau GmbH"}, self.mueller),
             ("e-mail case", {"customer_email": "Jane.Doe@Doe-Consulting.EXAMPLE"}, self.jane),
-            ("e-mail without dots", {"customer_email": "janedoe@doe-consulting.example"}, self.jane),
-            ("e-mail plus-addressing", {"customer_email": "jane.doe+psa@doe-consulting.example"}, self.jane),
-            ("e-mail domain alias", {"customer_email": "jane.doe@mail.doe-consulting.example"}, self.jane),
+            (
+                "e-mail without dots",
+                {"customer_email": "janedoe@doe-consulting.example"},
+                self.jane,
+            ),
+            (
+                "e-mail plus-addressing",
+                {"customer_email": "jane.doe+psa@doe-consulting.example"},
+                self.jane,
+            ),
+            (
+                "e-mail domain alias",
+                {"customer_email": "jane.doe@mail.doe-consulting.example"},
+                self.jane,
+            ),
             ("VAT without country prefix", {"customer_vat": "123456789"}, self.acme),
             ("VAT with prefix and spaces", {"customer_vat": "DE 811 907 980"}, self.mueller),
             (
@@ -103,7 +115,12 @@ class TestExceptionSuggestions(PsaTransactionCase):
         exception = self.waiting_for_customer("C-OWN")
         self.assertFalse(exception._suggest_references(), "an id alone names no one")
         # The customer's own event arrived but is not applied yet (queued, or failed).
-        self.receive("customer.created", customer_data(id="C-OWN", name="Globex Corp", vat=None, ref=None, email="Finance@Globex.example"))
+        self.receive(
+            "customer.created",
+            customer_data(
+                id="C-OWN", name="Globex Corp", vat=None, ref=None, email="Finance@Globex.example"
+            ),
+        )
         exception.invalidate_recordset()
         self.assertEqual(exception._suggest_references()[0]["res_id"], self.globex.id)
 
@@ -178,7 +195,9 @@ class TestExceptionSuggestions(PsaTransactionCase):
                 suggested = [s["res_id"] for s in exception.with_user(user)._suggest_references()]
                 self.assertEqual(suggested[0], self.acme.id)
                 self.assertNotIn(foreign.id, suggested)
-        jane_case = self.waiting_for_customer("C-JANE", customer_email="jane.doe@doe-consulting.example")
+        jane_case = self.waiting_for_customer(
+            "C-JANE", customer_email="jane.doe@doe-consulting.example"
+        )
         self.assertNotIn(self.jane.id, [s["res_id"] for s in jane_case._suggest_references()])
         # Nor can a hand-made line map a record the user may not read.
         action = exception.with_user(self.finance).action_open_map_wizard()
@@ -197,7 +216,9 @@ class TestExceptionSuggestions(PsaTransactionCase):
         self.apply("project.created", project_data())
         project = self.bound("project", "P-1")
         other = self.env["project.project"].create({"name": "Other project"})
-        right = self.env["project.task"].create({"name": "Data migration", "project_id": project.id})
+        right = self.env["project.task"].create(
+            {"name": "Data migration", "project_id": project.id}
+        )
         elsewhere = self.env["project.task"].create(
             {"name": "Data migration", "project_id": other.id}
         )

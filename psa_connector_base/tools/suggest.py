@@ -30,7 +30,7 @@ LEGAL_FORMS = {
     "societe anonyme": "sa",
     "limited liability company": "llc",
 }
-LEGAL_FORMS_RE = re.compile(r"\b(%s)\b" % "|".join(sorted(LEGAL_FORMS, key=len, reverse=True)))
+LEGAL_FORMS_RE = re.compile(r"\b(" + "|".join(sorted(LEGAL_FORMS, key=len, reverse=True)) + r")\b")
 VAT_PREFIX_RE = re.compile(r"^[A-Z]{2}(?=[0-9])")
 
 

@@ -31,8 +31,15 @@ class TestEmployeeSuggestions(HrSyncCase):
 
     def waiting_for_employee(self, external_id, **entry):
         """The exception a time entry naming an unknown employee raises (timesheet addon)."""
-        data = {"id": f"TE-{external_id}", "project_id": "P-1", "date": "2026-11-20",
-                "hours": 8, "state": "submitted", "employee_id": external_id, **entry}
+        data = {
+            "id": f"TE-{external_id}",
+            "project_id": "P-1",
+            "date": "2026-11-20",
+            "hours": 8,
+            "state": "submitted",
+            "employee_id": external_id,
+            **entry,
+        }
         return self.env["psa.exception"].create(
             {
                 "name": f"Waiting for employee {external_id}",
@@ -48,7 +55,11 @@ class TestEmployeeSuggestions(HrSyncCase):
     def test_right_employee_ranked_first(self):
         cases = [
             ("e-mail case", "E-1", {"employee_email": "Anna.Schmidt@Consultancy.EXAMPLE"}),
-            ("e-mail plus and dots", "E-2", {"employee_email": "annaschmidt+time@consultancy.example"}),
+            (
+                "e-mail plus and dots",
+                "E-2",
+                {"employee_email": "annaschmidt+time@consultancy.example"},
+            ),
             ("e-mail is the reference", "anna.schmidt@consultancy.example", {"employee_id": None}),
             ("name misspelled", "E-3", {"employee_name": "Ana Schmidt"}),
             ("payroll id", "E-4", {"employee_payroll_id": "pr 100"}),
