@@ -396,19 +396,15 @@ class PsaException(models.Model):
         embedded = referring.get(self.waiting_type)
         if isinstance(embedded, dict):
             known.update(embedded)
-        # sudo: reading the payload of an event of the same backend, only for hints.
-        own_event = (
-            self.env["psa.event"]
-            .sudo()
-            .search(
-                [
-                    ("backend_id", "=", self.backend_id.id),
-                    ("object_type", "=", self.waiting_type),
-                    ("external_id", "=", self.waiting_external_id),
-                ],
-                order="id desc",
-                limit=1,
-            )
+        # As the user: the events' record rules keep HR data from those not to see it.
+        own_event = self.env["psa.event"].search(
+            [
+                ("backend_id", "=", self.backend_id.id),
+                ("object_type", "=", self.waiting_type),
+                ("external_id", "=", self.waiting_external_id),
+            ],
+            order="id desc",
+            limit=1,
         )
         own = (_loads(own_event.payload) or {}).get("data") if own_event else None
         if isinstance(own, dict):

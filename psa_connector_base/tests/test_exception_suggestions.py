@@ -122,7 +122,8 @@ class TestExceptionSuggestions(PsaTransactionCase):
             ),
         )
         exception.invalidate_recordset()
-        self.assertEqual(exception._suggest_references()[0]["res_id"], self.globex.id)
+        suggested = exception.with_user(self.finance)._suggest_references()
+        self.assertEqual(suggested[0]["res_id"], self.globex.id)
 
     def test_one_click_maps_that_candidate_and_retries(self):
         exception = self.waiting_for_customer("C-MAP", customer_name="Acme Ltd")

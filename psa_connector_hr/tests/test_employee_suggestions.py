@@ -2,7 +2,7 @@
 
 import json
 
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 
 from .common import HrSyncCase
 
@@ -13,6 +13,8 @@ class TestEmployeeSuggestions(HrSyncCase):
     def setUpClass(cls):
         super().setUpClass()
         company = cls.backend.company_id
+        # Time entries come from the PSA; the HR backend brings employees.
+        cls.psa_backend = cls._create_backend(code="psa-test")
 
         def employee(name, email, **values):
             return cls.env["hr.employee"].create(
@@ -44,7 +46,7 @@ class TestEmployeeSuggestions(HrSyncCase):
             {
                 "name": f"Waiting for employee {external_id}",
                 "category": "missing_reference",
-                "backend_id": self.backend.id,
+                "backend_id": self.psa_backend.id,
                 "object_type": "time_entry",
                 "waiting_type": "employee",
                 "waiting_external_id": external_id,
@@ -70,3 +72,24 @@ class TestEmployeeSuggestions(HrSyncCase):
                 self.assertEqual(suggestions[0]["res_model"], "hr.employee")
                 self.assertEqual(suggestions[0]["res_id"], self.anna.id, f"{label}: {suggestions}")
                 self.assertNotIn(self.namesake.id, [s["res_id"] for s in suggestions])
+
+    def test_only_users_who_may_read_employees_get_suggestions(self):
+        exception = self.waiting_for_employee("E-5", employee_payroll_id="PR-100")
+        finance = new_test_user(
+            self.env, "suggest_hr_fin", groups="psa_connector_base.group_connector_user"
+        )
+        # No read access to employees: nothing to suggest (mapping one by hand is refused
+        # too, the map wizard checks the record is readable).
+        self.assertEqual(exception.with_user(finance)._suggest_references(), [])
+        # A cost reader reads employees and their payroll id, not the HR officers' badge
+        # and identification numbers: those are left out, not an access error.
+        cost_reader = new_test_user(
+            self.env,
+            "suggest_hr_cost",
+            groups="psa_connector_base.group_connector_user,"
+            "psa_connector_base.group_cost_reader",
+        )
+        best = exception.with_user(cost_reader)._suggest_references()[0]
+        self.assertEqual(
+            (best["res_id"], best["evidence"]), (self.anna.id, "code exact ('PR-100')")
+        )
