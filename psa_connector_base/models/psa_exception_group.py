@@ -200,9 +200,9 @@ class PsaExceptionGroup(models.Model):
             "psa_connector_base.action_psa_exception"
         )
         action["domain"] = [("group_key", "in", self.mapped("group_key"))]
-        action["context"] = {"search_default_filter_open": 1} if any(
-            group.open_count for group in self
-        ) else {}
+        action["context"] = (
+            {"search_default_filter_open": 1} if any(group.open_count for group in self) else {}
+        )
         if len(self) == 1:
             action["name"] = _("Exceptions: %s", self.reason_pattern)
         return action

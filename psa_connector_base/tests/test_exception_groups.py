@@ -119,7 +119,9 @@ class TestExceptionGroups(PsaTransactionCase):
         self.assertEqual(group.last_seen, max(exceptions.mapped("create_date")))
         self.assertEqual(group.exception_ids, exceptions)
         self.assertEqual(exceptions.group_id, group)
-        self.assertEqual(self.env["psa.exception"].search_count([("group_id", "=", group.id)]), 1000)
+        self.assertEqual(
+            self.env["psa.exception"].search_count([("group_id", "=", group.id)]), 1000
+        )
         self.assertEqual(
             group.group_key,
             group_key(self.backend.id, "invalid_payload", False, group.reason_pattern),
@@ -144,7 +146,11 @@ class TestExceptionGroups(PsaTransactionCase):
         self.assertEqual(len(groups), 3)
         self.assertEqual(
             sorted((g.category, g.object_type or "", g.exception_count) for g in groups),
-            [("invalid_payload", "", 1), ("invalid_payload", "", 2), ("invalid_payload", "customer", 2)],
+            [
+                ("invalid_payload", "", 1),
+                ("invalid_payload", "", 2),
+                ("invalid_payload", "customer", 2),
+            ],
         )
         self.assertEqual(failed.group_id, groups.filtered(lambda g: g.object_type == "customer"))
         other = self.groups(other_backend)
@@ -254,6 +260,4 @@ class TestExceptionGroups(PsaTransactionCase):
         self.assertEqual(self.exceptions().state, "open")
         # The finance user of the company opens the members.
         action = group.with_user(self.finance).action_open_exceptions()
-        self.assertEqual(
-            self.env["psa.exception"].search(action["domain"]), self.exceptions()
-        )
+        self.assertEqual(self.env["psa.exception"].search(action["domain"]), self.exceptions())

@@ -51,7 +51,12 @@ _RULES = [
     ),
     # P-2001, E-4002, TE-5001, evt_3f9a12, INV/2026/0042
     (re.compile(r"\b[A-Za-z]{1,10}(?:[-_/][A-Za-z0-9]*\d[A-Za-z0-9]*)+\b"), "<id>"),
-    (re.compile(r"\b0x[0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b"), "<hex>"),
+    (
+        re.compile(
+            r"\b0x[0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b"
+        ),
+        "<hex>",
+    ),
     (re.compile(r"\d+"), "<n>"),
     (re.compile(r"\s+"), " "),
 ]
