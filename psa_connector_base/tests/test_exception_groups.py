@@ -209,7 +209,14 @@ class TestExceptionGroups(PsaTransactionCase):
         self.assertEqual(outsider.state, "open")
         group = self.groups().filtered(lambda g: g.object_type == "customer")
         self.assertEqual((group.state, group.open_count, group.exception_count), ("ignored", 0, 3))
-        self.assertEqual(self.groups().filtered(lambda g: not g.object_type).state, "open")
+        other = self.groups().filtered(lambda g: not g.object_type)
+        self.assertEqual(other.state, "open")
+        # The same without the wizard (what the wizard does on a selection of members).
+        other.with_user(self.finance).action_ignore_group("The sender was fixed.")
+        self.assertEqual(
+            (outsider.state, outsider.ignore_reason), ("ignored", "The sender was fixed.")
+        )
+        self.assertEqual(self.groups().mapped("state"), ["ignored", "ignored"])
 
     def test_a_new_occurrence_reopens_a_resolved_group(self):
         self.post_signed(bad_body(1))
