@@ -12,11 +12,17 @@ and prints one table (also written to ``$BENCH_RUN_DIR/results.txt``):
 2. webhook accept path: signed ``POST /psa/webhook/bench``, saturated (closed loop) and
    paced (open loop at the target rate) -> p50/p95/p99 and requests/second;
 3. reconciliation of 50k/100k PSA entries in an ``odoo-bin shell`` of its own: time and
-   peak RSS growth.
+   peak RSS growth;
+4. exceptions (issue 27): signed but unreadable bodies from one sender through the real
+   webhook endpoint (each kept as an exception, all in one group), then the lists a
+   person opens: the open exception groups and the exceptions to do, and one group's
+   form, timed over the web client's JSON-RPC.
 
 Environment: BENCH_SIZES (default 10000,50000), BENCH_RECON_SIZES (50000,100000),
 BENCH_RPC_SAMPLE (1000), BENCH_WEBHOOK_REQUESTS (2000), BENCH_WEBHOOK_CONCURRENCY (16),
-BENCH_WEBHOOK_RATE (200), BENCH_PAGE_SIZE (500), BENCH_KEEP=1 keeps the database.
+BENCH_WEBHOOK_RATE (200), BENCH_EXCEPTION_BODIES (10000), BENCH_PAGE_SIZE (500),
+BENCH_PHASES (ingest,rpc,recon,webhook,exceptions; the first ingest size always runs: it
+sets the environment up), BENCH_KEEP=1 keeps the database.
 """
 
 import asyncio
@@ -37,7 +43,7 @@ import psycopg2
 from devtools import ToolError, interrupt_on_sigterm, make_log
 from devtools.odoo_process import Odoo, OdooServer
 from devtools.pg import Postgres
-from devtools.rpc import JsonRpc
+from devtools.rpc import JsonRpc, WebSession
 from psa_simulator import PsaSimulator
 from psa_simulator.seed import generate_time_entries
 
@@ -73,9 +79,12 @@ RPC_SAMPLE = int(os.environ.get("BENCH_RPC_SAMPLE", "1000"))
 WEBHOOK_REQUESTS = int(os.environ.get("BENCH_WEBHOOK_REQUESTS", "2000"))
 WEBHOOK_CONCURRENCY = int(os.environ.get("BENCH_WEBHOOK_CONCURRENCY", "16"))
 WEBHOOK_RATE = float(os.environ.get("BENCH_WEBHOOK_RATE", "200"))
+EXCEPTION_BODIES = int(os.environ.get("BENCH_EXCEPTION_BODIES", "10000"))
+# Each list is read this many times after one warm-up read; the median and max count.
+LIST_READS = 5
 PAGE_SIZE = int(os.environ.get("BENCH_PAGE_SIZE", "500"))
 KEEP = os.environ.get("BENCH_KEEP") == "1"
-PHASES = set(os.environ.get("BENCH_PHASES", "ingest,rpc,recon,webhook").split(","))
+PHASES = set(os.environ.get("BENCH_PHASES", "ingest,rpc,recon,webhook,exceptions").split(","))
 # Period of every generated entry (40 working days from 2026-11-02) and of the reconciliation.
 ENTRY_START, ENTRY_DAYS = "2026-11-02", 40
 RECON_FROM, RECON_TO = "2026-11-01", "2027-01-31"
@@ -89,6 +98,8 @@ TARGET_WEBHOOK_P99_MS = 50.0
 TARGET_WEBHOOK_RPS = 200.0
 TARGET_RECON_SECONDS = 120.0
 TARGET_RECON_GROWTH_MB = 300.0
+# Issue 27: the queue stays usable after 10,000 bad inputs.
+TARGET_LIST_SECONDS = 1.0
 # "Flat": the larger reconciliation grows the peak by at most 25 % + 8 MB more (2x the
 # entries must not mean ~2x the memory).
 FLAT_FACTOR, FLAT_SLACK_MB = 1.25, 8.0
@@ -233,7 +244,7 @@ class Bench:
         self.server = OdooServer(ODOO, ODOO_URL)
         self.simulator = None
         self.backend_id = None
-        self.results = {"ingest": {}, "webhook": {}, "recon": {}, "notes": []}
+        self.results = {"ingest": {}, "webhook": {}, "recon": {}, "exceptions": {}, "notes": []}
         self.load = [loadavg()]
         self.started = time.monotonic()
 
@@ -613,6 +624,146 @@ class Bench:
                     f"webhook {name}: answers {run['statuses']} {run['errors']}"
                 )
 
+    # 4. Exceptions
+
+    def timed_reads(self, call):
+        """One warm-up call, then LIST_READS timed ones: (median, max) seconds, last answer."""
+        answer = call()
+        seconds = []
+        for _read in range(LIST_READS):
+            started = time.perf_counter()
+            answer = call()
+            seconds.append(time.perf_counter() - started)
+        seconds.sort()
+        return seconds[len(seconds) // 2], seconds[-1], answer
+
+    def exceptions(self):
+        before = pg_query(
+            "SELECT coalesce(max(id), 0) FROM psa_exception WHERE backend_id = %s",
+            (self.backend_id,),
+        )[0][0]
+        # Cut off where a value should start: not JSON, each body different.
+        bodies = [
+            f'{{"id": "evt_bad_{number}", "type": "time_entry.created", "data": '.encode()
+            for number in range(EXCEPTION_BODIES)
+        ]
+        log(
+            f"exceptions: {EXCEPTION_BODIES} signed unreadable bodies, {WEBHOOK_CONCURRENCY} concurrent"
+        )
+        with Profiler(self.server, "exceptions-posts"):
+            posted = self.post_webhooks(bodies, WEBHOOK_CONCURRENCY)
+        log(f"exceptions posted: {posted}")
+        stored, groups = pg_query(
+            "SELECT count(*), count(DISTINCT group_key) FROM psa_exception"
+            " WHERE backend_id = %s AND id > %s",
+            (self.backend_id, before),
+        )[0]
+        total = pg_query("SELECT count(*) FROM psa_exception")[0][0]
+        session = WebSession(ODOO_URL, DB)
+        # What the list views ask for (views/psa_exception_group_views.xml and
+        # psa_exception_views.xml), with their default filters and orders.
+        group_list = self.timed_reads(
+            lambda: session.call_kw(
+                "psa.exception.group",
+                "web_search_read",
+                [("state", "=", "open")],
+                {
+                    name: {}
+                    for name in (
+                        "last_seen",
+                        "category",
+                        "reason_pattern",
+                        "object_type",
+                        "open_count",
+                        "exception_count",
+                        "state",
+                    )
+                }
+                | {"backend_id": {"fields": {"display_name": {}}}},
+                limit=80,
+                order="last_seen desc, id desc",
+                count_limit=10001,
+            )
+        )
+        group_id = next(
+            (
+                row["id"]
+                for row in group_list[2]["records"]
+                if row["category"] == "invalid_payload" and row["exception_count"] >= stored
+            ),
+            None,
+        )
+        exception_list = self.timed_reads(
+            lambda: session.call_kw(
+                "psa.exception",
+                "web_search_read",
+                [("state", "in", ["open", "retrying"])],
+                {
+                    name: {}
+                    for name in (
+                        "create_date",
+                        "category",
+                        "name",
+                        "object_type",
+                        "external_id",
+                        "age_days",
+                        "approval_state",
+                        "state",
+                    )
+                }
+                | {"backend_id": {"fields": {"display_name": {}}}},
+                limit=80,
+                order="id desc",
+                count_limit=10001,
+            )
+        )
+        group_form = None
+        if group_id:
+            group_form = self.timed_reads(
+                lambda: session.call_kw(
+                    "psa.exception.group",
+                    "web_read",
+                    [group_id],
+                    {
+                        name: {}
+                        for name in (
+                            "state",
+                            "open_count",
+                            "exception_count",
+                            "category",
+                            "reason_pattern",
+                            "explanation",
+                            "object_type",
+                            "first_seen",
+                            "last_seen",
+                            "sample_payloads",
+                        )
+                    }
+                    | {"backend_id": {"fields": {"display_name": {}}}},
+                )
+            )
+        else:
+            self.results["notes"].append(
+                f"exceptions: no open group holds the {stored} bad bodies ({groups} group keys)"
+            )
+        result = {
+            "posted": posted,
+            "stored": stored,
+            "groups": groups,
+            "total_exceptions": total,
+            "group_list": group_list[:2],
+            "group_list_length": group_list[2]["length"],
+            "exception_list": exception_list[:2],
+            "exception_list_length": exception_list[2]["length"],
+            "group_form": group_form[:2] if group_form else None,
+        }
+        log(f"exceptions: {({k: v for k, v in result.items() if k != 'posted'})}")
+        self.results["exceptions"] = result
+        if posted["statuses"] != {"400": posted["requests"]}:
+            self.results["notes"].append(
+                f"exceptions: answers {posted['statuses']} {posted['errors']}"
+            )
+
     # 3. Reconciliation
 
     def reconciliation(self, ingested):
@@ -675,6 +826,9 @@ class Bench:
             self.load.append(loadavg())
         if "webhook" in PHASES:
             self.webhooks()
+            self.load.append(loadavg())
+        if "exceptions" in PHASES:
+            self.exceptions()
             self.load.append(loadavg())
 
     def cleanup(self):
@@ -880,6 +1034,46 @@ def render(bench):
                 verdict(flat),
             )
         )
+    e = r.get("exceptions") or {}
+    if e:
+        posted = e["posted"]
+        rows.append(
+            (
+                "exceptions",
+                f"{posted['requests']:,} signed unreadable bodies, {WEBHOOK_CONCURRENCY} concurrent",
+                f"{posted['rps']:.0f} req/s  p99 {posted['p99']:.0f} ms",
+                "all 400",
+                verdict(posted["statuses"] == {"400": posted["requests"]}),
+            )
+        )
+        rows.append(
+            (
+                "",
+                "  kept as exceptions / in groups",
+                f"{e['stored']:,} / {e['groups']}",
+                f"{posted['requests']:,} / 1",
+                verdict(e["stored"] == posted["requests"] and e["groups"] == 1),
+            )
+        )
+        for label, key, length in (
+            ("open groups list (80 rows)", "group_list", "group_list_length"),
+            ("exceptions to do list (80 rows)", "exception_list", "exception_list_length"),
+            ("one group's form (sample payloads)", "group_form", None),
+        ):
+            if not e.get(key):
+                continue
+            median, worst = e[key]
+            of = f", of {e[length]:,}" if length else ""
+            rows.append(
+                (
+                    "",
+                    f"  {label}{of}: median / max of {LIST_READS}",
+                    f"{median * 1000:.0f} / {worst * 1000:.0f} ms",
+                    f"< {TARGET_LIST_SECONDS:.0f} s",
+                    verdict(worst < TARGET_LIST_SECONDS),
+                )
+            )
+        rows.append(("", "  exceptions in the database", f"{e['total_exceptions']:,}", "", ""))
     headers = ("area", "measure", "value", "target", "status")
     widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(5)]
     line = "  ".join("-" * w for w in widths)

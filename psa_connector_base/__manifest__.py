@@ -20,6 +20,7 @@
         "data/ir_cron_data.xml",
         "data/psa_four_eyes_data.xml",
         "views/psa_exception_views.xml",
+        "views/psa_exception_group_views.xml",
         "views/psa_event_views.xml",
         "views/psa_audit_log_views.xml",
         "views/psa_binding_views.xml",

@@ -98,3 +98,24 @@ class TestHrDataOverJsonRpc(SuiteHttpCase):
                 )
                 self.assertIsNone(error)
                 self.assertEqual(result[0]["hourly_cost"], COST)
+
+    def test_exception_groups_of_hr_data_for_hr_officers_only(self):
+        # A signed body the connector could not read, kept whole (the cost in it).
+        self.env["psa.exception"].sudo()._record_invalid_webhook(
+            self.backend, f'{{"hourly_cost": {COST}'.encode(), "malformed JSON"
+        )
+        self.env.flush_all()
+        domain = [("backend_id", "=", self.backend.id)]
+        fields = ["reason_pattern", "exception_count", "sample_payloads"]
+        result, error, text = self.rpc(
+            self.connector_user, "psa.exception.group", "search_read", [domain, fields]
+        )
+        self.assertIsNone(error)
+        self.assertEqual(result, [], "a plain Connector User sees no HR group")
+        self.assertNotIn(str(COST), text)
+        result, error, _text = self.rpc(
+            self.hr_connector, "psa.exception.group", "search_read", [domain, fields]
+        )
+        self.assertIsNone(error)
+        self.assertEqual([row["exception_count"] for row in result], [1])
+        self.assertIn(str(COST), result[0]["sample_payloads"])

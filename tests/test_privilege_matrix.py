@@ -450,7 +450,7 @@ class TestPrivilegeMatrix(SuiteHttpCase):
             }
         )
         # Views: any row will do (the prepared records above feed them).
-        for view in ("psa.project.financial", "psa.utilisation.report"):
+        for view in ("psa.project.financial", "psa.utilisation.report", "psa.exception.group"):
             env.flush_all()
             rec[view] = env[view].search([("company_id", "=", cls.company.id)], limit=1, order="id")
 

@@ -16,6 +16,7 @@ from . import (
     psa_binding,
     psa_event,
     psa_exception,
+    psa_exception_group,
     psa_four_eyes_rule,
     psa_importer,
     psa_importer_contact,

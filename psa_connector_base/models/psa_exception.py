@@ -6,9 +6,11 @@ from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools.sql import create_index
 
 from ..tools.access import MANAGER, USER, in_workflow, requires_group, workflow_write
 from ..tools.codec import decode_raw_body
+from ..tools.exception_reason import group_key, reason_pattern
 from ..tools.suggest import rank
 
 CATEGORIES = [
@@ -78,6 +80,8 @@ class PsaException(models.Model):
         "approval_state",
         "approved_by_id",
         "approved_date",
+        "reason_pattern",
+        "group_key",
     )
 
     name = fields.Char(string="Problem", required=True, tracking=True)
@@ -180,6 +184,35 @@ class PsaException(models.Model):
         groups="queue_job.group_queue_job_manager",
         help="The queue job that last processed the event.",
     )
+    # The cause, fixed when the exception is raised (computed at creation only: the
+    # compute has no dependencies), so that a refresh by _record() rewriting the message
+    # keeps the exception in its group. Derived, never taken from the caller (workflow
+    # fields: see _psa_workflow_fields).
+    reason_pattern = fields.Char(
+        string="Cause",
+        compute="_compute_group_key",
+        store=True,
+        precompute=True,
+        readonly=True,
+        help="The problem with ids, numbers, dates, amounts and quoted values replaced by "
+        "placeholders: the exceptions of one backend, category and object type with the "
+        "same cause form one group.",
+    )
+    group_key = fields.Char(
+        compute="_compute_group_key",
+        store=True,
+        precompute=True,
+        readonly=True,
+        help="A short hash of backend, category, object type and cause; indexed with the "
+        "id (see init()).",
+    )
+    group_id = fields.Many2one(
+        "psa.exception.group",
+        string="Group",
+        compute="_compute_group_id",
+        search="_search_group_id",
+        help="The exceptions with the same cause: retry or ignore them together.",
+    )
     can_map_reference = fields.Boolean(
         compute="_compute_can_map_reference",
         help="A missing reference that a person may map to an existing Odoo record.",
@@ -195,6 +228,53 @@ class PsaException(models.Model):
         compute="_compute_suggestion_best",
         help="How much the best suggestion resembles the missing object (0-100).",
     )
+
+    def init(self):
+        super().init()
+        # One index for the group lookups: the members of a group (group_key = ...),
+        # its first and latest members (ORDER BY id) and its id (min(id)).
+        create_index(
+            self.env.cr,
+            "psa_exception_group_key_id_index",
+            self._table,
+            ["group_key", "id"],
+        )
+
+    @api.depends()
+    def _compute_group_key(self):
+        # No dependencies on purpose: computed once, when the exception is created.
+        for exception in self:
+            pattern = reason_pattern(exception.name)
+            exception.reason_pattern = pattern
+            exception.group_key = group_key(
+                exception.backend_id.id, exception.category, exception.object_type, pattern
+            )
+
+    def _compute_group_id(self):
+        keys = tuple({key for key in self.mapped("group_key") if key})
+        groups = {}
+        if keys:
+            self.flush_model(["group_key"])
+            self.env.cr.execute(
+                "SELECT group_key, min(id) FROM psa_exception WHERE group_key IN %s"
+                " GROUP BY group_key",
+                [keys],
+            )
+            groups = dict(self.env.cr.fetchall())
+        for exception in self:
+            exception.group_id = groups.get(exception.group_key, False)
+
+    def _search_group_id(self, operator, value):
+        Group = self.env["psa.exception.group"]
+        if operator in ("=", "!=") and not value:  # with or without a group
+            return [("group_key", "=" if operator == "=" else "!=", False)]
+        ids = value if isinstance(value, list | tuple) else [value]
+        if operator in ("=", "!=", "in", "not in") and all(isinstance(i, int) for i in ids):
+            keys = Group.search([("id", "in", ids)]).mapped("group_key")
+            return [("group_key", "not in" if operator in ("!=", "not in") else "in", keys)]
+        # A text typed in the search view: the groups whose cause matches it.
+        keys = Group.search([("reason_pattern", operator, value)]).mapped("group_key")
+        return [("group_key", "in", keys)]
 
     @api.depends("create_date")
     def _compute_age(self):

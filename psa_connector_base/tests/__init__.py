@@ -7,6 +7,7 @@ from . import (
     test_audit_chain,
     test_backend_secrets,
     test_cockpit,
+    test_exception_groups,
     test_exception_queue,
     test_exception_suggestions,
     test_four_eyes,
