@@ -86,3 +86,50 @@ class TestExceptionQueueTours(PsaTestMixin, HttpCase):
             )
             self.assertTrue(exception.resolved_date)
         self.assertEqual((kept.state, kept.ignore_reason), ("open", False))
+
+    def test_finance_user_accepts_a_suggestion_and_retries_the_group(self):
+        Partner = self.env["res.partner"]
+        acme = Partner.create({"name": "ACME Limited", "is_company": True})
+        Partner.create({"name": "Acne Ltd", "is_company": True})  # a near miss, not chosen
+        events = [
+            self.apply(
+                "project.created",
+                project_data(id=ref, code=f"ACME-{ref}", customer_id="C-81", customer_name="Acme Ltd"),
+            )
+            for ref in ("P-81", "P-82")
+        ]
+        exceptions = events[0].exception_ids | events[1].exception_ids
+        self.assertEqual(len(exceptions), 2)
+        self.assertEqual(set(exceptions.mapped("category")), {"missing_reference"})
+        group = exceptions.group_id
+        self.assertEqual(len(group), 1, "one cause, one group")
+        self.assertEqual((group.exception_count, group.state), (2, "open"))
+
+        self.start_tour(
+            "/odoo/action-psa_connector_base.action_psa_exception_group",
+            "psa_exception_group_suggestion_retry",
+            login="tour_finance",
+        )
+
+        # The suggested candidate, not the near miss, is what the click mapped.
+        binding = self.env["psa.binding"].search(
+            [("backend_id", "=", self.backend.id), ("external_type", "=", "customer")]
+        )
+        self.assertEqual(
+            (binding.external_id, binding.res_model, binding.res_id),
+            ("C-81", "res.partner", acme.id),
+        )
+        # The group retry reached both of its exceptions, as the finance user.
+        for exception in exceptions:
+            retried = exception.message_ids.filtered(
+                lambda m: "Retry requested." in (m.body or "")
+                and m.author_id == self.finance.partner_id
+            )
+            self.assertEqual(len(retried), 1, exception.external_id)
+        self.run_jobs(methods=("_process_job",))
+        self.assertEqual([e.state for e in events], ["done", "done"])
+        self.assertEqual(set(exceptions.mapped("state")), {"resolved"})
+        self.assertEqual(self.bound("project", "P-81").partner_id, acme)
+        self.assertEqual(self.bound("project", "P-82").partner_id, acme)
+        group.invalidate_recordset()
+        self.assertEqual((group.open_count, group.state), (0, "resolved"))

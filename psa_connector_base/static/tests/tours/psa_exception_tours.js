@@ -2,7 +2,8 @@
 /*
  * Browser tours of the exception queue, run by tests/test_ui_tours.py:
  * a finance user resolves a missing reference by mapping it and retrying, and
- * bulk-ignores two exceptions with a reason.
+ * bulk-ignores two exceptions with a reason; opens a group of exceptions with one cause,
+ * accepts a suggested mapping and retries the group.
  */
 import {registry} from "@web/core/registry";
 
@@ -78,6 +79,71 @@ registry.category("web_tour.tours").add("psa_exception_bulk_ignore", {
         {
             content: "Ignored exceptions leave the to-do list; the other one stays",
             trigger: "body:not(:has(.modal)) .o_list_view:not(:has(.o_data_row:contains('Tour ignore'))) .o_data_row:contains('Tour keep me')",
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("psa_exception_group_suggestion_retry", {
+    steps: () => [
+        {
+            content: "Open the group of projects whose customer is unknown",
+            trigger: ".o_list_view .o_data_row:contains('Missing reference') td[name=reason_pattern]",
+            run: "click",
+        },
+        {
+            content: "The group counts both exceptions",
+            trigger: ".o_form_view button[name=action_open_exceptions] .o_stat_value:contains('2')",
+        },
+        {
+            content: "Its exceptions",
+            trigger: ".o_form_view button[name=action_open_exceptions]",
+            run: "click",
+        },
+        {
+            content: "Open the one of project P-81",
+            trigger: ".o_list_view .o_data_row:contains('P-81') td[name=name]",
+            run: "click",
+        },
+        {
+            content: "The best candidate is suggested, with its score",
+            trigger: ".o_form_view .o_psa_best_suggestion:contains('ACME Limited')",
+        },
+        {
+            content: "Review the suggestions",
+            trigger: ".o_psa_best_suggestion button[name=action_open_map_wizard]",
+            run: "click",
+        },
+        {
+            content: "The evidence is shown beside the candidate",
+            trigger: ".modal .o_psa_map_suggestions .o_data_row:contains('ACME Limited'):contains('token_sort_ratio')",
+        },
+        {
+            content: "Accept the suggested mapping",
+            trigger: ".modal .o_psa_map_suggestions .o_data_row:contains('ACME Limited') button.o_psa_map_suggestion",
+            run: "click",
+        },
+        {
+            content: "The dialog closes and the exception is being retried",
+            trigger: "body:not(:has(.modal)) .o_form_view .o_statusbar_status button.o_arrow_button_current:contains('Retrying')",
+        },
+        {
+            content: "Back to the group",
+            trigger: ".o_breadcrumb .breadcrumb-item a:contains('customer <id>')",
+            run: "click",
+        },
+        {
+            content: "Retry the whole group",
+            trigger: ".o_form_view button[name=action_retry_group]",
+            run: "click",
+        },
+        {
+            content: "Confirm",
+            trigger: ".modal-footer button.btn-primary",
+            run: "click",
+        },
+        {
+            content: "Back on the group once the retry is queued",
+            trigger: "body:not(:has(.modal)) .o_form_view button[name=action_retry_group]",
         },
     ],
 });
