@@ -43,6 +43,7 @@ class PsaAlertRule(models.Model):
     _description = "PSA Connector Alert Rule"
     _inherit = ["mail.thread", "mail.activity.mixin", "psa.workflow.guard.mixin"]
     _order = "name"
+    _check_company_auto = True
 
     # Set by the evaluation only: a raised rule cleared by hand would leave its activity
     # open and raise no new one.
@@ -84,6 +85,7 @@ class PsaAlertRule(models.Model):
     backend_id = fields.Many2one(
         "psa.backend",
         ondelete="cascade",
+        check_company=True,
         help="Only this connected system; empty for all of the company's systems (not used "
         "for the queue depth, which jobs do not record per system).",
     )
@@ -99,6 +101,9 @@ class PsaAlertRule(models.Model):
         string="Notify",
         required=True,
         default=lambda self: self.env.user,
+        domain=lambda self: [
+            ("groups_id", "in", self.env.ref("psa_connector_base.group_connector_user").ids)
+        ],
         help="Who gets the activity and the e-mail digest when the rule is raised. They "
         "must be a Connector User of the rule's company.",
     )
@@ -135,9 +140,10 @@ class PsaAlertRule(models.Model):
         self.ensure_one()
         return getattr(self, f"_measure_{self.metric}")(now)
 
-    def _scope(self, with_backend=True):
-        domain = [("company_id", "=", self.company_id.id)]
-        if with_backend and self.backend_id:
+    def _scope(self, *conditions):
+        """A domain of the rule's company (and backend, if given), with ``conditions``."""
+        domain = [("company_id", "=", self.company_id.id), *conditions]
+        if self.backend_id:
             domain.append(("backend_id", "=", self.backend_id.id))
         return domain
 
@@ -147,17 +153,16 @@ class PsaAlertRule(models.Model):
     def _measure_failed_billing(self, now):
         # From the exception queue by object type: base does not depend on billing.
         return self.env["psa.exception"].search_count(
-            self._scope()
-            + [
+            self._scope(
                 ("object_type", "=", "billing_event"),
                 ("state", "in", UNRESOLVED_EXCEPTION_STATES),
                 ("create_date", ">=", self._window_start(now)),
-            ]
+            )
         )
 
     def _measure_exception_age(self, now):
         oldest = self.env["psa.exception"].search(
-            self._scope() + [("state", "in", UNRESOLVED_EXCEPTION_STATES)],
+            self._scope(("state", "in", UNRESOLVED_EXCEPTION_STATES)),
             order="create_date asc, id asc",
             limit=1,
         )
@@ -169,7 +174,11 @@ class PsaAlertRule(models.Model):
             ("company_id", "=", self.company_id.id),
         ]
         if self.channel:
-            domain += ["|", ("channel", "=", self.channel), ("channel", "=like", f"{self.channel}.%")]
+            domain += [
+                "|",
+                ("channel", "=", self.channel),
+                ("channel", "=like", f"{self.channel}.%"),
+            ]
         # sudo: a count of queue_job's jobs, which only queue_job managers may read; the
         # domain holds this rule's own company and channel, nothing is written.
         return self.env["queue.job"].sudo().search_count(domain)
@@ -177,19 +186,19 @@ class PsaAlertRule(models.Model):
     def _measure_remote_error_rate(self, now):
         since = self._window_start(now)
         failed = self.env["psa.exception"].search_count(
-            self._scope() + [("category", "=", "remote_error"), ("create_date", ">=", since)]
+            self._scope(("category", "=", "remote_error"), ("create_date", ">=", since))
         )
         succeeded = self.env["psa.audit.log"].search_count(
-            self._scope() + [("direction", "=", "out"), ("create_date", ">=", since)]
+            self._scope(("direction", "=", "out"), ("create_date", ">=", since))
         )
         calls = failed + succeeded
         return 100.0 * failed / calls if calls else 0.0
 
     def _measure_stale_pull(self, now):
-        domain = self._scope() + [
+        domain = self._scope(
             ("backend_id.active", "=", True),
             ("backend_id.pull_enabled", "=", True),
-        ]
+        )
         if self.object_type:
             domain.append(("object_type", "=", self.object_type))
         ages = [

@@ -75,8 +75,10 @@ class PsaMetrics(models.AbstractModel):
     # Measures (read by tools/metrics.PsaConnectorCollector) ----------------------------
 
     def _metric_build_info(self):
-        module = self.env["ir.module.module"].sudo().search(
-            [("name", "=", "psa_connector_base")], limit=1
+        module = (
+            self.env["ir.module.module"]
+            .sudo()
+            .search([("name", "=", "psa_connector_base")], limit=1)
         )
         return module.latest_version or "", release.version
 
@@ -159,7 +161,9 @@ class PsaMetrics(models.AbstractModel):
                 WHERE w.last_success IS NOT NULL
                 ORDER BY b.code, w.object_type"""
         )
-        return [(code, object_type, float(age)) for code, object_type, age in self.env.cr.fetchall()]
+        return [
+            (code, object_type, float(age)) for code, object_type, age in self.env.cr.fetchall()
+        ]
 
 
 def _bound(bound):

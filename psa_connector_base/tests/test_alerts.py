@@ -49,15 +49,12 @@ class TestAlertRules(PsaTransactionCase):
             )
         )
         if age is not None:
-            self.set_create_date(exception, self.now - age)
+            self.env.cr.execute(
+                "UPDATE psa_exception SET create_date = %s WHERE id = %s",
+                (self.now - age, exception.id),
+            )
+            exception.invalidate_recordset(["create_date"])
         return exception
-
-    def set_create_date(self, records, when):
-        self.env.cr.execute(
-            f"UPDATE {records._table} SET create_date = %s WHERE id IN %s",
-            (when, tuple(records.ids)),
-        )
-        records.invalidate_recordset(["create_date"])
 
     def rule(self, **values):
         return self.Rule.with_user(self.ops).create(
@@ -75,7 +72,10 @@ class TestAlertRules(PsaTransactionCase):
 
     def digests(self, count):
         return self.env["mail.mail"].search(
-            [("subject", "=", DIGEST_SUBJECT % count), ("recipient_ids", "in", self.ops.partner_id.ids)]
+            [
+                ("subject", "=", DIGEST_SUBJECT % count),
+                ("recipient_ids", "in", self.ops.partner_id.ids),
+            ]
         )
 
     def test_alert_raised_once_in_one_digest_and_cleared(self):
@@ -165,7 +165,9 @@ class TestAlertRules(PsaTransactionCase):
         self.exception(category="remote_error")
         self.exception(category="remote_error", age=timedelta(hours=2))
         for external_id in ("C-1", "C-2", "C-3"):
-            self.env["psa.audit.log"]._log(self.backend, "out", "write_back", "customer", external_id)
+            self.env["psa.audit.log"]._log(
+                self.backend, "out", "write_back", "customer", external_id
+            )
         self.env["psa.audit.log"]._log(self.backend, "in", "create", "customer", "C-4")
         rate = self.rule(metric="remote_error_rate", threshold=20, window_minutes=60)
         self.assertEqual(rate._measure(now), 25.0)

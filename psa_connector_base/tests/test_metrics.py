@@ -156,7 +156,9 @@ class TestMetricsEndpoint(PsaTestMixin, HttpCase):
             return samples.get((name, tuple(sorted(labels.items()))))
 
         self.assertEqual(
-            value("psa_connector_open_exceptions", backend="metrics-psa", category="invalid_payload"),
+            value(
+                "psa_connector_open_exceptions", backend="metrics-psa", category="invalid_payload"
+            ),
             3,
         )
         self.assertEqual(
