@@ -1,3 +1,4 @@
+import logging
 import operator
 from collections import defaultdict
 from datetime import timedelta
@@ -29,6 +30,8 @@ UNRESOLVED_EXCEPTION_STATES = ("open", "retrying")
 # The queue_job states of a job not finished yet.
 QUEUED_JOB_STATES = ("pending", "enqueued", "started")
 ACTIVITY_TYPE = "psa_connector_base.mail_activity_type_psa_alert"
+
+_logger = logging.getLogger(__name__)
 
 
 class PsaAlertRule(models.Model):
@@ -64,7 +67,7 @@ class PsaAlertRule(models.Model):
         "all calls within the window (a failure is a remote-error exception, a successful "
         "call is an outgoing audit-log entry: the calls that leave a trace). Oldest "
         "successful pull: minutes since the last successful pull of the object type that "
-        "has gone longest without one.",
+        "has gone longest without one (since its first pull, if none succeeded yet).",
     )
     comparison = fields.Selection(
         COMPARISONS,
@@ -226,7 +229,13 @@ class PsaAlertRule(models.Model):
                 su=False,
             )
             company_rules = rules.filtered(lambda rule, c=company: rule.company_id == c)
-            raised |= company_rules.with_env(integration_env)._evaluate()
+            # One company's broken rule (e.g. a user to notify who may not read it) must
+            # not keep the other companies' alerts from being raised.
+            try:
+                with self.env.cr.savepoint():
+                    raised |= company_rules.with_env(integration_env)._evaluate()
+            except Exception:
+                _logger.exception("PSA alert rules of %s could not be evaluated", company.name)
         self.sudo().browse(raised.ids)._send_digests()
         return True
 
@@ -289,17 +298,19 @@ class PsaAlertRule(models.Model):
         for rule in self:
             by_user[rule.user_id] |= rule
         Mail = self.env["mail.mail"].sudo()
-        for user, rules in by_user.items():
+        for user, recipient_rules in by_user.items():
             if not user.partner_id.email:
                 continue
+            # In the recipient's language.
+            rules = recipient_rules.with_context(lang=user.lang)
             items = Markup("").join(
                 Markup("<li>%s</li>") % rule._describe(rule.last_value) for rule in rules
             )
             Mail.create(
                 {
-                    "subject": _("PSA Connector: %s alert(s) raised", len(rules)),
+                    "subject": rules.env._("PSA Connector: %s alert(s) raised", len(rules)),
                     "body_html": Markup("<p>%s</p><ul>%s</ul>")
-                    % (_("These alerts were raised in the last check:"), items),
+                    % (rules.env._("These alerts were raised in the last check:"), items),
                     "recipient_ids": [(4, user.partner_id.id)],
                     "email_from": (
                         rules[0].company_id.email_formatted or self.env.user.email_formatted
