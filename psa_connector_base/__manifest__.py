@@ -19,6 +19,7 @@
         "data/queue_job_data.xml",
         "data/ir_cron_data.xml",
         "data/psa_four_eyes_data.xml",
+        "data/psa_alert_data.xml",
         "views/psa_exception_views.xml",
         "views/psa_exception_group_views.xml",
         "views/psa_event_views.xml",
@@ -29,6 +30,8 @@
         "views/psa_dashboard_views.xml",
         "views/psa_menus.xml",
         "views/psa_four_eyes_rule_views.xml",
+        "views/psa_alert_rule_views.xml",
+        "views/psa_metrics_views.xml",
     ],
     "assets": {
         "web.assets_backend": [

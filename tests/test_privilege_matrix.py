@@ -353,6 +353,14 @@ class TestPrivilegeMatrix(SuiteHttpCase):
         rec["psa.ownership.rule"] = backend.ownership_rule_ids[:1]
         rec["psa.state.mapping"] = backend.state_mapping_ids[:1]
         rec["psa.sync.watermark"] = env["psa.sync.watermark"]._for(backend, "customer")
+        rec["psa.alert.rule"] = env["psa.alert.rule"].create(
+            {
+                "name": "Matrix alert",
+                "metric": "queue_depth",
+                "threshold": 100,
+                "user_id": cls.users["cm"].id,
+            }
+        )
         cls.hr_exception = Exception_.create(
             {
                 "name": "HR problem",
@@ -491,6 +499,11 @@ class TestPrivilegeMatrix(SuiteHttpCase):
             "psa.sync.watermark": {"backend_id": backend, "object_type": f"mx_{suffix}"},
             "psa.backend.setup.wizard": {"name": "Wizard", "code": f"mx-wiz-{suffix}"},
             "psa.four.eyes.rule": {"object_type": f"mx_{suffix}", "approval_required": True},
+            "psa.alert.rule": {
+                "name": f"Matrix alert {suffix}",
+                "metric": "queue_depth",
+                "threshold": 1,
+            },
             "psa.exception.ignore.wizard": {
                 "exception_ids": [Command.set(rec["psa.exception"].ids)],
                 "reason": "Duplicate",

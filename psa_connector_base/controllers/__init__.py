@@ -1,1 +1,1 @@
-from . import openapi, webhook
+from . import metrics, openapi, webhook
