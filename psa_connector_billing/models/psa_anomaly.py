@@ -155,7 +155,10 @@ class PsaAnomaly(models.Model):
         number of lines. Open flags that no longer hold are removed; acknowledged ones
         stay as they were.
         """
-        lines = lines.exists().filtered(lambda line: line.employee_id and line.project_id)
+        internal = self._internal_project_ids(backend)
+        lines = lines.exists().filtered(
+            lambda line: line.employee_id and line.project_id and line.project_id.id not in internal
+        )
         if not lines:
             return self.browse()
         AnalyticLine = self.env["account.analytic.line"]
@@ -166,8 +169,8 @@ class PsaAnomaly(models.Model):
             """SELECT l.id FROM account_analytic_line l
                  JOIN unnest(%s::int[], %s::date[]) AS p(employee_id, day)
                    ON l.employee_id = p.employee_id AND l.date = p.day
-                WHERE l.project_id IS NOT NULL""",
-            ([p[0] for p in pairs], [p[1] for p in pairs]),
+                WHERE l.project_id IS NOT NULL AND NOT l.project_id = ANY(%s)""",
+            ([p[0] for p in pairs], [p[1] for p in pairs], internal),
         )
         lines = AnalyticLine.browse([row[0] for row in self.env.cr.fetchall()]) | lines
         wanted = {}
@@ -181,6 +184,13 @@ class PsaAnomaly(models.Model):
                 wanted[values["detection_key"]] = values
         existing = self.search([("analytic_line_id", "in", lines.ids), ("kind", "in", TIME_KINDS)])
         return self._sync_flags(backend, existing, wanted)
+
+    def _internal_project_ids(self, backend):
+        """The company's internal project (time off, training): its time is never billed,
+        and the time-off lines Odoo writes there on leave and public holidays are the
+        absence itself, not work on it."""
+        project = backend.company_id.sudo().internal_project_id
+        return project.ids
 
     def _sync_flags(self, backend, existing, wanted):
         """Create the wanted flags that are missing, refresh the open ones, drop the rest."""
@@ -235,9 +245,9 @@ class PsaAnomaly(models.Model):
         self.env.cr.execute(
             """SELECT employee_id, date, SUM(unit_amount) FROM account_analytic_line
                 WHERE project_id IS NOT NULL AND employee_id = ANY(%s)
-                  AND date >= %s AND date <= %s
+                  AND NOT project_id = ANY(%s) AND date >= %s AND date <= %s
                 GROUP BY employee_id, date""",
-            (employee_ids, first, last),
+            (employee_ids, self._internal_project_ids(backend), first, last),
         )
         daily = defaultdict(dict)
         for employee_id, day, hours in self.env.cr.fetchall():

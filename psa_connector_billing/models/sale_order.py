@@ -166,6 +166,7 @@ class SaleOrder(models.Model):
                 WHERE latest.action != 'deleted'""",
             ([k[0] for k in keys], [k[1] for k in keys]),
         )
+        rows = self.env.cr.fetchall()
         today = fields.Date.context_today(self)
         found = defaultdict(lambda: [0, 0.0])
         by_key = defaultdict(list)
@@ -180,7 +181,7 @@ class SaleOrder(models.Model):
                 "invoice_date"
             )
             since[order.id] = max(d for d in dates if d) if any(dates) else None
-        for backend_id, state, project_ref, time_state, day, hours in self.env.cr.fetchall():
+        for backend_id, state, project_ref, time_state, day, hours in rows:
             if state == "ignored":
                 continue  # finance decided about it
             if state in ("done", "skipped") and time_state in approved[backend_id]:

@@ -13,7 +13,7 @@ class TestInvoiceReadiness(BillingCase):
         super().setUpClass()
         assert cls.apply("contract.created", contract_data()).state == "done"
         assert cls.apply("time_entry.created", time_entry_data()).state == "done"
-        cls.contract = cls.order("K-1")
+        cls.contract = cls.bound("contract", "K-1")
 
     def assertReadiness(self, score, *reasons):
         self.contract.invalidate_recordset()
