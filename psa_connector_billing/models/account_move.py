@@ -41,7 +41,9 @@ class AccountMove(models.Model):
         )
         result = defaultdict(lambda: Anomaly)
         for flag in flags:
-            targets = flag.analytic_line_id.timesheet_invoice_id | flag.billing_event_record_id.invoice_id
+            targets = (
+                flag.analytic_line_id.timesheet_invoice_id | flag.billing_event_record_id.invoice_id
+            )
             line = flag.billing_event_record_id.sale_line_id
             if line:
                 targets |= line.invoice_lines.move_id

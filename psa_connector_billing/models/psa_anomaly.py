@@ -270,7 +270,7 @@ class PsaAnomaly(models.Model):
             message = _(
                 "%(employee)s logged %(total).2f h on %(date)s (this line: %(hours).2f h). "
                 "Their median day over the %(weeks)s weeks before is %(median).2f h "
-                "(%(days)s days with time); the threshold is %(factor)s × %(median).2f = "
+                "(%(days)s days with time); the threshold is %(factor)s x %(median).2f = "
                 "%(threshold).2f h.",
                 employee=line.employee_id.name,
                 total=total,
@@ -370,14 +370,16 @@ class PsaAnomaly(models.Model):
             if not contract:
                 continue
             mapping = line.project_id.sale_line_employee_ids.filtered(
-                lambda m, line=line: m.employee_id == line.employee_id
+                lambda m, line=line, contract=contract: m.employee_id == line.employee_id
                 and m.sale_line_id.order_id == contract
             )[:1]
             expected = mapping.sale_line_id
             actual = line.so_line
             if expected:
                 rounding = contract.currency_id.rounding or 0.01
-                if float_compare(actual.price_unit, expected.price_unit, precision_rounding=rounding):
+                if float_compare(
+                    actual.price_unit, expected.price_unit, precision_rounding=rounding
+                ):
                     message = _(
                         "%(employee)s's time on %(date)s is priced at %(actual).2f/h "
                         "(%(line)s), but the rate card of %(contract)s gives them "

@@ -61,7 +61,7 @@ class PsaBackend(models.Model):
     )
     contract_count = fields.Integer(compute="_compute_contract_count")
     anomaly_hours_factor = fields.Float(
-        string="Flag days above normal ×",
+        string="Flag days above normal (factor)",
         default=1.5,
         help="A day's hours are flagged when they exceed the employee's normal day (the "
         "median of their own daily hours over the history window) times this factor. "

@@ -59,9 +59,7 @@ class PsaBackend(models.Model):
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "psa_connector_billing.action_psa_contract"
         )
-        not_ready = self._psa_dashboard_contracts().filtered(
-            lambda o: o.psa_readiness_score < 100
-        )
+        not_ready = self._psa_dashboard_contracts().filtered(lambda o: o.psa_readiness_score < 100)
         action["domain"] = [("id", "in", not_ready.ids)]
         return action
 

@@ -36,6 +36,8 @@ class PsaImporterTimeEntry(models.AbstractModel):
             ]
         )
         lines = self.env["account.analytic.line"].browse(bindings.mapped("res_id"))
-        return self.env["psa.anomaly"].with_company(backend.company_id)._detect_time_lines(
-            backend, lines
+        return (
+            self.env["psa.anomaly"]
+            .with_company(backend.company_id)
+            ._detect_time_lines(backend, lines)
         )

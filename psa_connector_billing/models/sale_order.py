@@ -177,9 +177,7 @@ class SaleOrder(models.Model):
         # The period still to invoice: after the last posted invoice's date.
         since = {}
         for order in self:
-            dates = order.invoice_ids.filtered(lambda m: m.state == "posted").mapped(
-                "invoice_date"
-            )
+            dates = order.invoice_ids.filtered(lambda m: m.state == "posted").mapped("invoice_date")
             since[order.id] = max(d for d in dates if d) if any(dates) else None
         for backend_id, state, project_ref, time_state, day, hours in rows:
             if state == "ignored":

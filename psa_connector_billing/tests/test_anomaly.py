@@ -44,9 +44,13 @@ class TestAnomalyFlags(BillingCase):
         self.assertFalse(self.flags())
 
     def test_a_day_far_above_the_employees_normal_is_flagged_and_a_normal_one_is_not(self):
-        self.apply("time_entry.created", time_entry_data(id="TE-BIG", date="2026-11-16", hours=12.5))
+        self.apply(
+            "time_entry.created", time_entry_data(id="TE-BIG", date="2026-11-16", hours=12.5)
+        )
         # Exactly at the threshold (same 24 days before it: 8.0 x 1.5 = 12.0): not flagged.
-        self.apply("time_entry.created", time_entry_data(id="TE-EDGE", date="2026-10-31", hours=12.0))
+        self.apply(
+            "time_entry.created", time_entry_data(id="TE-EDGE", date="2026-10-31", hours=12.0)
+        )
         self.apply("time_entry.created", time_entry_data(id="TE-OK", date="2026-11-18", hours=8.0))
         flag = self.flags("hours_per_day")
         self.assertEqual(flag.analytic_line_id, self.line("TE-BIG"))
@@ -81,7 +85,9 @@ class TestAnomalyFlags(BillingCase):
 
     def test_a_newcomer_without_enough_history_is_not_flagged(self):
         self.backend.anomaly_min_history_days = 25  # Anna has 24 days
-        self.apply("time_entry.created", time_entry_data(id="TE-BIG", date="2026-11-16", hours=14.0))
+        self.apply(
+            "time_entry.created", time_entry_data(id="TE-BIG", date="2026-11-16", hours=14.0)
+        )
         self.assertFalse(self.flags())
 
     def test_work_on_a_public_holiday_is_flagged(self):
@@ -95,8 +101,12 @@ class TestAnomalyFlags(BillingCase):
                 "date_to": datetime(2026, 12, 25, 23, 59, 59),
             }
         )
-        self.apply("time_entry.created", time_entry_data(id="TE-XMAS", date="2026-12-25", hours=4.0))
-        self.apply("time_entry.created", time_entry_data(id="TE-NEXT", date="2026-12-28", hours=4.0))
+        self.apply(
+            "time_entry.created", time_entry_data(id="TE-XMAS", date="2026-12-25", hours=4.0)
+        )
+        self.apply(
+            "time_entry.created", time_entry_data(id="TE-NEXT", date="2026-12-28", hours=4.0)
+        )
         flag = self.flags("public_holiday")
         self.assertEqual(flag.analytic_line_id, self.line("TE-XMAS"))
         self.assertIn("4.00 h on 2026-12-25", flag.message)
@@ -124,7 +134,9 @@ class TestAnomalyFlags(BillingCase):
         # On the contract: count and list.
         self.assertEqual(order.psa_anomaly_count, 1)
         self.assertEqual(order.psa_anomaly_ids, flag)
-        self.assertEqual(order.action_view_psa_anomalies()["domain"], [("sale_order_id", "=", order.id)])
+        self.assertEqual(
+            order.action_view_psa_anomalies()["domain"], [("sale_order_id", "=", order.id)]
+        )
         # On the draft invoice of that time: count and banner.
         self.backend.action_create_draft_invoices()
         invoice = order.invoice_ids
@@ -165,19 +177,27 @@ class TestAnomalyFlags(BillingCase):
         self.apply(
             "contract.created",
             contract_data(
-                id="K-3", type="retainer", rate_card=None, retainer_amount=5000.0,
+                id="K-3",
+                type="retainer",
+                rate_card=None,
+                retainer_amount=5000.0,
                 retainer_period="month",
             ),
         )
         self.apply(
             "billing_event.created",
-            billing_event_data(id="BE-R1", contract_id="K-3", kind="retainer.period", period="2026-11"),
+            billing_event_data(
+                id="BE-R1", contract_id="K-3", kind="retainer.period", period="2026-11"
+            ),
         )
         self.assertFalse(self.flags("over_remaining"))
         self.apply(
             "billing_event.created",
             billing_event_data(
-                id="BE-R2", contract_id="K-3", kind="retainer.period", period="2026-12",
+                id="BE-R2",
+                contract_id="K-3",
+                kind="retainer.period",
+                period="2026-12",
                 amount=6500.0,
             ),
         )
@@ -190,14 +210,18 @@ class TestAnomalyFlags(BillingCase):
     # Acknowledgement and access -----------------------------------------------------
 
     def big_day_flag(self):
-        self.apply("time_entry.created", time_entry_data(id="TE-BIG", date="2026-11-16", hours=14.0))
+        self.apply(
+            "time_entry.created", time_entry_data(id="TE-BIG", date="2026-11-16", hours=14.0)
+        )
         flag = self.flags("hours_per_day")
         self.assertEqual(len(flag), 1)
         return flag
 
     def test_a_connector_user_acknowledges_with_a_note_and_the_flag_stays(self):
         flag = self.big_day_flag()
-        user = new_test_user(self.env, "anomaly_fin", groups="psa_connector_base.group_connector_user")
+        user = new_test_user(
+            self.env, "anomaly_fin", groups="psa_connector_base.group_connector_user"
+        )
         wizard = (
             self.env["psa.anomaly.acknowledge.wizard"]
             .with_user(user)

@@ -26,5 +26,5 @@ class PsaAnomaly(models.Model):
         lang = self.env.lang or "en_US"
         for employee_id, day, type_name, date_from, date_to in self.env.cr.fetchall():
             name = type_name.get(lang) or type_name.get("en_US") or ""
-            result[(employee_id, day)] = f"{name} {date_from} – {date_to}"
+            result[(employee_id, day)] = f"{name} {date_from} to {date_to}"
         return result
