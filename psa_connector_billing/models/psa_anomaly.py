@@ -148,8 +148,9 @@ class PsaAnomaly(models.Model):
     # Time -------------------------------------------------------------------------------
 
     @api.model
-    def _detect_time_lines(self, backend, lines):
-        """(Re)detect the time anomalies of ``lines`` and of their employees' same days.
+    def _detect_time_lines(self, backend, lines, days=()):
+        """(Re)detect the time anomalies of ``lines`` and of their employees' same days
+        (and of the (employee id, date) ``days``, where lines were moved or removed).
 
         Batched for month-end chunks: a fixed number of grouped queries, whatever the
         number of lines. Open flags that no longer hold are removed; acknowledged ones
@@ -159,11 +160,11 @@ class PsaAnomaly(models.Model):
         lines = lines.exists().filtered(
             lambda line: line.employee_id and line.project_id and line.project_id.id not in internal
         )
-        if not lines:
+        pairs = {(line.employee_id.id, line.date) for line in lines} | set(days)
+        if not pairs:
             return self.browse()
         AnalyticLine = self.env["account.analytic.line"]
         AnalyticLine.flush_model()
-        pairs = {(line.employee_id.id, line.date) for line in lines}
         # A day's total changes with each of its lines: every line of the day is re-checked.
         self.env.cr.execute(
             """SELECT l.id FROM account_analytic_line l
@@ -173,6 +174,8 @@ class PsaAnomaly(models.Model):
             ([p[0] for p in pairs], [p[1] for p in pairs], internal),
         )
         lines = AnalyticLine.browse([row[0] for row in self.env.cr.fetchall()]) | lines
+        if not lines:
+            return self.browse()
         wanted = {}
         for detect in (
             self._detect_hours_per_day,

@@ -14,18 +14,26 @@ class PsaImporterTimeEntry(models.AbstractModel):
         The one place every time entry passes through, whichever path applied it: one
         detection per chunk, batched over its lines, before anyone invoices them.
         """
-        outcomes = super()._import_events(events)
         backend = events.backend_id
-        if len(backend) == 1:
-            try:
-                with self.env.cr.savepoint():
-                    self._detect_anomalies(backend, events)
-            except Exception:
-                # A flag is advice: failing to raise one must not undo the import.
-                _logger.exception("Anomaly detection failed for %s time entries", len(events))
+        if len(backend) != 1:
+            return super()._import_events(events)
+        # The days the chunk's lines were on before it: an update moving a line, or an
+        # un-approval removing it, changes those days' totals too.
+        before = self._bound_lines(backend, events)
+        days_before = {(line.employee_id.id, line.date) for line in before if line.employee_id}
+        outcomes = super()._import_events(events)
+        try:
+            with self.env.cr.savepoint():
+                self.env["psa.anomaly"].with_company(backend.company_id)._detect_time_lines(
+                    backend, self._bound_lines(backend, events), days=days_before
+                )
+        except Exception:
+            # A flag is advice: failing to raise one must not undo the import.
+            _logger.exception("Anomaly detection failed for %s time entries", len(events))
         return outcomes
 
-    def _detect_anomalies(self, backend, events):
+    def _bound_lines(self, backend, events):
+        """The timesheet lines the events' time entries are bound to, in one search."""
         bindings = self.env["psa.binding"].search(
             [
                 ("backend_id", "=", backend.id),
@@ -35,9 +43,4 @@ class PsaImporterTimeEntry(models.AbstractModel):
                 ("res_id", "!=", False),
             ]
         )
-        lines = self.env["account.analytic.line"].browse(bindings.mapped("res_id"))
-        return (
-            self.env["psa.anomaly"]
-            .with_company(backend.company_id)
-            ._detect_time_lines(backend, lines)
-        )
+        return self.env["account.analytic.line"].browse(bindings.mapped("res_id")).exists()

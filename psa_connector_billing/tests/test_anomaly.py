@@ -69,6 +69,18 @@ class TestAnomalyFlags(BillingCase):
         self.assertEqual(flags.analytic_line_id, self.line("TE-A") | self.line("TE-B"))
         self.assertIn("13.00 h on 2026-11-16", flags[0].message)
 
+    def test_un_approving_one_line_of_a_heavy_day_clears_the_others_flag(self):
+        self.apply("time_entry.created", time_entry_data(id="TE-A", date="2026-11-16", hours=7.0))
+        self.apply("time_entry.created", time_entry_data(id="TE-B", date="2026-11-16", hours=6.0))
+        self.assertEqual(len(self.flags("hours_per_day")), 2)
+        # TE-B is withdrawn in the PSA: its line goes, and 7.0 h is a normal day again.
+        self.apply(
+            "time_entry.updated",
+            time_entry_data(id="TE-B", date="2026-11-16", hours=6.0, state="submitted", version=2),
+        )
+        self.assertFalse(self.line("TE-B"))
+        self.assertFalse(self.flags("hours_per_day"))
+
     def test_reimport_does_not_duplicate_and_a_correction_clears_the_open_flag(self):
         data = time_entry_data(id="TE-BIG", date="2026-11-16", hours=14.0)
         self.apply("time_entry.created", data)
