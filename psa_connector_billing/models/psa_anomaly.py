@@ -119,7 +119,7 @@ class PsaAnomaly(models.Model):
     def _compute_display_name(self):
         labels = dict(self._fields["kind"]._description_selection(self.env))
         for flag in self:
-            parts = [labels.get(flag.kind, flag.kind)]
+            parts = [labels.get(flag.kind) or _("Anomaly flag")]
             if flag.employee_id:
                 parts.append(flag.employee_id.name)
             if flag.date:
@@ -129,9 +129,9 @@ class PsaAnomaly(models.Model):
     # Acknowledgement --------------------------------------------------------------------
 
     @requires_group(USER)
-    def action_acknowledge(self, note):
-        """Finance has looked at the flags: they stay, marked acknowledged, with the note."""
-        if not (note or "").strip():
+    def action_acknowledge(self, reason):
+        """Finance has looked at the flags: they stay, marked acknowledged, with the reason."""
+        if not (reason or "").strip():
             raise UserError(_("Say why the flag is acknowledged."))
         flags = self.filtered(lambda f: f.state == "open")
         with workflow_write():
@@ -140,7 +140,7 @@ class PsaAnomaly(models.Model):
                     "state": "acknowledged",
                     "acknowledged_by_id": self.env.uid,
                     "acknowledged_date": fields.Datetime.now(),
-                    "acknowledge_note": note.strip(),
+                    "acknowledge_note": reason.strip(),
                 }
             )
         return True
