@@ -29,6 +29,9 @@
         "views/psa_backend_views.xml",
         "views/purchase_order_views.xml",
         "views/psa_project_financial_views.xml",
+        "views/psa_anomaly_views.xml",
+        "views/account_move_views.xml",
+        "views/psa_dashboard_views.xml",
     ],
     "installable": True,
 }

@@ -43,6 +43,7 @@ from pathlib import Path
 from odoo import Command, fields, models
 from odoo.tests import new_test_user
 
+from odoo.addons.psa_connector_base.tools.access import workflow_write
 from odoo.addons.psa_connector_hr.tests.common import employee_data
 
 from .common import SuiteHttpCase
@@ -402,6 +403,16 @@ class TestPrivilegeMatrix(SuiteHttpCase):
         rec["psa.billing.event.record"] = env["psa.billing.event.record"]._claim(
             backend, "BE-MX", {"kind": "milestone.accepted", "amount": 100.0}
         )
+        with workflow_write():
+            rec["psa.anomaly"] = env["psa.anomaly"].create(
+                {
+                    "kind": "hours_per_day",
+                    "detection_key": "hours_per_day:matrix",
+                    "message": "14.00 h on a day; normal 8.00 h",
+                    "backend_id": backend.id,
+                    "company_id": backend.company_id.id,
+                }
+            )
         rec["psa.vendor.bill.record"] = env["psa.vendor.bill.record"]._claim(
             backend, "VB-MX", {"kind": "vendor_invoice", "amount": 50.0}
         )
@@ -520,6 +531,16 @@ class TestPrivilegeMatrix(SuiteHttpCase):
             },
             "psa.billing.event.record": {"backend_id": backend, "idempotency_key": f"BE-{suffix}"},
             "psa.vendor.bill.record": {"backend_id": backend, "idempotency_key": f"VB-{suffix}"},
+            "psa.anomaly": {
+                "kind": "rate",
+                "detection_key": f"rate:matrix:{suffix}",
+                "backend_id": backend,
+                "company_id": self.company.id,
+            },
+            "psa.anomaly.acknowledge.wizard": {
+                "anomaly_ids": [Command.set(rec["psa.anomaly"].ids)],
+                "note": "Checked with the project lead",
+            },
             "psa.allocation": {
                 "employee_id": self.employee.id,
                 "project_id": self.project.id,

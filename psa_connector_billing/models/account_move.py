@@ -1,8 +1,74 @@
-from odoo import models
+from collections import defaultdict
+
+from odoo import fields, models
+
+from odoo.addons.psa_connector_base.tools.access import USER, requires_group
 
 
 class AccountMove(models.Model):
     _inherit = "account.move"
+
+    psa_anomaly_count = fields.Integer(
+        string="Anomaly flags",
+        compute="_compute_psa_anomalies",
+        help="Open anomaly flags on the timesheet lines and billing events this invoice bills.",
+    )
+    psa_anomaly_summary = fields.Text(
+        string="Anomalies to review",
+        compute="_compute_psa_anomalies",
+        help="The open flags of what this invoice bills, one per line, with their evidence.",
+    )
+
+    def _psa_anomalies(self):
+        """{move id: open flags} of the timesheet lines and billing events it bills."""
+        moves = self.filtered(lambda m: m.id and m.move_type in ("out_invoice", "out_refund"))
+        if not moves:
+            return {}
+        # sudo: the flags of what the invoice bills are shown to whoever may read the
+        # invoice (finance), as a summary; acknowledging them needs connector rights.
+        Anomaly = self.env["psa.anomaly"].sudo()
+        sale_lines = moves.sudo().invoice_line_ids.sale_line_ids
+        flags = Anomaly.search(
+            [
+                ("state", "=", "open"),
+                "|",
+                "|",
+                ("analytic_line_id.timesheet_invoice_id", "in", moves.ids),
+                ("billing_event_record_id.invoice_id", "in", moves.ids),
+                ("billing_event_record_id.sale_line_id", "in", sale_lines.ids),
+            ],
+            order="date, id",
+        )
+        result = defaultdict(lambda: Anomaly)
+        for flag in flags:
+            targets = (
+                flag.analytic_line_id.timesheet_invoice_id | flag.billing_event_record_id.invoice_id
+            )
+            line = flag.billing_event_record_id.sale_line_id
+            if line:
+                targets |= line.invoice_lines.move_id
+            for move in targets & moves:
+                result[move.id] |= flag
+        return result
+
+    def _compute_psa_anomalies(self):
+        anomalies = self._psa_anomalies()
+        for move in self:
+            flags = anomalies.get(move.id) if move.id else None
+            move.psa_anomaly_count = len(flags) if flags else 0
+            move.psa_anomaly_summary = (
+                "\n".join(f"• {flag.message}" for flag in flags) if flags else False
+            )
+
+    @requires_group(USER)
+    def action_view_psa_anomalies(self):
+        self.ensure_one()
+        flags = self._psa_anomalies().get(self.id)
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "psa_connector_billing.action_psa_anomaly"
+        )
+        action["domain"] = [("id", "in", flags.ids if flags else [])]
+        return action
 
     def _psa_contract_orders(self):
         return self.sudo().line_ids.sale_line_ids.order_id.filtered("psa_backend_id")

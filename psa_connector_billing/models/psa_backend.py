@@ -60,6 +60,24 @@ class PsaBackend(models.Model):
         "cost, margin, commitments, WIP, backlog, and the last months).",
     )
     contract_count = fields.Integer(compute="_compute_contract_count")
+    anomaly_hours_factor = fields.Float(
+        string="Flag days above normal (factor)",
+        default=1.5,
+        help="A day's hours are flagged when they exceed the employee's normal day (the "
+        "median of their own daily hours over the history window) times this factor. "
+        "0 turns the check off.",
+    )
+    anomaly_history_weeks = fields.Integer(
+        string="History window (weeks)",
+        default=8,
+        help="How many weeks before the day make up the employee's normal day.",
+    )
+    anomaly_min_history_days = fields.Integer(
+        string="Minimum history (days)",
+        default=10,
+        help="Below this many days with time in the window, the employee has no normal "
+        "day yet (newcomers, part-timers returning) and their hours are not flagged.",
+    )
 
     def _compute_contract_count(self):
         # A count reveals nothing, and finance users without sales rights must still be

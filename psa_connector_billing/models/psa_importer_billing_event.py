@@ -51,7 +51,12 @@ class PsaImporterBillingEvent(models.AbstractModel):
 
     def _apply_claimed(self, event, key, record, target, data):
         backend, order = event.backend_id, target
+        # Measured before the effect, which reprices or adds the very line it bills.
+        ceiling = self._billing_ceiling(backend, order, data)
         line, message = self._apply_effect(backend, order, data)
+        if line and ceiling:
+            amount = data["amount"] if data.get("amount") is not None else line.price_unit
+            self.env["psa.anomaly"]._detect_billing_event(backend, record, amount, *ceiling)
         invoice = self._invoice_after(backend, order, data["kind"]) if line else None
         record.write(
             {
@@ -73,6 +78,31 @@ class PsaImporterBillingEvent(models.AbstractModel):
         if invoice:
             message += "; " + _("invoice %s", invoice.name or _("draft"))
         return "done", message
+
+    def _billing_ceiling(self, backend, order, data):
+        """(amount the event may bill without a flag, what it is), or None: no ceiling.
+
+        Scheduled kinds bill the contract's schedule: what its milestones, instalments,
+        fee and change orders total, less what was already delivered. A retainer period
+        bills at most the contract's retainer per period. A change order amends the
+        contract itself and has no ceiling.
+        """
+        kind = data["kind"]
+        if kind == "retainer.period":
+            if not order.psa_retainer_amount:
+                return None
+            return order.psa_retainer_amount, _("the retainer per period")
+        if kind not in SCHEDULED_KINDS:
+            return None
+        scheduled = order.order_line.filtered(
+            lambda line: (line.psa_line_key or "").split(":")[0]
+            in ("milestone", "fixed", "change_order")
+        )
+        remaining = sum(
+            line.price_unit * max(line.product_uom_qty - line.qty_delivered, 0.0)
+            for line in scheduled
+        )
+        return remaining, _("the contract remaining")
 
     # Effects ---------------------------------------------------------------------------
 

@@ -1,1 +1,1 @@
-from . import test_billing, test_project_financials
+from . import test_anomaly, test_billing, test_project_financials, test_readiness

@@ -1,1 +1,1 @@
-from . import psa_project_financial
+from . import psa_anomaly, psa_project_financial

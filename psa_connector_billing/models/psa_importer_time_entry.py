@@ -1,0 +1,46 @@
+import logging
+
+from odoo import models
+
+_logger = logging.getLogger(__name__)
+
+
+class PsaImporterTimeEntry(models.AbstractModel):
+    _inherit = "psa.importer.time_entry"
+
+    def _import_events(self, events):
+        """After a chunk is applied (batch and one-by-one alike), flag its anomalies.
+
+        The one place every time entry passes through, whichever path applied it: one
+        detection per chunk, batched over its lines, before anyone invoices them.
+        """
+        backend = events.backend_id
+        if len(backend) != 1:
+            return super()._import_events(events)
+        # The days the chunk's lines were on before it: an update moving a line, or an
+        # un-approval removing it, changes those days' totals too.
+        before = self._bound_lines(backend, events)
+        days_before = {(line.employee_id.id, line.date) for line in before if line.employee_id}
+        outcomes = super()._import_events(events)
+        try:
+            with self.env.cr.savepoint():
+                self.env["psa.anomaly"].with_company(backend.company_id)._detect_time_lines(
+                    backend, self._bound_lines(backend, events), days=days_before
+                )
+        except Exception:
+            # A flag is advice: failing to raise one must not undo the import.
+            _logger.exception("Anomaly detection failed for %s time entries", len(events))
+        return outcomes
+
+    def _bound_lines(self, backend, events):
+        """The timesheet lines the events' time entries are bound to, in one search."""
+        bindings = self.env["psa.binding"].search(
+            [
+                ("backend_id", "=", backend.id),
+                ("external_type", "=", self._psa_object_type),
+                ("external_id", "in", list(set(events.mapped("external_id")))),
+                ("res_model", "=", self._psa_odoo_model),
+                ("res_id", "!=", False),
+            ]
+        )
+        return self.env["account.analytic.line"].browse(bindings.mapped("res_id")).exists()

@@ -1,0 +1,1 @@
+from . import psa_anomaly_acknowledge_wizard
