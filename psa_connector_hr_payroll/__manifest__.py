@@ -8,7 +8,7 @@
     "name": "PSA Connector HR Payroll",
     "summary": "Payroll inputs: approved hours and reimbursable expenses per period, "
     "checked, approved and sent to payroll or exported as CSV/XLSX",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.0.1",
     "category": "Human Resources",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",

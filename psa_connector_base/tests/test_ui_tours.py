@@ -94,7 +94,9 @@ class TestExceptionQueueTours(PsaTestMixin, HttpCase):
         events = [
             self.apply(
                 "project.created",
-                project_data(id=ref, code=f"ACME-{ref}", customer_id="C-81", customer_name="Acme Ltd"),
+                project_data(
+                    id=ref, code=f"ACME-{ref}", customer_id="C-81", customer_name="Acme Ltd"
+                ),
             )
             for ref in ("P-81", "P-82")
         ]
