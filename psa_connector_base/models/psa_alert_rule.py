@@ -9,6 +9,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..tools.access import MANAGER, requires_group, workflow_write
+from ..tools.jobs import is_concurrency_error
 
 METRICS = [
     ("failed_billing", "Failed billing triggers"),
@@ -234,7 +235,13 @@ class PsaAlertRule(models.Model):
             try:
                 with self.env.cr.savepoint():
                     raised |= company_rules.with_env(integration_env)._evaluate()
-            except Exception:
+            except Exception as err:
+                if is_concurrency_error(err):
+                    # Another transaction changed a rule meanwhile: the next run measures it.
+                    _logger.info(
+                        "PSA alert rules of %s left to the next run: %s", company.name, err
+                    )
+                    continue
                 _logger.exception("PSA alert rules of %s could not be evaluated", company.name)
         self.sudo().browse(raised.ids)._send_digests()
         return True

@@ -2,6 +2,8 @@ import logging
 
 from odoo import models
 
+from odoo.addons.psa_connector_base.tools.jobs import is_concurrency_error
+
 _logger = logging.getLogger(__name__)
 
 
@@ -27,7 +29,11 @@ class PsaImporterTimeEntry(models.AbstractModel):
                 self.env["psa.anomaly"].with_company(backend.company_id)._detect_time_lines(
                     backend, self._bound_lines(backend, events), days=days_before
                 )
-        except Exception:
+        except Exception as err:
+            # Losing a race to another job is not a detection failure: queue_job runs the
+            # chunk again (its import is idempotent), and the flags come with it.
+            if is_concurrency_error(err):
+                raise
             # A flag is advice: failing to raise one must not undo the import.
             _logger.exception("Anomaly detection failed for %s time entries", len(events))
         return outcomes
