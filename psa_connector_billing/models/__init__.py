@@ -25,4 +25,4 @@ from . import (
 
 # isort: split
 # Last: its database view reads the columns the models above add.
-from . import psa_project_financial
+from . import psa_project_financial, psa_project_financial_consolidated

@@ -248,6 +248,8 @@ class PsaProjectFinancial(models.Model):
                 SQL(FINANCIAL_QUERY, labour_cost_join=labour_cost_join, labour_cost=labour_cost),
             )
         )
+        # Dropping this view dropped the consolidated one reading it (CASCADE).
+        self.env["psa.project.financial.consolidated"]._create_view()
 
     def _read_group_select(self, aggregate_spec, query):
         """Margin % of a group is its margin over its revenue, not an average of percentages.
