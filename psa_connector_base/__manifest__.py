@@ -25,6 +25,7 @@
         "views/psa_event_views.xml",
         "views/psa_audit_log_views.xml",
         "views/psa_binding_views.xml",
+        "views/psa_entity_mapping_views.xml",
         "views/psa_backend_views.xml",
         "views/psa_backend_setup_wizard_views.xml",
         "views/psa_dashboard_views.xml",

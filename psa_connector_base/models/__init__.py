@@ -15,6 +15,7 @@ from . import (
     psa_backend,
     psa_backend_dashboard,
     psa_binding,
+    psa_entity_mapping,
     psa_event,
     psa_exception,
     psa_exception_group,

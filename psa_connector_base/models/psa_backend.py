@@ -119,6 +119,14 @@ class PsaBackend(models.Model):
     )
     ownership_rule_ids = fields.One2many("psa.ownership.rule", "backend_id", copy=True)
     state_mapping_ids = fields.One2many("psa.state.mapping", "backend_id", copy=True)
+    entity_mapping_ids = fields.One2many(
+        "psa.entity.mapping",
+        "backend_id",
+        string="Legal entities",
+        help="The remote system's legal entities (business units) and the Odoo company "
+        "each one's records land in. A payload without legal_entity lands in the "
+        "backend's company; one naming an unmapped entity stops at the exception queue.",
+    )
     watermark_ids = fields.One2many("psa.sync.watermark", "backend_id")
     last_connection_message = fields.Char(readonly=True)
     last_connection_date = fields.Datetime(readonly=True)
@@ -496,11 +504,14 @@ class PsaBackend(models.Model):
         job of the backend runs as, whoever queues it (see ``res.company``)."""
         self.ensure_one()
         company = self.sudo().company_id
-        # Only that company: with_company() would keep the caller's other allowed
-        # companies, which the integration user may not enter.
-        return self.with_user(company._psa_integration_user()).with_context(
-            allowed_company_ids=company.ids
-        )
+        # That company first, then the companies its legal-entity mappings route to
+        # (psa.entity.mapping gives the integration user access to them): with_company()
+        # would keep the caller's other allowed companies, which the integration user
+        # may not enter.
+        companies = self.env["psa.entity.mapping"]._companies_of(self)
+        user = company._psa_integration_user()
+        allowed = company | (companies & user.sudo().company_ids)
+        return self.with_user(user).with_context(allowed_company_ids=allowed.ids)
 
     # Scheduled pull ------------------------------------------------------------------
 

@@ -29,6 +29,11 @@ class PsaImporter(models.AbstractModel):
     # Set to a psa.idempotency.record.mixin model: the record takes effect once per
     # idempotency key instead of being kept in step through a binding (_import_once).
     _psa_idempotency_model = None
+    # Entity routing (_target_company): a root record's payload names its legal entity,
+    # which psa.entity.mapping routes to a company; a dependent record takes the company
+    # of the first parent found among (object type, payload key) of _psa_company_from.
+    _psa_entity_routed = False
+    _psa_company_from = ()
 
     @api.model
     def _for_object_type(self, object_type):
@@ -71,7 +76,7 @@ class PsaImporter(models.AbstractModel):
         applied); importers override those, never this.
         """
         backend = event.backend_id
-        self = self.with_company(backend.company_id)
+        self = self.with_company(self._target_company(backend, action, data))
         action = self._action_for(backend, action, data)
         skipped = self._must_skip(event, action, data)
         if skipped:
@@ -295,6 +300,45 @@ class PsaImporter(models.AbstractModel):
 
     # Hooks -----------------------------------------------------------------------
 
+    def _target_company(self, backend, action, data):
+        """The company the record lands in (the one place routing is decided).
+
+        Root records (``_psa_entity_routed``: customers, projects, employees,
+        departments) through their ``legal_entity`` and the backend's entity mappings
+        (none: the backend's company; an unmapped one raises UnmappedEntity); dependent
+        records take their parent's company (``_psa_company_from``), the backend's while
+        the parent is not in Odoo yet (the importer then waits for it). A record already
+        bound stays in its company (fixed at creation); a removal needs no routing: it
+        acts on the bound record, wherever it is.
+        """
+        if action == "deleted" or not isinstance(data, dict):
+            return backend.company_id
+        Binding = self.env["psa.binding"]
+        external_id = data.get("id")
+        if external_id not in (None, "") and isinstance(external_id, str | int):
+            # Fixed at creation: an update applies where the record is.
+            record = Binding._find_record(backend, self._psa_object_type, str(external_id))
+            if record and "company_id" in record._fields and record.company_id:
+                return record.company_id
+        if self._psa_entity_routed:
+            return self.env["psa.entity.mapping"]._company_for(backend, data.get("legal_entity"))
+        for object_type, key in self._psa_company_from:
+            reference = data.get(key)
+            if reference in (None, "") or not isinstance(reference, str | int):
+                continue
+            record = Binding._find_record(backend, object_type, str(reference))
+            if record and "company_id" in record._fields and record.company_id:
+                return record.company_id
+        return backend.company_id
+
+    def _share_partner(self, partner):
+        """A customer of another company used here becomes shared (no company), as Odoo
+        shares a partner used by several companies; its contacts follow it."""
+        company = self.env.company
+        if partner and partner.company_id and partner.company_id != company:
+            partner.commercial_partner_id.write({"company_id": False})
+        return partner
+
     def _action_for(self, backend, action, data):
         """The action to apply: e.g. a record no longer approved is applied as deleted."""
         return action
@@ -374,8 +418,9 @@ class PsaImporter(models.AbstractModel):
 
     @api.model
     def _suggestion_domain(self, backend, hints):
-        """The records of the backend's company that may be the missing object."""
-        return [("company_id", "in", [False, backend.company_id.id])]
+        """The records of the backend's companies that may be the missing object."""
+        companies = self.env["psa.entity.mapping"]._companies_of(backend)
+        return [("company_id", "in", [False, *companies.ids])]
 
     @api.model
     def _suggestion_values(self, records):

@@ -8,6 +8,7 @@ class PsaImporterContact(models.AbstractModel):
     _psa_object_type = "contact"
     _psa_priority = 15
     _psa_odoo_model = "res.partner"
+    _psa_company_from = (("customer", "customer_id"),)
 
     def _map_values(self, backend, data):
         company = self._resolve(backend, "customer", data["customer_id"])
@@ -23,4 +24,6 @@ class PsaImporterContact(models.AbstractModel):
         return values
 
     def _create_record(self, backend, values, data):
-        return self.env["res.partner"].create({**values, "company_id": backend.company_id.id})
+        # A contact is in its customer's company (none for a shared customer).
+        parent = self.env["res.partner"].browse(values["parent_id"])
+        return self.env["res.partner"].create({**values, "company_id": parent.company_id.id})

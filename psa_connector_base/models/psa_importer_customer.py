@@ -10,6 +10,7 @@ class PsaImporterCustomer(models.AbstractModel):
     _psa_object_type = "customer"
     _psa_priority = 10
     _psa_odoo_model = "res.partner"
+    _psa_entity_routed = True
 
     SIMPLE_FIELDS = {
         "name": "name",
@@ -36,7 +37,9 @@ class PsaImporterCustomer(models.AbstractModel):
         return values
 
     def _create_record(self, backend, values, data):
-        return self.env["res.partner"].create({**values, "company_id": backend.company_id.id})
+        # In the routed company (legal_entity, else the backend's); shared once records of
+        # another company use it (psa.importer._share_partner).
+        return self.env["res.partner"].create({**values, "company_id": self.env.company.id})
 
     # Matching before creating -----------------------------------------------------
 
@@ -46,7 +49,7 @@ class PsaImporterCustomer(models.AbstractModel):
             candidates = self.env["res.partner"].search(
                 [
                     *domain,
-                    ("company_id", "in", [False, backend.company_id.id]),
+                    ("company_id", "in", [False, self.env.company.id]),
                     ("parent_id", "=", False),
                 ],
                 limit=10,

@@ -8,6 +8,7 @@ class PsaImporterProject(models.AbstractModel):
     _psa_object_type = "project"
     _psa_priority = 20
     _psa_odoo_model = "project.project"
+    _psa_entity_routed = True
 
     def _before_import(self, event, action, data):
         super()._before_import(event, action, data)
@@ -19,7 +20,7 @@ class PsaImporterProject(models.AbstractModel):
         values = {"name": data["name"]}
         if "customer_id" in data:
             values["partner_id"] = (
-                self._resolve(backend, "customer", data["customer_id"]).id
+                self._share_partner(self._resolve(backend, "customer", data["customer_id"])).id
                 if data["customer_id"]
                 else False
             )
@@ -37,9 +38,7 @@ class PsaImporterProject(models.AbstractModel):
         return values
 
     def _create_record(self, backend, values, data):
-        project = self.env["project.project"].create(
-            {**values, "company_id": backend.company_id.id}
-        )
+        project = self.env["project.project"].create({**values, "company_id": self.env.company.id})
         if not project.account_id:
             project._create_analytic_account()
         project.account_id.code = data.get("code") or data["id"]

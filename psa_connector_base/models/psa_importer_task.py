@@ -8,6 +8,7 @@ class PsaImporterTask(models.AbstractModel):
     _psa_object_type = "task"
     _psa_priority = 30
     _psa_odoo_model = "project.task"
+    _psa_company_from = (("project", "project_id"),)
 
     def _map_values(self, backend, data):
         project = self._resolve(backend, "project", data["project_id"])

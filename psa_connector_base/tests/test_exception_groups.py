@@ -43,6 +43,13 @@ REASON_CASES = [
     ),
     ("Remote error 503 after 3 attempts", "Remote error <n> after <n> attempts"),
     ("HTTP 429   Too Many\nRequests", "HTTP <n> Too Many Requests"),
+    (
+        # An unmapped legal entity keeps its code (one group per entity), whatever the
+        # backend and the guidance that follow.
+        "Legal entity 'UK01' is not mapped to an Odoo company on backend PSA 7. Map it "
+        "under Connector > Configuration > Legal entities, then retry.",
+        "Legal entity 'UK01' is not mapped to an Odoo company",
+    ),
     ("", ""),
     (None, ""),
 ]

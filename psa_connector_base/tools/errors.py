@@ -64,3 +64,8 @@ class RemoteServiceError(SyncError):
         self.status = status
         self.retryable = retryable
         self.retry_after = retry_after
+
+
+class UnmappedEntity(PayloadInvalid):
+    """The payload names a legal entity (business unit) no mapping of the backend routes
+    to an Odoo company: nothing is created; map it and retry."""

@@ -62,10 +62,22 @@ _RULES = [
 ]
 
 
+# An unmapped legal entity (tools/errors.UnmappedEntity, psa.entity.mapping._company_for):
+# one cause per entity, whatever the backend's name or the record, so that mapping the
+# entity and retrying its group retries exactly the records it held back.
+_UNMAPPED_ENTITY = re.compile(r"^Legal entity '([^'\n]{1,64})' is not mapped to an Odoo company")
+
+
 def reason_pattern(text):
     """``text`` with numbers, ids, uuids, hex, quoted strings, e-mail addresses, dates,
     times and amounts replaced by placeholders (``<n>``, ``<id>``, ``<uuid>``, ``<hex>``,
-    ``<text>``, ``<email>``, ``<date>``, ``<time>``, ``<amount>``)."""
+    ``<text>``, ``<email>``, ``<date>``, ``<time>``, ``<amount>``).
+
+    An unmapped legal entity keeps its code: ``Legal entity 'UK01' is not mapped to an
+    Odoo company``, one group per entity."""
+    match = _UNMAPPED_ENTITY.match(text or "")
+    if match:
+        return match.group(0)
     pattern = text or ""
     for regex, placeholder in _RULES:
         pattern = regex.sub(placeholder, pattern)

@@ -207,7 +207,8 @@ class PsaAnomaly(models.Model):
                 if flag and flag.state == "open" and flag.message != values["message"]:
                     flag.message = values["message"]
             to_create = [
-                {**values, "backend_id": backend.id, "company_id": backend.company_id.id}
+                # A flag is in its line's company (entity routing), else the backend's.
+                {"company_id": backend.company_id.id, **values, "backend_id": backend.id}
                 for key, values in wanted.items()
                 if key not in by_key
             ]
@@ -219,6 +220,7 @@ class PsaAnomaly(models.Model):
             "detection_key": f"{kind}:account.analytic.line:{line.id}",
             "message": message,
             "analytic_line_id": line.id,
+            "company_id": line.company_id.id,
             "employee_id": line.employee_id.id,
             "date": line.date,
             "project_id": line.project_id.id,

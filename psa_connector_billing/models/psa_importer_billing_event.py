@@ -19,6 +19,7 @@ class PsaImporterBillingEvent(models.AbstractModel):
     _description = "PSA Connector Importer: Billing Events"
     _psa_object_type = "billing_event"
     _psa_odoo_model = "sale.order.line"
+    _psa_company_from = (("contract", "contract_id"),)
     _psa_priority = 45
     _psa_write_back = False
     _psa_idempotency_model = "psa.billing.event.record"

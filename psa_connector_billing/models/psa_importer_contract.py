@@ -62,6 +62,8 @@ class PsaImporterContract(models.AbstractModel):
     # After projects (20) and tasks (30); before time entries (40), so new time is
     # priced on arrival (time already there is re-priced in _link_project).
     _psa_priority = 35
+    # In the project's company (entity routing): its currency, journals and sequences.
+    _psa_company_from = (("project", "project_id"),)
 
     def _map_values(self, backend, data):
         project = self._resolve(backend, "project", data["project_id"])
@@ -69,6 +71,7 @@ class PsaImporterContract(models.AbstractModel):
             partner = self._resolve(backend, "customer", data["customer_id"])
         else:
             partner = project.partner_id
+        self._share_partner(partner)
         if not partner:
             raise PayloadInvalid(
                 _("Contract %s names no customer and its project has none.", data["id"])
@@ -90,7 +93,7 @@ class PsaImporterContract(models.AbstractModel):
         order = self.env["sale.order"].create(
             {
                 **values,
-                "company_id": backend.company_id.id,
+                "company_id": self.env.company.id,
                 "psa_backend_id": backend.id,
                 "psa_contract_ref": str(data["id"]),
                 "order_line": [Command.create(self._line_values(item, project)) for item in plan],
@@ -342,7 +345,8 @@ class PsaImporterContract(models.AbstractModel):
 
     def _pricelist(self, backend, currency_code):
         """A pricelist in the contract's currency, created on first use."""
-        company = backend.company_id
+        # The company the contract was routed to (its project's, _target_company).
+        company = self.env.company
         currency = self._currency_for(currency_code, company)
         Pricelist = self.env["product.pricelist"].sudo()
         pricelist = Pricelist.search(

@@ -26,6 +26,7 @@ class PsaImporterExpense(models.AbstractModel):
     _psa_odoo_model = "hr.expense"
     _psa_priority = 50
     _psa_write_back = False
+    _psa_company_from = (("project", "project_id"),)
 
     def _action_for(self, backend, action, data):
         if action != "deleted" and (
@@ -48,7 +49,7 @@ class PsaImporterExpense(models.AbstractModel):
             limit=1,
         )
         policy = order.psa_expense_policy or "no"
-        currency = self._currency_for(data.get("currency"), backend.company_id)
+        currency = self._currency_for(data.get("currency"), self.env.company)
         values = {
             "name": data.get("description") or data.get("category") or _("Expense"),
             "employee_id": employee.id,
@@ -65,7 +66,7 @@ class PsaImporterExpense(models.AbstractModel):
         return values
 
     def _create_record(self, backend, values, data):
-        expense = self.env["hr.expense"].create({**values, "company_id": backend.company_id.id})
+        expense = self.env["hr.expense"].create({**values, "company_id": self.env.company.id})
         # Approved in the PSA is approved here: the report skips Odoo's approval round.
         sheet = expense._create_sheets_from_expense()
         sheet.action_submit_sheet()

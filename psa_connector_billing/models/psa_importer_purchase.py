@@ -29,13 +29,14 @@ class PsaImporterPurchase(models.AbstractModel):
     _description = "PSA Connector Importer: Purchases"
     _psa_object_type = "purchase"
     _psa_odoo_model = "purchase.order"
+    _psa_company_from = (("project", "project_id"),)
     # After projects (20) and contracts (35); before vendor bills (60).
     _psa_priority = 55
 
     def _map_values(self, backend, data):
         project = self._resolve(backend, "project", data["project_id"])
         vendor = self._vendor(backend, data)
-        currency = self._currency_for(data.get("currency"), backend.company_id)
+        currency = self._currency_for(data.get("currency"), self.env.company)
         return {
             "partner_id": vendor.id,
             "currency_id": currency.id,
@@ -51,7 +52,7 @@ class PsaImporterPurchase(models.AbstractModel):
         order = self.env["purchase.order"].create(
             {
                 **values,
-                "company_id": backend.company_id.id,
+                "company_id": self.env.company.id,
                 "psa_backend_id": backend.id,
                 "psa_purchase_ref": str(data["id"]),
                 "date_order": order_date,
@@ -206,7 +207,7 @@ class PsaImporterPurchase(models.AbstractModel):
         if partner:
             return partner
         Partner = self.env["res.partner"].with_context(active_test=False)
-        company_domain = [("company_id", "in", [False, backend.company_id.id])]
+        company_domain = [("company_id", "in", [False, self.env.company.id])]
         partner = Partner.browse()
         if data.get("vendor_vat"):
             partner = Partner.search(
@@ -231,7 +232,7 @@ class PsaImporterPurchase(models.AbstractModel):
                     "email": data.get("vendor_email") or False,
                     "vat": data.get("vendor_vat") or False,
                     "supplier_rank": 1,
-                    "company_id": backend.company_id.id,
+                    "company_id": self.env.company.id,
                 }
             )
         Binding.create(

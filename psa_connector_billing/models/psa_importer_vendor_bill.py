@@ -19,6 +19,7 @@ class PsaImporterVendorBill(models.AbstractModel):
     _description = "PSA Connector Importer: Vendor Bills"
     _psa_object_type = "vendor_bill"
     _psa_odoo_model = "account.move"
+    _psa_company_from = (("purchase", "purchase_id"),)
     _psa_priority = 60
     _psa_write_back = False
     _psa_idempotency_model = "psa.vendor.bill.record"

@@ -20,6 +20,18 @@ class PsaImporterAllocation(models.AbstractModel):
     # The forecasting tool has no use for Odoo's allocation ids.
     _psa_write_back = False
 
+    def _target_company(self, backend, action, data):
+        """The project's company (bound on any backend of the company, as
+        _resolve_project finds it); the backend's while it is missing."""
+        if action != "deleted" and isinstance(data, dict) and data.get("project_id"):
+            try:
+                project = self._resolve_project(backend, data["project_id"])
+            except MissingReference:
+                project = None
+            if project and project.company_id:
+                return project.company_id
+        return super()._target_company(backend, action, data)
+
     def _map_values(self, backend, data):
         if data["end_date"] < data["start_date"]:
             raise PayloadInvalid(_("The allocation ends (end_date) before it starts (start_date)."))
@@ -28,7 +40,7 @@ class PsaImporterAllocation(models.AbstractModel):
         return {
             "employee_id": employee.id,
             "project_id": project.id,
-            "company_id": backend.company_id.id,
+            "company_id": self.env.company.id,
             "date_from": data["start_date"],
             "date_to": data["end_date"],
             "hours_per_day": data["hours_per_day"],

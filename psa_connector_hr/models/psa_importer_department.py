@@ -13,6 +13,7 @@ class PsaImporterDepartment(models.AbstractModel):
     _psa_priority = 12
     # The HR system has no use for Odoo's department ids.
     _psa_write_back = False
+    _psa_entity_routed = True
 
     def _map_values(self, backend, data):
         values = {"name": data["name"]}
@@ -28,14 +29,14 @@ class PsaImporterDepartment(models.AbstractModel):
         return values
 
     def _create_record(self, backend, values, data):
-        return self.env["hr.department"].create({**values, "company_id": backend.company_id.id})
+        return self.env["hr.department"].create({**values, "company_id": self.env.company.id})
 
     def _match_existing(self, backend, values, data):
         """A department created by hand with the same name is taken over, if only one."""
         candidates = self.env["hr.department"].search(
             [
                 ("name", "=", values["name"]),
-                ("company_id", "in", [False, backend.company_id.id]),
+                ("company_id", "in", [False, self.env.company.id]),
             ]
         )
         bound = self.env["psa.binding"]._external_ids_of(backend, "department", candidates)

@@ -13,6 +13,8 @@ class PsaImporterEmployee(models.AbstractModel):
     _psa_odoo_model = "hr.employee"
     # After departments, before leave and anything else pointing to people.
     _psa_priority = 15
+    # legal_entity routes the employee (psa.entity.mapping); ``company`` is informational.
+    _psa_entity_routed = True
 
     def _map_values(self, backend, data):
         values = {"name": data["name"]}
@@ -40,14 +42,14 @@ class PsaImporterEmployee(models.AbstractModel):
         name = data.get("department")
         if not name:
             return Department
-        company = backend.company_id
+        company = self.env.company
         department = Department.search(
             [("name", "=", name), ("company_id", "in", [False, company.id])], limit=1
         )
         return department or Department.create({"name": name, "company_id": company.id})
 
     def _cost_currency(self, backend, data):
-        company_currency = backend.company_id.currency_id
+        company_currency = self.env.company.currency_id
         code = data.get("currency")
         if code and code.upper() != company_currency.name:
             # hourly_cost is read in company currency by timesheets and margins;
@@ -59,14 +61,14 @@ class PsaImporterEmployee(models.AbstractModel):
                     "%(company_currency)s.",
                     name=data.get("name"),
                     currency=code,
-                    company=backend.company_id.name,
+                    company=self.env.company.name,
                     company_currency=company_currency.name,
                 )
             )
         return company_currency
 
     def _create_record(self, backend, values, data):
-        return self.env["hr.employee"].create({**values, "company_id": backend.company_id.id})
+        return self.env["hr.employee"].create({**values, "company_id": self.env.company.id})
 
     def _match_existing(self, backend, values, data):
         """Never create a second employee for a work e-mail Odoo already has.
@@ -84,7 +86,7 @@ class PsaImporterEmployee(models.AbstractModel):
             .search(
                 [
                     ("work_email", "=ilike", escape_psql(email)),
-                    ("company_id", "in", [False, company.id]),
+                    ("company_id", "in", [False, self.env.company.id]),
                 ]
             )
         )

@@ -17,6 +17,8 @@ class PsaImporterLeave(models.AbstractModel):
     _description = "PSA Connector Importer: Leave"
     _psa_object_type = "leave"
     _psa_odoo_model = "hr.leave"
+    # In the employee's company (entity routing, psa.importer._target_company).
+    _psa_company_from = (("employee", "employee_id"),)
     # After the employees the leave belongs to.
     _psa_priority = 40
     _psa_write_back = False
@@ -69,7 +71,7 @@ class PsaImporterLeave(models.AbstractModel):
             raise PayloadInvalid(_("The leave ends (date_to) before it starts (date_from)."))
         employee = self._resolve(backend, "employee", data["employee_id"])
         leave_type = self.env["hr.leave.type"]._psa_for(
-            backend.company_id, data.get("leave_type") or "other"
+            self.env.company, data.get("leave_type") or "other"
         )
         return {
             "employee_id": employee.id,
