@@ -57,6 +57,12 @@ def _build_parser():
         help="seed N extra approved time entries over the seeded projects, tasks and employees",
     )
     serve.add_argument(
+        "--legal-entities",
+        action="store_true",
+        help="seed the firm's UK legal entity too (records naming legal_entity 'UK', which "
+        "the demo backend maps to its UK company)",
+    )
+    serve.add_argument(
         "--announce",
         action="store_true",
         help="send a created-webhook for every record after start",
@@ -89,6 +95,7 @@ def _serve(args):
         webhook_url=args.webhook_url,
         webhook_secret=args.webhook_secret,
         seed=not args.no_seed,
+        legal_entities=args.legal_entities,
     )
     if args.time_entries < 0 or (args.time_entries and args.no_seed):
         print("--time-entries needs a non-negative N and the seed", file=sys.stderr)

@@ -533,6 +533,114 @@ _VENDOR_BILLS = [
 ]
 
 
+# The firm's second legal entity (``serve --legal-entities``, what `make run` starts): a
+# UK company beside the German one. Its records name their entity in ``legal_entity``,
+# which the Odoo backend maps to its UK company (scripts/setup_demo_backend.py); the
+# task, contract and time follow their project there. Staff of the German entity work on
+# it (seconded); off by default, so that a backend without the mapping sees no entity.
+UK_ENTITY = "UK"
+
+_UK_RECORDS = {
+    "customers": [
+        {
+            "id": "C-1004",
+            "name": "Thames Freight plc",
+            "is_company": True,
+            "vat": "GB293847561",
+            "ref": "TF-004",
+            "email": "accounts@thames-freight.example",
+            "phone": "+44 20 7946 0555",
+            "website": "https://thames-freight.example",
+            "street": "1 Canada Square",
+            "city": "London",
+            "zip": "E14 5AB",
+            "country_code": "GB",
+            "payment_terms": "30 days",
+            "legal_entity": UK_ENTITY,
+        }
+    ],
+    "projects": [
+        {
+            "id": "P-2004",
+            "code": "TF-OPS-26",
+            "name": "Thames Freight Operations Review",
+            "customer_id": "C-1004",
+            "state": "active",
+            "billing_type": "time_and_materials",
+            "currency": "GBP",
+            "budget_hours": 120.0,
+            "date_start": "2026-11-02",
+            "date_end": "2027-01-29",
+            "description": "Warehouse and fleet operations review for the UK entity.",
+            "manager_email": "james.carter@consultancy.example",
+            "legal_entity": UK_ENTITY,
+        }
+    ],
+    "tasks": [
+        {
+            "id": "T-3011",
+            "project_id": "P-2004",
+            "name": "Operations assessment",
+            "state": "in_progress",
+            "description": "Operations assessment for P-2004.",
+            "planned_hours": 60.0,
+            "assignee_email": "james.carter@consultancy.example",
+        }
+    ],
+    "contracts": [
+        {
+            "id": "K-6504",
+            "project_id": "P-2004",
+            "customer_id": "C-1004",
+            "name": "Thames Freight Operations Review - T&M",
+            "type": "time_and_materials",
+            "currency": "GBP",
+            "date_start": "2026-11-02",
+            "date_end": "2027-01-29",
+            "rate_card": [
+                {"role": "Consultant", "hourly_rate": 140.0, "default": True},
+                {
+                    "employee_id": "E-4002",
+                    "employee_email": "james.carter@consultancy.example",
+                    "hourly_rate": 165.0,
+                },
+            ],
+            "expense_policy": "no",
+            "state": "active",
+        }
+    ],
+}
+
+# (task, employee, date, hours, description, state) on the UK project, TE-5501 on.
+_UK_TIME_ENTRIES = [
+    ("T-3011", "E-4002", "2026-11-10", 6.0, "Depot site visit", "approved"),
+    ("T-3011", "E-4003", "2026-11-11", 4.0, "Fleet data analysis", "approved"),
+    ("T-3011", "E-4002", "2026-11-18", 3.5, "Findings workshop", "submitted"),
+]
+
+
+def _uk_records():
+    employees = {employee["id"]: employee for employee in _EMPLOYEES}
+    records = {collection: list(items) for collection, items in _UK_RECORDS.items()}
+    records["time_entries"] = [
+        _time_entry(
+            f"TE-{5501 + index}",
+            "P-2004",
+            task_id,
+            employees[employee_id],
+            day,
+            hours,
+            description,
+            True,
+            state,
+        )
+        for index, (task_id, employee_id, day, hours, description, state) in enumerate(
+            _UK_TIME_ENTRIES
+        )
+    ]
+    return records
+
+
 def _tasks():
     return [
         {
@@ -683,8 +791,10 @@ def format_timestamp(moment):
     return moment.astimezone(UTC).strftime(pattern)
 
 
-def build_seed():
-    """Return fresh seed records per collection, stamped one second apart from SEED_EPOCH."""
+def build_seed(legal_entities=False):
+    """Return fresh seed records per collection, stamped one second apart from SEED_EPOCH.
+
+    ``legal_entities``: the firm's UK entity too (records naming ``legal_entity``)."""
     data = {
         "customers": _CUSTOMERS,
         "contacts": _CONTACTS,
@@ -704,8 +814,13 @@ def build_seed():
     }
     seeded = {}
     offset = 0
-    for collection, records in data.items():
-        seeded[collection] = []
+    batches = [data.items()]
+    if legal_entities:
+        # Stamped after everything else: the stamps of the single-entity seed stay as they
+        # were.
+        batches.append(_uk_records().items())
+    for collection, records in (item for batch in batches for item in batch):
+        seeded.setdefault(collection, [])
         for record in records:
             stamp = format_timestamp(SEED_EPOCH + timedelta(seconds=offset))
             offset += 1

@@ -206,6 +206,7 @@ class PsaSimulator:
         webhook_secret=None,
         seed=True,
         webhook_retries=5,
+        legal_entities=False,
     ):
         self.host = host
         self.port = port
@@ -213,6 +214,8 @@ class PsaSimulator:
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret
         self.seed = seed
+        # The firm's UK entity in the seed too (seed.build_seed).
+        self.legal_entities = legal_entities
         self.webhook_retries = webhook_retries
         self._lock = threading.Lock()
         self._deliveries_changed = threading.Condition()
@@ -271,7 +274,7 @@ class PsaSimulator:
     # -- store -------------------------------------------------------------------------------
 
     def _load_seed(self):
-        seeded = build_seed() if self.seed else {}
+        seeded = build_seed(legal_entities=self.legal_entities) if self.seed else {}
         self._store = {
             collection: {record["id"]: record for record in seeded.get(collection, [])}
             for collection in COLLECTIONS

@@ -104,7 +104,7 @@ PSA_DEMO_URL="http://127.0.0.1:$SIM_PORT" PSA_DEMO_TOKEN=$SIM_TOKEN PSA_DEMO_SEC
   --logfile= --log-level=warn <"$ROOT/scripts/setup_demo_backend.py"
 
 say "Starting the demo PSA on http://127.0.0.1:$SIM_PORT (log: $RUN_DIR/simulator.log)"
-(cd "$ROOT" && exec "$VENV/bin/python" -m psa_simulator serve --port "$SIM_PORT" --token "$SIM_TOKEN" \
+(cd "$ROOT" && exec "$VENV/bin/python" -m psa_simulator serve --port "$SIM_PORT" --token "$SIM_TOKEN" --legal-entities \
   --webhook-url "http://127.0.0.1:$HTTP_PORT/psa/webhook/demo" --webhook-secret "$SECRET") \
   >"$RUN_DIR/simulator.log" 2>&1 &
 SIM_PID=$!

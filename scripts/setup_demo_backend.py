@@ -42,6 +42,48 @@ for code, values in demo_backends.items():
         backend = Backend.create({**connection, **values, "code": code})
     backend.action_pull_now()
     print(f"backend '{code}' ({values['kind']}) -> {backend.base_url}; first pull queued")
+# The firm's second legal entity: a UK company (GBP, its own chart of accounts, journals
+# and sequences). The demo PSA sends legal_entity "UK" on its records (serve
+# --legal-entities); the mapping routes them there, and gives the PSA backend's
+# integration user access to it.
+Company = env["res.company"]
+uk = Company.search([("name", "=", "Demo Consultancy UK Ltd")], limit=1)
+if not uk:
+    pound = env.ref("base.GBP")
+    pound.active = True
+    uk = Company.create(
+        {
+            "name": "Demo Consultancy UK Ltd",
+            "currency_id": pound.id,
+            "country_id": env.ref("base.uk").id,
+        }
+    )
+    env["account.chart.template"].try_loading("generic_coa", uk, install_demo=False)
+    # Rates for the consolidated financials, as each company keeps them (per unit of
+    # its own currency): EUR 1 = GBP 0.86 for the German company, GBP 1 = EUR 1.16 for
+    # the UK one.
+    for rate_company, currency, rate in ((company, pound, 0.86), (uk, env.ref("base.EUR"), 1.16)):
+        env["res.currency.rate"].create(
+            {
+                "name": "2026-10-01",
+                "currency_id": currency.id,
+                "rate": rate,
+                "company_id": rate_company.id,
+            }
+        )
+env.ref("base.user_admin").write({"company_ids": [(4, uk.id)]})
+demo = Backend.search([("code", "=", "demo")])
+Mapping = env["psa.entity.mapping"].with_context(active_test=False)
+if not Mapping.search([("backend_id", "=", demo.id), ("code", "=", "UK")]):
+    Mapping.create(
+        {
+            "backend_id": demo.id,
+            "code": "UK",
+            "name": "Consultancy UK",
+            "target_company_id": uk.id,
+        }
+    )
+print(f"legal entity 'UK' of '{demo.code}' -> {uk.name} ({uk.currency_id.name})")
 # Capacity for the seeded weeks (late October to December 2026), once the HR pull has
 # brought the employees: the utilisation report then has capacity, forecast and actuals.
 env["psa.capacity.day"].with_delay(
