@@ -546,7 +546,7 @@ _UK_RECORDS = {
             "id": "C-1004",
             "name": "Thames Freight plc",
             "is_company": True,
-            "vat": "GB293847561",
+            "vat": "GB293847510",
             "ref": "TF-004",
             "email": "accounts@thames-freight.example",
             "phone": "+44 20 7946 0555",

@@ -98,6 +98,13 @@ class TestEntityRouting(BillingCase):
         self.assertEqual(order.currency_id.name, "GBP")
         self.assertEqual(line.company_id, self.uk)
         self.assertEqual(line.employee_id, self.oliver)
+        # Seconded: Anna (home company) books time on the UK project; it is UK time.
+        event = self.apply(
+            "time_entry.approved", time_entry_data(id="TE-UK2", project_id="P-UK", task_id="T-UK")
+        )
+        self.assertEqual(event.state, "done", event.result)
+        seconded = self.bound("time_entry", "TE-UK2")
+        self.assertEqual((seconded.company_id, seconded.employee_id), (self.uk, self.anna))
         # Without a legal entity, the backend's company (the fixture's P-1).
         self.assertEqual(self.project.company_id, self.home)
         self.assertEqual(self.bound("customer", "C-1").company_id, self.home)
