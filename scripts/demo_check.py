@@ -141,6 +141,37 @@ drafts = call(
 if drafts < 2:
     failures.append(f"expected draft invoices for the milestone and the T&M time, found {drafts}")
 
+step("the UK legal entity: its project, contract and time in the UK company, invoiced in GBP")
+[uk] = call("res.company", "search_read", [("currency_id.name", "=", "GBP")], ["id"], limit=1) or [
+    {"id": None}
+]
+uk_project = bound("project", "P-2004")
+uk_order = bound("contract", "K-6504")
+uk_line = bound("time_entry", "TE-5501")
+if not (uk["id"] and uk_project and uk_order and uk_line):
+    failures.append(
+        f"UK entity not applied: company {uk['id']}, project {uk_project}, order {uk_order}, "
+        f"time {uk_line}"
+    )
+else:
+    context = {"allowed_company_ids": [uk["id"]]}
+    for model, record in (
+        ("project.project", uk_project),
+        ("sale.order", uk_order),
+        ("account.analytic.line", uk_line),
+    ):
+        [row] = call(model, "read", [record], ["company_id"], context=context)
+        if row["company_id"][0] != uk["id"]:
+            failures.append(f"{model} {record} is in {row['company_id']}, not the UK company")
+    uk_drafts = call(
+        "account.move",
+        "search_count",
+        [("company_id", "=", uk["id"]), ("currency_id.name", "=", "GBP"), ("state", "=", "draft")],
+        context=context,
+    )
+    if not uk_drafts:
+        failures.append("no draft GBP invoice in the UK company")
+
 step("opening pages and the bus through the proxy")
 for path in ("/odoo", "/odoo/action-psa_connector_billing.action_psa_project_financial"):
     status = web.session.get(f"{url}{path}", timeout=60).status_code

@@ -17,7 +17,10 @@ class TestEntityMapping(PsaTransactionCase):
 
     def test_only_a_user_of_both_companies_may_map(self):
         home_manager = new_test_user(
-            self.env, "map_home", groups=MANAGER, company_id=self.home.id,
+            self.env,
+            "map_home",
+            groups=MANAGER,
+            company_id=self.home.id,
             company_ids=[(6, 0, self.home.ids)],
         )
         with self.assertRaises(AccessError):
@@ -26,7 +29,10 @@ class TestEntityMapping(PsaTransactionCase):
             )
         self.assertFalse(self.Mapping.search([("backend_id", "=", self.backend.id)]))
         both = new_test_user(
-            self.env, "map_both", groups=MANAGER, company_id=self.home.id,
+            self.env,
+            "map_both",
+            groups=MANAGER,
+            company_id=self.home.id,
             company_ids=[(6, 0, (self.home | self.other).ids)],
         )
         mapping = self.Mapping.with_user(both).create(
@@ -40,8 +46,11 @@ class TestEntityMapping(PsaTransactionCase):
             mapping.with_user(both).write({"target_company_id": third.id})
         # A Connector User reads, never writes.
         reader = new_test_user(
-            self.env, "map_reader", groups="psa_connector_base.group_connector_user",
-            company_id=self.home.id, company_ids=[(6, 0, (self.home | self.other).ids)],
+            self.env,
+            "map_reader",
+            groups="psa_connector_base.group_connector_user",
+            company_id=self.home.id,
+            company_ids=[(6, 0, (self.home | self.other).ids)],
         )
         self.assertEqual(self.Mapping.with_user(reader).search([]), mapping)
         with self.assertRaises(AccessError):
@@ -52,7 +61,10 @@ class TestEntityMapping(PsaTransactionCase):
             {"backend_id": self.backend.id, "code": "UK01", "target_company_id": self.other.id}
         )
         stranger = new_test_user(
-            self.env, "map_stranger", groups=MANAGER, company_id=self.other.id,
+            self.env,
+            "map_stranger",
+            groups=MANAGER,
+            company_id=self.other.id,
             company_ids=[(6, 0, self.other.ids)],
         )
         self.assertFalse(self.Mapping.with_user(stranger).search([]))
@@ -64,11 +76,15 @@ class TestEntityMapping(PsaTransactionCase):
         event = self.apply("customer.created", customer_data(legal_entity="UK01"))
         self.assertEqual(event.state, "done", event.result)
         self.assertEqual(self.bound("customer", "C-1").company_id, self.other)
-        event = self.apply("customer.created", customer_data(id="C-2", vat=None, ref="R-2",
-                                                             email=None, legal_entity=None))
+        event = self.apply(
+            "customer.created",
+            customer_data(id="C-2", vat=None, ref="R-2", email=None, legal_entity=None),
+        )
         self.assertEqual(self.bound("customer", "C-2").company_id, self.home)
-        event = self.apply("customer.created", customer_data(id="C-3", vat=None, ref="R-3",
-                                                             email=None, legal_entity="XX"))
+        event = self.apply(
+            "customer.created",
+            customer_data(id="C-3", vat=None, ref="R-3", email=None, legal_entity="XX"),
+        )
         self.assertEqual(event.state, "failed")
         self.assertEqual(len(event.exception_ids), 1)
         self.assertIn("'XX' is not mapped", event.exception_ids.name)

@@ -1,6 +1,6 @@
 from odoo import api, fields, models, tools
-from odoo.tools.sql import table_kind
 from odoo.tools import SQL
+from odoo.tools.sql import table_kind
 
 # psa_project_financial (per project and month, in the project company's currency) once
 # per possible reporting company, converted into that company's currency as Odoo's
@@ -94,9 +94,7 @@ class PsaProjectFinancialConsolidated(models.Model):
     project_id = fields.Many2one("project.project", readonly=True)
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     company_id = fields.Many2one("res.company", readonly=True)
-    company_currency_id = fields.Many2one(
-        "res.currency", string="Company currency", readonly=True
-    )
+    company_currency_id = fields.Many2one("res.currency", string="Company currency", readonly=True)
     reporting_company_id = fields.Many2one(
         "res.company",
         readonly=True,

@@ -57,8 +57,13 @@ class TestEntityRouting(BillingCase):
             (
                 "customer.created",
                 customer_data(
-                    id="C-UK", name="Thames Freight plc", vat="GB123456789", ref="TF-1",
-                    email="ap@thames.example", country_code="GB", legal_entity="UK01",
+                    id="C-UK",
+                    name="Thames Freight plc",
+                    vat="GB123456789",
+                    ref="TF-1",
+                    email="ap@thames.example",
+                    country_code="GB",
+                    legal_entity="UK01",
                 ),
             ),
             (
@@ -69,15 +74,22 @@ class TestEntityRouting(BillingCase):
             (
                 "contract.created",
                 contract_data(
-                    id="K-UK", project_id="P-UK", customer_id="C-UK", currency="GBP",
+                    id="K-UK",
+                    project_id="P-UK",
+                    customer_id="C-UK",
+                    currency="GBP",
                     rate_card=[{"role": "Consultant", "hourly_rate": 120.0, "default": True}],
                 ),
             ),
             (
                 "time_entry.approved",
                 time_entry_data(
-                    id="TE-UK", project_id="P-UK", task_id="T-UK", employee_id="E-UK",
-                    employee_email="oliver.bennett@consultancy.example", hours=5.0,
+                    id="TE-UK",
+                    project_id="P-UK",
+                    task_id="T-UK",
+                    employee_id="E-UK",
+                    employee_email="oliver.bennett@consultancy.example",
+                    hours=5.0,
                 ),
             ),
         ):
@@ -183,14 +195,22 @@ class TestEntityRouting(BillingCase):
     def test_users_of_one_company_see_only_its_routed_records(self):
         self.apply_uk_engagement()
         self.backend._as_integration_user()._create_draft_invoices()
-        groups = "base.group_user,sales_team.group_sale_manager,account.group_account_manager," \
+        groups = (
+            "base.group_user,sales_team.group_sale_manager,account.group_account_manager,"
             "hr_timesheet.group_timesheet_manager,project.group_project_manager"
+        )
         uk_user = new_test_user(
-            self.env, "uk_only", groups=groups, company_id=self.uk.id,
+            self.env,
+            "uk_only",
+            groups=groups,
+            company_id=self.uk.id,
             company_ids=[(6, 0, self.uk.ids)],
         )
         home_user = new_test_user(
-            self.env, "home_only", groups=groups, company_id=self.home.id,
+            self.env,
+            "home_only",
+            groups=groups,
+            company_id=self.home.id,
             company_ids=[(6, 0, self.home.ids)],
         )
         uk_records = {
@@ -219,6 +239,8 @@ class TestEntityRouting(BillingCase):
         for model, record in home_records.items():
             with self.subTest(model=model, user="uk reads home"):
                 self.assertTrue(record)
-                self.assertFalse(self.env[model].with_user(uk_user).search([("id", "=", record.id)]))
+                self.assertFalse(
+                    self.env[model].with_user(uk_user).search([("id", "=", record.id)])
+                )
                 with self.assertRaises(AccessError):
                     record.with_user(uk_user).read(["company_id"])
