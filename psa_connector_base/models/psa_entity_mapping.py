@@ -67,11 +67,18 @@ class PsaEntityMapping(models.Model):
     def write(self, vals):
         if vals.get("code"):
             vals["code"] = vals["code"].strip()
+        # Before and after: a new code sends other records to the same company, so any
+        # change is for a user of both companies.
+        self._check_companies_allowed()
         result = super().write(vals)
+        self._check_companies_allowed()
         if {"backend_id", "target_company_id", "active"} & set(vals):
-            self._check_companies_allowed()
             self._grant_integration_user()
         return result
+
+    def unlink(self):
+        self._check_companies_allowed()
+        return super().unlink()
 
     def _check_companies_allowed(self):
         """Only a user of both companies maps one onto the other (checked on the server:

@@ -44,6 +44,13 @@ class TestEntityMapping(PsaTransactionCase):
         third = self.env["res.company"].create({"name": "Consultancy FR SAS"})
         with self.assertRaises(AccessError):
             mapping.with_user(both).write({"target_company_id": third.id})
+        # A manager of the backend's company only may neither re-code nor remove it:
+        # either would send records into a company they cannot enter.
+        with self.assertRaises(AccessError):
+            mapping.with_user(home_manager).write({"code": "DE-SALES"})
+        with self.assertRaises(AccessError):
+            mapping.with_user(home_manager).unlink()
+        self.assertEqual(mapping.code, "UK01")
         # A Connector User reads, never writes.
         reader = new_test_user(
             self.env,
