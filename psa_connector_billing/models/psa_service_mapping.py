@@ -99,7 +99,9 @@ class PsaServiceMapping(models.Model):
                         company=product.company_id.name,
                     )
                 )
-            problem = self._product_problem(product, "time_and_materials" if mapping.kind == "role" else None)
+            problem = self._product_problem(
+                product, "time_and_materials" if mapping.kind == "role" else None
+            )
             if problem:
                 raise ValidationError(problem)
 

@@ -57,9 +57,7 @@ class PsaServiceRevenue(models.Model):
     backend_id = fields.Many2one("psa.backend", string="Backend", readonly=True)
     order_id = fields.Many2one("sale.order", string="Contract", readonly=True)
     product_id = fields.Many2one("product.product", string="Service line", readonly=True)
-    product_categ_id = fields.Many2one(
-        "product.category", string="Service category", readonly=True
-    )
+    product_categ_id = fields.Many2one("product.category", string="Service category", readonly=True)
     revenue = fields.Monetary(
         readonly=True,
         help="Posted customer invoices less credit notes, untaxed, in the company "
@@ -77,5 +75,9 @@ class PsaServiceRevenue(models.Model):
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)
         self.env.cr.execute(
-            SQL("CREATE OR REPLACE VIEW %s AS (%s)", SQL.identifier(self._table), SQL(SERVICE_REVENUE_QUERY))
+            SQL(
+                "CREATE OR REPLACE VIEW %s AS (%s)",
+                SQL.identifier(self._table),
+                SQL(SERVICE_REVENUE_QUERY),
+            )
         )

@@ -1,5 +1,6 @@
 from odoo import Command
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tests import new_test_user
 from odoo.tools import mute_logger
 
 from odoo.addons.psa_connector_base.tests.common import (
@@ -227,7 +228,9 @@ class TestTaxMapping(CatalogueTaxCase):
                 backend=backend,
             )
         invoices = order.invoice_ids
-        taxes = {line.sale_line_ids.psa_line_key: line.tax_ids for line in invoices.invoice_line_ids}
+        taxes = {
+            line.sale_line_ids.psa_line_key: line.tax_ids for line in invoices.invoice_line_ids
+        }
         self.assertEqual(taxes, {"milestone:M-1": self.uk_vat, "milestone:M-2": self.uk_zero})
         # 1,000.00 + 2,000.00 = 3,000.00 untaxed; tax 20 % of 1,000.00 = 200.00 only
         self.assertAlmostEqual(sum(invoices.mapped("amount_untaxed")), 3000.00)
@@ -251,7 +254,9 @@ class TestTaxMapping(CatalogueTaxCase):
         retainer = self.bound("contract", "K-3", backend=backend)
         self.apply(
             "billing_event.created",
-            billing_event_data(id="BE-R1", contract_id="K-3", kind="retainer.period", period="2026-11"),
+            billing_event_data(
+                id="BE-R1", contract_id="K-3", kind="retainer.period", period="2026-11"
+            ),
             backend=backend,
         )
         invoice = retainer.invoice_ids
@@ -319,10 +324,15 @@ class TestTaxMapping(CatalogueTaxCase):
         self.assertIn("'UK-ONLY'", exceptions.name)
         self.assertIn(self.de.name, exceptions.name)
         self.assertIn('"tax_code": "UK-ONLY"', exceptions.payload)
+        # The code and the company are data: every unknown code groups under one cause.
+        self.assertNotIn("UK-ONLY", exceptions.reason_pattern)
+        self.assertIn("Tax code <text> is not mapped", exceptions.reason_pattern)
         self.assertFalse(self.orders(self.backend_de))
         self.assertFalse(self.bound("contract", "K-1", backend=self.backend_de))
         self.assertFalse(
-            self.env["account.move"].search([("company_id", "=", self.de.id), ("move_type", "=", "out_invoice")])
+            self.env["account.move"].search(
+                [("company_id", "=", self.de.id), ("move_type", "=", "out_invoice")]
+            )
         )
 
         # Map and retry: the German tax is chosen, the code is mapped in its company.
@@ -354,7 +364,11 @@ class TestTaxMapping(CatalogueTaxCase):
         event = self.apply(
             "billing_event.created",
             billing_event_data(
-                id="BE-R1", contract_id="K-3", kind="retainer.period", period="2026-11", tax_code="NOPE"
+                id="BE-R1",
+                contract_id="K-3",
+                kind="retainer.period",
+                period="2026-11",
+                tax_code="NOPE",
             ),
             backend=self.backend_de,
         )
@@ -426,7 +440,9 @@ class TestServiceCatalogue(CatalogueTaxCase):
         )
         self.assertTrue(exception.can_map_reference)
         self.assertFalse(self.orders(backend))
-        self.assertFalse(self.env["sale.order.line"].search([("order_id.psa_backend_id", "=", backend.id)]))
+        self.assertFalse(
+            self.env["sale.order.line"].search([("order_id.psa_backend_id", "=", backend.id)])
+        )
 
         architecture = self.service_product("Architecture", "ARCH")
         wizard = self.env["psa.exception.map.wizard"].create(
@@ -497,7 +513,10 @@ class TestServiceCatalogue(CatalogueTaxCase):
             backend=self.backend_de,
         )
         self.assertEqual(event.state, "done", event.result)
-        self.assertEqual(self.bound("contract", "K-2", backend=self.backend_de).order_line.product_id, self.workshop)
+        self.assertEqual(
+            self.bound("contract", "K-2", backend=self.backend_de).order_line.product_id,
+            self.workshop,
+        )
 
     def test_a_product_sold_by_the_day_is_priced_per_day(self):
         day = self.env.ref("uom.product_uom_day")
@@ -505,7 +524,9 @@ class TestServiceCatalogue(CatalogueTaxCase):
         self.env["psa.service.mapping"].create(
             {"backend_id": self.backend_uk.id, "code": "DAY", "product_id": daily.id}
         )
-        rate_card = [{"role": "Consultant", "service_item": "DAY", "hourly_rate": 100.0, "default": True}]
+        rate_card = [
+            {"role": "Consultant", "service_item": "DAY", "hourly_rate": 100.0, "default": True}
+        ]
         order = self.tm_contract(self.backend_uk, "GBP", 0.0, rate_card=rate_card)
         # 100.00 an hour x 8 hours a day (Odoo's day) = 800.00 a day
         self.assertEqual(order.order_line.product_uom, day)
@@ -530,9 +551,7 @@ class TestServiceCatalogue(CatalogueTaxCase):
             invoice.invoice_date = "2026-11-30"
             invoice.action_post()
         Revenue = self.env["psa.service.revenue"]
-        rows = Revenue.search(
-            [("order_id", "in", (de_order | uk_order).ids)], order="company_id"
-        )
+        rows = Revenue.search([("order_id", "in", (de_order | uk_order).ids)], order="company_id")
         figures = {
             (row.company_id, row.product_id, str(row.date)): (
                 row.currency_id.name,
@@ -562,3 +581,46 @@ class TestServiceCatalogue(CatalogueTaxCase):
             [(g["product_id"][0], g["revenue"], g["margin"]) for g in grouped],
             [(self.consulting.id, 975.0, 585.0)],
         )
+
+
+class TestCatalogueAccess(CatalogueTaxCase):
+    def user(self, login, groups, company):
+        return new_test_user(
+            self.env, login, groups=groups, company_id=company.id, company_ids=[company.id]
+        )
+
+    @mute_logger("odoo.addons.psa_connector_base.models.psa_event")
+    def test_only_a_connector_manager_maps_a_code_and_each_company_sees_its_own(self):
+        self.backend_uk.billing_require_service_mapping = True
+        rate_card = [{"role": "Architect", "hourly_rate": 210.0}]
+        self.apply("contract.created", contract_data(rate_card=rate_card), backend=self.backend_uk)
+        exception = self.env["psa.exception"].search([("backend_id", "=", self.backend_uk.id)])
+        self.assertEqual(exception.waiting_type, "service_role")
+        clerk = self.user("cat_clerk", "psa_connector_base.group_connector_user", self.uk)
+        wizard = (
+            self.env["psa.exception.map.wizard"]
+            .with_user(clerk)
+            .create({"exception_id": exception.id, "res_id": self.consulting.id})
+        )
+        with self.assertRaises(AccessError):
+            wizard.action_map_and_retry()
+        self.assertFalse(self.env["psa.service.mapping"].search([("code", "=", "Architect")]))
+        manager = self.user("cat_manager", "psa_connector_base.group_connector_manager", self.uk)
+        wizard.with_user(manager).action_map_and_retry()
+        self.assertEqual(
+            self.env["psa.service.mapping"].search([("code", "=", "Architect")]).product_id,
+            self.consulting,
+        )
+        # Tax rules are per company: the UK manager sees none of the German ones.
+        TaxMapping = self.env["psa.tax.mapping"].with_user(manager)
+        self.assertEqual(TaxMapping.search([]).company_id, self.uk)
+        german = self.env["psa.tax.mapping"].search([("company_id", "=", self.de.id)], limit=1)
+        with self.assertRaises(AccessError):
+            TaxMapping.browse(german.id).write({"code": "X"})
+        # Finance reads revenue by service line, of its companies only.
+        auditor = self.user("cat_auditor", "account.group_account_readonly", self.de)
+        Revenue = self.env["psa.service.revenue"].with_user(auditor)
+        self.assertFalse(Revenue.search([("company_id", "=", self.uk.id)]))
+        Revenue.search([])
+        with self.assertRaises(AccessError):
+            self.env["psa.service.revenue"].with_user(clerk).search([])
