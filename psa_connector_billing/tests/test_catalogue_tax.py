@@ -295,7 +295,7 @@ class TestTaxMapping(CatalogueTaxCase):
         self.assertEqual(len(reinvoiced), 1)
         self.assertEqual(reinvoiced.tax_id, self.de_zero)
         invoice = self.draft_invoice(order)
-        line = invoice.invoice_line_ids.filtered(lambda l: l.sale_line_ids == reinvoiced)
+        line = invoice.invoice_line_ids.filtered(lambda aml: aml.sale_line_ids == reinvoiced)
         self.assertEqual(line.tax_ids, self.de_zero)
 
     @mute_logger("odoo.addons.psa_connector_base.models.psa_event")
