@@ -42,6 +42,41 @@ for code, values in demo_backends.items():
         backend = Backend.create({**connection, **values, "code": code})
     backend.action_pull_now()
     print(f"backend '{code}' ({values['kind']}) -> {backend.base_url}; first pull queued")
+# The demo PSA's service items (psa_simulator/seed.py) map to products shared by the
+# companies the backend serves; the backend requires a mapping, so a new service item
+# stops at the exception queue (Map and retry) instead of landing on a generic product.
+demo_psa = Backend.search([("code", "=", "demo")])
+hour = env.ref("uom.product_uom_hour")
+demo_services = {
+    "CONSULTING": ("Consulting (hour)", "timesheet", hour),
+    "SENIOR-CONSULTING": ("Senior consulting (hour)", "timesheet", hour),
+    "DELIVERABLE": ("Project deliverable", "manual", None),
+}
+for service_code, (product_name, service_type, uom) in demo_services.items():
+    Product = env["product.product"].with_context(active_test=False)
+    product = Product.search([("default_code", "=", service_code)], limit=1)
+    if not product:
+        product = Product.create(
+            {
+                "name": product_name,
+                "default_code": service_code,
+                "type": "service",
+                "service_type": service_type,
+                "invoice_policy": "delivery",
+                "sale_ok": True,
+                "purchase_ok": False,
+                **({"uom_id": uom.id, "uom_po_id": uom.id} if uom else {}),
+            }
+        )
+    mapping = env["psa.service.mapping"].search(
+        [("backend_id", "=", demo_psa.id), ("code", "=", service_code)], limit=1
+    )
+    if not mapping:
+        env["psa.service.mapping"].create(
+            {"backend_id": demo_psa.id, "code": service_code, "product_id": product.id}
+        )
+demo_psa.billing_require_service_mapping = True
+print(f"backend 'demo': service catalogue {', '.join(demo_services)} (mapping required)")
 # Capacity for the seeded weeks (late October to December 2026), once the HR pull has
 # brought the employees: the utilisation report then has capacity, forecast and actuals.
 env["psa.capacity.day"].with_delay(

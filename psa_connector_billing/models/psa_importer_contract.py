@@ -112,7 +112,7 @@ class PsaImporterContract(models.AbstractModel):
             backend,
             self._billing_company(backend, project),
             plan,
-            self._order_fiscal_position(values),
+            self._order_fiscal_position(values, project=project),
             values.get("psa_tax_code"),
             values.get("psa_service_item"),
         )
@@ -246,12 +246,17 @@ class PsaImporterContract(models.AbstractModel):
 
     # Service catalogue and taxes ---------------------------------------------------
 
-    def _order_fiscal_position(self, values, order=None):
+    def _order_fiscal_position(self, values, order=None, project=None):
+        """The fiscal position the order has (or will have): a customer rule's, else the
+        order's, else the one Odoo detects for the customer (as the new order will)."""
+        FiscalPosition = self.env["account.fiscal.position"]
         if values.get("fiscal_position_id"):
-            return self.env["account.fiscal.position"].browse(values["fiscal_position_id"])
+            return FiscalPosition.browse(values["fiscal_position_id"])
         if order is not None:
             return order.fiscal_position_id
-        return self.env["account.fiscal.position"]
+        company = self._billing_company(None, project)
+        partner = self.env["res.partner"].browse(values["partner_id"])
+        return FiscalPosition.with_company(company)._get_fiscal_position(partner)
 
     def _resolve_plan(self, backend, company, plan, fiscal_position, tax_code, service_item):
         """Give each planned line its product (service catalogue) and, when a tax code
