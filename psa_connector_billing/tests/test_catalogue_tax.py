@@ -348,6 +348,53 @@ class TestTaxMapping(CatalogueTaxCase):
         self.assertEqual(order.order_line.tax_id, self.de_vat)
 
     @mute_logger("odoo.addons.psa_connector_base.models.psa_event")
+    def test_an_unknown_tax_code_on_an_expense_creates_no_expense(self):
+        self.tm_contract(self.backend_de, "EUR", 150.0, expense_policy="cost")
+        event = self.apply(
+            "expense.created",
+            {
+                "id": "X-9",
+                "project_id": "P-1",
+                "employee_id": "E-1",
+                "date": "2026-11-02",
+                "amount": 100.0,
+                "reimbursable": True,
+                "state": "approved",
+                "tax_code": "NOPE",
+            },
+            backend=self.backend_de,
+        )
+        self.assertEqual(event.state, "waiting")
+        self.assertEqual(self.exceptions().waiting_external_id, "NOPE")
+        self.assertFalse(self.bound("expense", "X-9", backend=self.backend_de))
+
+    def test_a_tax_code_changed_before_posting_follows_into_the_draft(self):
+        order = self.tm_contract(self.backend_uk, "GBP", 120.0)
+        self.apply(
+            "time_entry.created",
+            time_entry_data(employee_email=self.employees[self.backend_uk].work_email),
+            backend=self.backend_uk,
+        )
+        invoice = self.draft_invoice(order)
+        self.assertEqual(invoice.invoice_line_ids.tax_ids, self.uk_vat)
+        event = self.apply(
+            "contract.updated",
+            contract_data(
+                currency="GBP",
+                tax_code="ZERO",
+                rate_card=[{"role": "Consultant", "hourly_rate": 120.0, "default": True}],
+                version=2,
+                updated_at="2026-11-21T09:00:00Z",
+            ),
+            backend=self.backend_uk,
+        )
+        self.assertEqual(event.state, "done", event.result)
+        self.assertEqual(order.order_line.tax_id, self.uk_zero)
+        self.assertEqual(invoice.invoice_line_ids.tax_ids, self.uk_zero)
+        # 6.5 h x 120.00 = 780.00, now without tax
+        self.assertAlmostEqual(invoice.amount_total, 780.00)
+
+    @mute_logger("odoo.addons.psa_connector_base.models.psa_event")
     def test_an_unknown_tax_code_on_a_billing_event_adds_no_line(self):
         self.apply(
             "contract.created",
