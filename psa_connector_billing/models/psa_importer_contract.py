@@ -196,8 +196,8 @@ class PsaImporterContract(models.AbstractModel):
                     "qty": 1.0,
                     "employee": None,
                     "default": False,
-                    "service_item": milestone.get("service_item"),
-                    "tax_code": milestone.get("tax_code"),
+                    "service_item": self._code(milestone, "service_item"),
+                    "tax_code": self._code(milestone, "tax_code"),
                 }
             )
         if contract_type == "fixed_fee" and not plan:
@@ -239,10 +239,20 @@ class PsaImporterContract(models.AbstractModel):
             "qty": 0.0,
             "employee": employee,
             "default": bool(entry.get("default")),
-            "service_item": entry.get("service_item"),
+            "service_item": self._code(entry, "service_item"),
             "role": entry.get("role"),
-            "tax_code": entry.get("tax_code"),
+            "tax_code": self._code(entry, "tax_code"),
         }
+
+    def _code(self, values, key):
+        """A service item or tax code of a rate card entry or milestone (free-form JSON,
+        which the schema does not type): text, or None."""
+        value = values.get(key)
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int) or len(str(value)) > 64:
+            raise PayloadInvalid(_("%s must be a code of at most 64 characters.", key))
+        return str(value)
 
     # Service catalogue and taxes ---------------------------------------------------
 

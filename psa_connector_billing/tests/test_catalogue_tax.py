@@ -565,6 +565,16 @@ class TestServiceCatalogue(CatalogueTaxCase):
             self.workshop,
         )
 
+    @mute_logger("odoo.addons.psa_connector_base.models.psa_event")
+    def test_a_code_that_is_not_text_is_refused(self):
+        rate_card = [{"role": "Consultant", "service_item": {"x": 1}, "hourly_rate": 150.0}]
+        event = self.apply(
+            "contract.created", contract_data(rate_card=rate_card), backend=self.backend_de
+        )
+        self.assertEqual(event.state, "failed")
+        self.assertIn("service_item must be a code", self.exceptions().name)
+        self.assertFalse(self.orders(self.backend_de))
+
     def test_a_product_sold_by_the_day_is_priced_per_day(self):
         day = self.env.ref("uom.product_uom_day")
         daily = self.service_product("Consulting day", "SVC-DAY", uom=day)
