@@ -32,6 +32,9 @@
         "views/psa_anomaly_views.xml",
         "views/account_move_views.xml",
         "views/psa_dashboard_views.xml",
+        "views/psa_service_mapping_views.xml",
+        "views/psa_tax_mapping_views.xml",
+        "views/psa_service_revenue_views.xml",
     ],
     "installable": True,
 }

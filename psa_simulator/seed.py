@@ -399,7 +399,8 @@ _LEAVES = [
 
 
 # One contract per seeded project, one of each billing model the connector maps: rates per
-# role and per person (T&M), a fixed fee in instalments, and a milestone schedule.
+# role and per person (T&M), a fixed fee in instalments, and a milestone schedule. Each
+# rate and schedule names its service item (the demo backend maps them to products).
 _CONTRACTS = [
     {
         "id": "K-6501",
@@ -411,16 +412,27 @@ _CONTRACTS = [
         "date_start": "2026-10-01",
         "date_end": "2027-03-31",
         "rate_card": [
-            {"role": "Consultant", "hourly_rate": 150.0, "default": True},
-            {"role": "Managing Consultant", "hourly_rate": 190.0},
+            {
+                "role": "Consultant",
+                "service_item": "CONSULTING",
+                "hourly_rate": 150.0,
+                "default": True,
+            },
+            {
+                "role": "Managing Consultant",
+                "service_item": "SENIOR-CONSULTING",
+                "hourly_rate": 190.0,
+            },
             {
                 "employee_id": "E-4001",
                 "employee_email": "anna.schmidt@consultancy.example",
+                "service_item": "SENIOR-CONSULTING",
                 "hourly_rate": 190.0,
             },
             {
                 "employee_id": "E-4004",
                 "employee_email": "lukas.weber@consultancy.example",
+                "service_item": "CONSULTING",
                 "hourly_rate": 120.0,
             },
         ],
@@ -435,6 +447,7 @@ _CONTRACTS = [
         "type": "fixed_fee",
         "currency": "GBP",
         "fixed_amount": 96000.0,
+        "service_item": "DELIVERABLE",
         "milestones": [
             {"id": "M-6002", "name": "Portal design approved", "amount": 24000.0},
             {"id": "I-6502-2", "name": "Go-live instalment", "amount": 72000.0},
@@ -449,6 +462,7 @@ _CONTRACTS = [
         "name": "Fabrikam Retail Analytics - milestones",
         "type": "milestone",
         "currency": "USD",
+        "service_item": "DELIVERABLE",
         "milestones": [
             {"id": "M-6001", "name": "Discovery report accepted", "amount": 18000.0},
             {"id": "M-6003", "name": "Dashboards live", "amount": 42000.0},

@@ -84,6 +84,89 @@ if not Mapping.search([("backend_id", "=", demo.id), ("code", "=", "UK")]):
         }
     )
 print(f"legal entity 'UK' of '{demo.code}' -> {uk.name} ({uk.currency_id.name})")
+# The demo PSA's service items (psa_simulator/seed.py) map to products shared by the
+# companies the backend serves; the backend requires a mapping, so a new service item
+# stops at the exception queue (Map and retry) instead of landing on a generic product.
+demo_psa = Backend.search([("code", "=", "demo")])
+hour = env.ref("uom.product_uom_hour")
+demo_services = {
+    "CONSULTING": ("Consulting (hour)", "timesheet", hour),
+    "SENIOR-CONSULTING": ("Senior consulting (hour)", "timesheet", hour),
+    "DELIVERABLE": ("Project deliverable", "manual", None),
+}
+for service_code, (product_name, service_type, uom) in demo_services.items():
+    Product = env["product.product"].with_context(active_test=False)
+    product = Product.search([("default_code", "=", service_code)], limit=1)
+    if not product:
+        product = Product.create(
+            {
+                "name": product_name,
+                "default_code": service_code,
+                "type": "service",
+                "service_type": service_type,
+                "invoice_policy": "delivery",
+                "sale_ok": True,
+                "purchase_ok": False,
+                **({"uom_id": uom.id, "uom_po_id": uom.id} if uom else {}),
+            }
+        )
+    mapping = env["psa.service.mapping"].search(
+        [("backend_id", "=", demo_psa.id), ("code", "=", service_code)], limit=1
+    )
+    if not mapping:
+        env["psa.service.mapping"].create(
+            {"backend_id": demo_psa.id, "code": service_code, "product_id": product.id}
+        )
+demo_psa.billing_require_service_mapping = True
+print(f"backend 'demo': service catalogue {', '.join(demo_services)} (mapping required)")
+# PSA tax codes -> each company's sale taxes: standard VAT (19 % in Germany, 20 % in the
+# UK) and export of services (0 %). Mapped for every company of the demo with a chart of
+# accounts in one of those countries; a contract naming a code its company lacks stops
+# at the exception queue.
+demo_tax_codes = {"VAT-STD": {"DE": 19.0, "GB": 20.0}, "VAT-EXPORT": {"DE": 0.0, "GB": 0.0}}
+for tax_company in env["res.company"].search([]):
+    country = "DE" if tax_company == company else tax_company.country_id.code
+    template_tax = env["account.tax"].search(
+        [("company_id", "=", tax_company.id), ("type_tax_use", "=", "sale")], limit=1
+    )
+    if country not in ("DE", "GB") or not template_tax:
+        continue
+    for tax_code, rates in demo_tax_codes.items():
+        rate = rates[country]
+        tax = env["account.tax"].search(
+            [
+                ("company_id", "=", tax_company.id),
+                ("type_tax_use", "=", "sale"),
+                ("amount_type", "=", "percent"),
+                ("amount", "=", rate),
+            ],
+            limit=1,
+        ) or env["account.tax"].create(
+            {
+                "name": f"{rate:g}% {'USt' if country == 'DE' else 'VAT'} ({tax_code})",
+                "amount": rate,
+                "type_tax_use": "sale",
+                "company_id": tax_company.id,
+                "tax_group_id": template_tax.tax_group_id.id,
+            }
+        )
+        TaxMapping = env["psa.tax.mapping"]
+        if not TaxMapping.search(
+            [
+                ("backend_id", "=", demo_psa.id),
+                ("company_id", "=", tax_company.id),
+                ("code", "=", tax_code),
+            ]
+        ):
+            TaxMapping.create(
+                {
+                    "backend_id": demo_psa.id,
+                    "company_id": tax_company.id,
+                    "code": tax_code,
+                    "tax_ids": [(6, 0, tax.ids)],
+                }
+            )
+    print(f"backend 'demo': tax codes {', '.join(demo_tax_codes)} mapped in {tax_company.name}")
 # Capacity for the seeded weeks (late October to December 2026), once the HR pull has
 # brought the employees: the utilisation report then has capacity, forecast and actuals.
 env["psa.capacity.day"].with_delay(

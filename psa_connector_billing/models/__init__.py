@@ -10,6 +10,7 @@ from . import (
     psa_backend_dashboard,
     psa_billing_event_record,
     psa_binding,
+    psa_exception,
     psa_importer,
     psa_importer_billing_event,
     psa_importer_contract,
@@ -17,6 +18,8 @@ from . import (
     psa_importer_purchase,
     psa_importer_time_entry,
     psa_importer_vendor_bill,
+    psa_service_mapping,
+    psa_tax_mapping,
     psa_vendor_bill_record,
     purchase_order,
     sale_order,
@@ -25,4 +28,8 @@ from . import (
 
 # isort: split
 # Last: its database view reads the columns the models above add.
-from . import psa_project_financial, psa_project_financial_consolidated
+from . import (
+    psa_project_financial,
+    psa_project_financial_consolidated,
+    psa_service_revenue,
+)

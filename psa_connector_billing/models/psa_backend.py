@@ -59,6 +59,22 @@ class PsaBackend(models.Model):
         help="Every night, send the PSA each bound project's financial summary (revenue, "
         "cost, margin, commitments, WIP, backlog, and the last months).",
     )
+    billing_require_service_mapping = fields.Boolean(
+        string="Require service mapping",
+        help="Every rate card entry, and every service item a contract or billing event "
+        "names, must map to a product of the service catalogue; an unmapped one stops at "
+        "the exception queue (Map and retry) and no order line is created. Off: "
+        "unmapped ones use the connector's generic service products.",
+    )
+    service_mapping_ids = fields.One2many(
+        "psa.service.mapping",
+        "backend_id",
+        string="Service catalogue",
+        context={"active_test": False},
+    )
+    tax_mapping_ids = fields.One2many(
+        "psa.tax.mapping", "backend_id", string="Tax mapping", context={"active_test": False}
+    )
     contract_count = fields.Integer(compute="_compute_contract_count")
     anomaly_hours_factor = fields.Float(
         string="Flag days above normal (factor)",

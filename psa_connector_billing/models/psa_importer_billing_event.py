@@ -148,7 +148,12 @@ class PsaImporterBillingEvent(models.AbstractModel):
             self._reprice(order, line, amount, data)
             return line, _("retainer %s was already on the order", period)
         line = self._add_line(
-            order, key, "retainer", data.get("description") or _("Retainer %s", period), amount
+            order,
+            key,
+            "retainer",
+            data.get("description") or _("Retainer %s", period),
+            amount,
+            data,
         )
         return line, _("retainer %s is now invoiceable", period)
 
@@ -162,7 +167,7 @@ class PsaImporterBillingEvent(models.AbstractModel):
             self._reprice(order, line, data["amount"], data)
             return line, _("change order %s was already on the order", reference)
         name = data.get("description") or _("Change order %s", reference)
-        line = self._add_line(order, key, "change_order", name, data["amount"])
+        line = self._add_line(order, key, "change_order", name, data["amount"], data)
         return line, _("change order %s is now invoiceable", reference)
 
     def _change_order_amended(self, order, data):
@@ -227,12 +232,29 @@ class PsaImporterBillingEvent(models.AbstractModel):
         # A draft is not finance's yet: it follows the contract.
         line._psa_draft_invoice_lines().write({"price_unit": amount})
 
-    def _add_line(self, order, key, kind, name, amount):
+    def _add_line(self, order, key, kind, name, amount, data):
+        """A delivered line for a retainer period or change order: its product from the
+        service catalogue (the event's service item, else the contract's) and its taxes
+        from the tax mapping (the event's tax code, else the contract's)."""
         importer = self.env["psa.importer.contract"]
-        values = importer._line_values(
-            {"key": key, "kind": kind, "name": name, "price": amount, "qty": 1.0},
-            order.psa_project_id,
+        item = {
+            "key": key,
+            "kind": kind,
+            "name": name,
+            "price": amount,
+            "qty": 1.0,
+            "service_item": data.get("service_item"),
+            "tax_code": data.get("tax_code"),
+        }
+        importer._resolve_plan(
+            order.psa_backend_id,
+            order.company_id,
+            [item],
+            order.fiscal_position_id,
+            order.psa_tax_code,
+            order.psa_service_item,
         )
+        values = importer._line_values(item, order.psa_project_id)
         order.write({"order_line": [Command.create(values)]})
         line = order._psa_line(key)
         line.qty_delivered = 1.0

@@ -76,7 +76,15 @@ class PsaImporterContract(models.AbstractModel):
             raise PayloadInvalid(
                 _("Contract %s names no customer and its project has none.", data["id"])
             )
-        return {
+        company = self._billing_company(backend, project)
+        fiscal_position = self.env["psa.tax.mapping"]._fiscal_position_for(
+            backend, company, partner
+        )
+        tax_code = data.get("tax_code") or False
+        if tax_code:
+            # An unknown code stops here, before any order or invoice is drafted.
+            self.env["psa.tax.mapping"]._taxes_for(backend, company, tax_code)
+        values = {
             "partner_id": partner.id,
             "pricelist_id": self._pricelist(backend, data.get("currency")).id,
             "client_order_ref": data.get("name") or str(data["id"]),
@@ -85,11 +93,32 @@ class PsaImporterContract(models.AbstractModel):
             "psa_retainer_amount": data.get("retainer_amount") or 0.0,
             "psa_retainer_period": data.get("retainer_period") or False,
             "psa_expense_policy": data.get("expense_policy") or "no",
+            "psa_tax_code": tax_code,
+            "psa_service_item": data.get("service_item") or False,
         }
+        if fiscal_position:
+            values["fiscal_position_id"] = fiscal_position.id
+        return values
+
+    def _billing_company(self, backend, project):
+        """The company the contract is billed in: its project's (entity routing decides
+        that), else the company the import runs in. Products, taxes and fiscal positions
+        are looked up for this company, never for the backend's."""
+        return project.company_id or self.env.company
 
     def _create_record(self, backend, values, data):
         project = self.env["project.project"].browse(values["psa_project_id"])
         plan = self._line_plan(backend, data)
+        # Products and taxes of every line are resolved before the order exists: an
+        # unmapped service or tax code creates nothing.
+        self._resolve_plan(
+            backend,
+            self._billing_company(backend, project),
+            plan,
+            self._order_fiscal_position(values, project=project),
+            values.get("psa_tax_code"),
+            values.get("psa_service_item"),
+        )
         order = self.env["sale.order"].create(
             {
                 **values,
@@ -107,6 +136,14 @@ class PsaImporterContract(models.AbstractModel):
 
     def _apply_update(self, event, binding, record, values, data):
         plan = self._line_plan(event.backend_id, data)
+        self._resolve_plan(
+            event.backend_id,
+            record.company_id,
+            plan,
+            self._order_fiscal_position(values, record),
+            values.get("psa_tax_code"),
+            values.get("psa_service_item"),
+        )
         self._check_posted(record, values, plan)
         message = super()._apply_update(event, binding, record, values, data)
         added = self._sync_lines(record, plan)
@@ -162,6 +199,8 @@ class PsaImporterContract(models.AbstractModel):
                     "qty": 1.0,
                     "employee": None,
                     "default": False,
+                    "service_item": self._code(milestone, "service_item"),
+                    "tax_code": self._code(milestone, "tax_code"),
                 }
             )
         if contract_type == "fixed_fee" and not plan:
@@ -203,11 +242,97 @@ class PsaImporterContract(models.AbstractModel):
             "qty": 0.0,
             "employee": employee,
             "default": bool(entry.get("default")),
+            "service_item": self._code(entry, "service_item"),
+            "role": entry.get("role"),
+            "tax_code": self._code(entry, "tax_code"),
         }
+
+    def _code(self, values, key):
+        """A service item or tax code of a rate card entry or milestone (free-form JSON,
+        which the schema does not type): text, or None."""
+        value = values.get(key)
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int) or len(str(value)) > 64:
+            raise PayloadInvalid(_("%s must be a code of at most 64 characters.", key))
+        return str(value)
+
+    # Service catalogue and taxes ---------------------------------------------------
+
+    def _order_fiscal_position(self, values, order=None, project=None):
+        """The fiscal position the order has (or will have): a customer rule's, else the
+        order's, else the one Odoo detects for the customer (as the new order will)."""
+        FiscalPosition = self.env["account.fiscal.position"]
+        if values.get("fiscal_position_id"):
+            return FiscalPosition.browse(values["fiscal_position_id"])
+        if order is not None:
+            return order.fiscal_position_id
+        company = self._billing_company(None, project)
+        partner = self.env["res.partner"].browse(values["partner_id"])
+        return FiscalPosition.with_company(company)._get_fiscal_position(partner)
+
+    def _resolve_plan(self, backend, company, plan, fiscal_position, tax_code, service_item):
+        """Give each planned line its product (service catalogue) and, when a tax code
+        applies (the line's, else the contract's), its taxes mapped by the order's
+        fiscal position. Raises before anything is written when a code is unmapped."""
+        for item in plan:
+            item["product"] = self._catalogue_product(
+                backend,
+                company,
+                item,
+                default_service_item=None if item["kind"] == "time_and_materials" else service_item,
+            )
+            if item["product"] and item["kind"] == "time_and_materials":
+                # The rate card is hourly; a product sold by the day is priced per day.
+                hour = self.env.ref("uom.product_uom_hour")
+                item["price"] = hour._compute_price(item["price"], item["product"].uom_id)
+            item["taxes"] = self._line_taxes(
+                backend, company, item.get("tax_code") or tax_code, fiscal_position
+            )
+        return plan
+
+    def _catalogue_product(self, backend, company, item, default_service_item=None):
+        """The mapped product of a planned line, or None for the generic product.
+
+        A line's service item wins; a time-and-materials line without one is looked up
+        by its role. With the backend's "Require service mapping", a code without a
+        mapping (or a rate card entry with nothing to map) stops at the exception queue.
+        """
+        Mapping = self.env["psa.service.mapping"]
+        code = item.get("service_item") or default_service_item
+        kind = "service_item"
+        if not code and item["kind"] == "time_and_materials" and item.get("role"):
+            code, kind = item["role"], "role"
+        if code:
+            product = Mapping._product_for(backend, company, kind, code, item["kind"])
+            if product:
+                return product
+            if backend.billing_require_service_mapping:
+                raise Mapping._missing(backend, company, kind, code)
+            return None
+        if backend.billing_require_service_mapping and item["kind"] == "time_and_materials":
+            raise PayloadInvalid(
+                _(
+                    "Rate card entry %(line)s names no service item and no role, and "
+                    "%(backend)s requires every rate to map to a product of the service "
+                    "catalogue. Send a service_item or a role with the entry.",
+                    line=item["name"],
+                    backend=backend.name,
+                )
+            )
+        return None
+
+    def _line_taxes(self, backend, company, tax_code, fiscal_position):
+        """The taxes for ``tax_code`` after the fiscal position, or None: Odoo's default
+        (the product's taxes, mapped by the order's fiscal position)."""
+        if not tax_code:
+            return None
+        taxes = self.env["psa.tax.mapping"]._taxes_for(backend, company, tax_code)
+        return fiscal_position.map_tax(taxes) if fiscal_position else taxes
 
     def _line_values(self, item, project):
         values = {
-            "product_id": self._service_product(item["kind"]).id,
+            "product_id": (item.get("product") or self._service_product(item["kind"])).id,
             "name": item["name"],
             "product_uom_qty": item["qty"],
             "price_unit": item["price"],
@@ -216,6 +341,8 @@ class PsaImporterContract(models.AbstractModel):
         if project.account_id:
             # Revenue lands on the engagement's analytic account, like its costs.
             values["analytic_distribution"] = {str(project.account_id.id): 100}
+        if item.get("taxes") is not None:
+            values["tax_id"] = [Command.set(item["taxes"].ids)]
         return values
 
     def _sync_lines(self, order, plan):
@@ -236,6 +363,16 @@ class PsaImporterContract(models.AbstractModel):
                 line._psa_draft_invoice_lines().write({"price_unit": item["price"]})
             if line and line.name != item["name"]:
                 line.name = item["name"]
+            taxes = item.get("taxes")
+            # A tax code changed in the PSA before anything was posted.
+            if (
+                line
+                and taxes is not None
+                and line.tax_id != taxes
+                and not line._psa_posted_invoice_lines()
+            ):
+                line.tax_id = taxes
+                line._psa_draft_invoice_lines().write({"tax_ids": [Command.set(taxes.ids)]})
         return added
 
     def _check_posted(self, order, values, plan):

@@ -49,6 +49,11 @@ class PsaImporterExpense(models.AbstractModel):
             limit=1,
         )
         policy = order.psa_expense_policy or "no"
+        tax_code = data.get("tax_code") or False
+        if tax_code:
+            # Checked now: an unknown code must not wait until finance posts the report.
+            company = order.company_id or project.company_id or self.env.company
+            self.env["psa.tax.mapping"]._taxes_for(backend, company, tax_code)
         currency = self._currency_for(data.get("currency"), self.env.company)
         values = {
             "name": data.get("description") or data.get("category") or _("Expense"),
@@ -59,6 +64,7 @@ class PsaImporterExpense(models.AbstractModel):
             "total_amount_currency": data["amount"],
             "payment_mode": "own_account",
             "psa_receipt_ref": data.get("receipt_ref") or False,
+            "psa_tax_code": tax_code,
             "sale_order_id": order.id if policy != "no" else False,
         }
         if project.account_id:

@@ -45,6 +45,20 @@ class SaleOrder(models.Model):
         readonly=True,
         help="How the PSA contract re-invoices the project's reimbursable expenses.",
     )
+    psa_tax_code = fields.Char(
+        string="PSA tax code",
+        readonly=True,
+        copy=False,
+        help="The contract's tax code: lines without their own get the taxes the "
+        "backend's tax mapping gives it in the order's company (re-invoiced expenses too).",
+    )
+    psa_service_item = fields.Char(
+        string="PSA service item",
+        readonly=True,
+        copy=False,
+        help="The contract's service item: its milestones, fees, retainers and change "
+        "orders without their own use the product the service catalogue maps it to.",
+    )
     psa_billing_event_ids = fields.One2many("psa.billing.event.record", "sale_order_id")
     psa_anomaly_ids = fields.One2many(
         "psa.anomaly", "sale_order_id", string="Anomaly flags", readonly=True

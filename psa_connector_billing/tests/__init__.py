@@ -1,1 +1,7 @@
-from . import test_anomaly, test_billing, test_project_financials, test_readiness
+from . import (
+    test_anomaly,
+    test_billing,
+    test_catalogue_tax,
+    test_project_financials,
+    test_readiness,
+)

@@ -1,1 +1,1 @@
-from . import psa_anomaly_acknowledge_wizard
+from . import psa_anomaly_acknowledge_wizard, psa_exception_map_wizard
