@@ -3,7 +3,9 @@ from odoo import api, fields, models, tools
 # Ratios cannot be summed: read_group recomputes them from the summed hours.
 RATIOS = {
     "utilisation_pct": ("actual_hours", "capacity_hours"),
-    "billable_utilisation_pct": ("billable_hours", "capacity_hours"),
+    # Over the capacity of billable people only: a non-billable person's hours are not
+    # for sale, so they do not dilute the ratio.
+    "billable_utilisation_pct": ("billable_hours", "billable_capacity_hours"),
     "forecast_utilisation_pct": ("forecast_hours", "capacity_hours"),
 }
 
@@ -29,6 +31,11 @@ class PsaUtilisationReport(models.Model):
     project_id = fields.Many2one("project.project", readonly=True)
     week_start = fields.Date(string="Week", readonly=True, help="Monday of the ISO week.")
     capacity_hours = fields.Float(string="Capacity", readonly=True)
+    billable_capacity_hours = fields.Float(
+        string="Billable capacity",
+        readonly=True,
+        help="Capacity of billable employees only: the base of billable utilisation.",
+    )
     forecast_hours = fields.Float(string="Forecast", readonly=True)
     confirmed_forecast_hours = fields.Float(string="Forecast (confirmed)", readonly=True)
     actual_hours = fields.Float(string="Actual", readonly=True)
@@ -75,7 +82,8 @@ class PsaUtilisationReport(models.Model):
                                          AND d.work_hours > d.holiday_hours
                  GROUP BY 1, 2, 3
             ), capacity AS (
-                SELECT employee_id, week_start, SUM(capacity_hours) AS hours
+                SELECT employee_id, week_start, SUM(capacity_hours) AS hours,
+                       COALESCE(SUM(capacity_hours) FILTER (WHERE billable), 0) AS billable
                   FROM psa_capacity_day
                  GROUP BY 1, 2
             ), over_budget AS (
@@ -90,6 +98,7 @@ class PsaUtilisationReport(models.Model):
                        COALESCE(f.project_id, ac.project_id) AS project_id,
                        COALESCE(f.week_start, ac.week_start) AS week_start,
                        0.0 AS capacity_hours,
+                       0.0 AS billable_capacity_hours,
                        COALESCE(f.hours, 0) AS forecast_hours,
                        COALESCE(f.confirmed, 0) AS confirmed_forecast_hours,
                        COALESCE(ac.hours, 0) AS actual_hours,
@@ -101,13 +110,14 @@ class PsaUtilisationReport(models.Model):
             ), all_rows AS (
                 SELECT * FROM project_rows
                 UNION ALL
-                SELECT employee_id, NULL, week_start, hours, 0, 0, 0, 0 FROM capacity
+                SELECT employee_id, NULL, week_start, hours, billable, 0, 0, 0, 0
+                  FROM capacity
             )
             SELECT row_number() OVER (
                        ORDER BY r.week_start, r.employee_id, r.project_id NULLS FIRST
                    ) AS id,
                    r.employee_id, e.department_id, e.company_id, r.project_id, r.week_start,
-                   r.capacity_hours, r.forecast_hours, r.confirmed_forecast_hours,
+                   r.capacity_hours, r.billable_capacity_hours, r.forecast_hours, r.confirmed_forecast_hours,
                    r.actual_hours, r.billable_hours,
                    r.actual_hours - r.forecast_hours AS variance_hours,
                    0.0 AS utilisation_pct,
@@ -144,6 +154,7 @@ class PsaUtilisationReport(models.Model):
         """{field: value} over ``domain``, ratios included (for tests and callers)."""
         names = [
             "capacity_hours",
+            "billable_capacity_hours",
             "forecast_hours",
             "actual_hours",
             "billable_hours",
