@@ -31,13 +31,17 @@ class HrEmployee(models.Model):
         }
         if not names:
             return
-        lines = self.env["sale.order.line"].sudo().search(
-            [
-                ("order_id.psa_contract_type", "=", "time_and_materials"),
-                ("order_id.state", "!=", "cancel"),
-                ("order_id.psa_project_id", "!=", False),
-                ("psa_line_key", "=like", f"{ROLE_PREFIX}%"),
-            ]
+        lines = (
+            self.env["sale.order.line"]
+            .sudo()
+            .search(
+                [
+                    ("order_id.psa_contract_type", "=", "time_and_materials"),
+                    ("order_id.state", "!=", "cancel"),
+                    ("order_id.psa_project_id", "!=", False),
+                    ("psa_line_key", "=like", f"{ROLE_PREFIX}%"),
+                ]
+            )
         )
         projects = lines.filtered(
             lambda line: line.psa_line_key[len(ROLE_PREFIX) :].strip().lower() in names

@@ -1,4 +1,5 @@
 from odoo import api, fields, models, tools
+from odoo.tools import SQL
 
 # Ratios cannot be summed: read_group recomputes them from the summed hours.
 RATIOS = {
@@ -55,15 +56,25 @@ class PsaUtilisationReport(models.Model):
     )
 
     def init(self):
+        self._create_view(self._billable_line_sql())
+
+    @api.model
+    def _billable_line_sql(self):
+        """When a timesheet line ``l`` is billable hours: its own flag here;
+        psa_connector_forecast_hr adds the employee's billability (as in the push)."""
+        return SQL("l.psa_billable")
+
+    @api.model
+    def _create_view(self, billable_line):
         tools.drop_view_if_exists(self.env.cr, self._table)
-        self.env.cr.execute(
-            f"""
-            CREATE OR REPLACE VIEW {self._table} AS (
+        query = SQL(
+            """
+            CREATE OR REPLACE VIEW %s AS (
             WITH actual AS (
                 SELECT l.employee_id, l.project_id,
                        date_trunc('week', l.date)::date AS week_start,
                        SUM(l.unit_amount) AS hours,
-                       COALESCE(SUM(l.unit_amount) FILTER (WHERE l.psa_billable), 0) AS billable
+                       COALESCE(SUM(l.unit_amount) FILTER (WHERE %s), 0) AS billable
                   FROM account_analytic_line l
                  WHERE l.project_id IS NOT NULL AND l.employee_id IS NOT NULL
                    -- Time off booked as timesheets is already out of the capacity.
@@ -128,8 +139,11 @@ class PsaUtilisationReport(models.Model):
               JOIN hr_employee e ON e.id = r.employee_id
               LEFT JOIN over_budget ob ON ob.project_id = r.project_id
             )
-            """
+            """,
+            SQL.identifier(self._table),
+            billable_line,
         )
+        self.env.cr.execute(query)
 
     @api.model
     def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):

@@ -94,9 +94,9 @@ class PsaLeaver(models.Model):
     @api.model
     def _psa_cancel(self, employees):
         with workflow_write():
-            self.search(
-                [("employee_id", "in", employees.ids), ("state", "=", "pending")]
-            ).write({"state": "cancelled"})
+            self.search([("employee_id", "in", employees.ids), ("state", "=", "pending")]).write(
+                {"state": "cancelled"}
+            )
 
     # Deactivation --------------------------------------------------------------------
 
@@ -127,12 +127,16 @@ class PsaLeaver(models.Model):
         its way: an event not applied yet, or an open exception about one."""
         self.ensure_one()
         employee = self.employee_id.sudo()
-        bindings = self.env["psa.binding"].sudo().search(
-            [
-                ("res_model", "=", "hr.employee"),
-                ("res_id", "=", employee.id),
-                ("external_type", "=", "employee"),
-            ]
+        bindings = (
+            self.env["psa.binding"]
+            .sudo()
+            .search(
+                [
+                    ("res_model", "=", "hr.employee"),
+                    ("res_id", "=", employee.id),
+                    ("external_type", "=", "employee"),
+                ]
+            )
         )
         ids = {str(b.external_id) for b in bindings}
         email = (employee.work_email or "").strip().lower()
@@ -144,21 +148,29 @@ class PsaLeaver(models.Model):
             ("payload", "ilike", escape_psql(needle)) for needle in needles
         ]
         company = self.company_id
-        events = self.env["psa.event"].sudo().search(
-            [
-                ("company_id", "=", company.id),
-                ("object_type", "=", "time_entry"),
-                ("state", "in", OPEN_EVENT_STATES),
-                *payload_match,
-            ]
+        events = (
+            self.env["psa.event"]
+            .sudo()
+            .search(
+                [
+                    ("company_id", "=", company.id),
+                    ("object_type", "=", "time_entry"),
+                    ("state", "in", OPEN_EVENT_STATES),
+                    *payload_match,
+                ]
+            )
         )
-        exceptions = self.env["psa.exception"].sudo().search(
-            [
-                ("company_id", "=", company.id),
-                ("object_type", "=", "time_entry"),
-                ("state", "in", OPEN_EXCEPTION_STATES),
-                *payload_match,
-            ]
+        exceptions = (
+            self.env["psa.exception"]
+            .sudo()
+            .search(
+                [
+                    ("company_id", "=", company.id),
+                    ("object_type", "=", "time_entry"),
+                    ("state", "in", OPEN_EXCEPTION_STATES),
+                    *payload_match,
+                ]
+            )
         )
         last_day = str(self.end_date)
         for payload in events.mapped("payload") + exceptions.mapped("payload"):

@@ -65,14 +65,17 @@ class TestRoleSkillsCostCentre(HrAttributesCase):
         self.apply("employee.created", employee_data(skills=SKILLS))
         anna = self.employee()
         self.assertEqual(
-            sorted((s.skill_type_id.name, s.skill_id.name, s.skill_level_id.name)
-                   for s in anna.employee_skill_ids),
+            sorted(
+                (s.skill_type_id.name, s.skill_id.name, s.skill_level_id.name)
+                for s in anna.employee_skill_ids
+            ),
             [("Languages", "German", "C2"), ("Technology", "SAP S/4HANA", "Expert")],
         )
         self.assertTrue(all(anna.employee_skill_ids.mapped("psa_from_hr")))
         self.assertEqual(
-            anna.employee_skill_ids.filtered(lambda s: s.skill_id.name == "German")
-            .skill_level_id.level_progress,
+            anna.employee_skill_ids.filtered(
+                lambda s: s.skill_id.name == "German"
+            ).skill_level_id.level_progress,
             100,
         )
         # An HR officer adds a skill by hand.
@@ -83,9 +86,7 @@ class TestRoleSkillsCostCentre(HrAttributesCase):
                 "employee_id": anna.id,
                 "skill_type_id": languages.id,
                 "skill_id": french.id,
-                "skill_level_id": languages.skill_level_ids.filtered(
-                    lambda lv: lv.name == "C2"
-                ).id,
+                "skill_level_id": languages.skill_level_ids.filtered(lambda lv: lv.name == "C2").id,
             }
         )
         # The HR system drops SAP, raises nothing else and adds a level to German.
@@ -97,8 +98,10 @@ class TestRoleSkillsCostCentre(HrAttributesCase):
         )
         anna.invalidate_recordset()
         self.assertEqual(
-            sorted((s.skill_id.name, s.skill_level_id.name, s.psa_from_hr)
-                   for s in anna.employee_skill_ids),
+            sorted(
+                (s.skill_id.name, s.skill_level_id.name, s.psa_from_hr)
+                for s in anna.employee_skill_ids
+            ),
             [("French", "C2", False), ("German", "C1", True)],
         )
         self.assertTrue(by_hand.exists(), "a skill added in Odoo stays")
