@@ -62,6 +62,4 @@ class TestBillability(ForecastCase):
         self.env["psa.forecast.push"].invalidate_model()
         self.ben.psa_billable = False
         self.end_transaction()
-        self.assertEqual(
-            len(self.env["queue.job"].search([("method_name", "=", "_push_job")])), 1
-        )
+        self.assertEqual(len(self.env["queue.job"].search([("method_name", "=", "_push_job")])), 1)

@@ -54,7 +54,8 @@ class PsaImporterEmployee(models.AbstractModel):
 
         A cost may be in another currency than the company's (people paid in theirs):
         the cost history keeps it, margins convert it at the date of the work. The
-        currency must be active, or there would be no rates to convert with.
+        currency must be active and have rates: a margin converted 1:1 would be wrong
+        without anyone noticing.
         """
         company_currency = (company or backend.company_id).currency_id
         code = (data.get("currency") or "").strip().upper()
@@ -65,11 +66,20 @@ class PsaImporterEmployee(models.AbstractModel):
             .with_context(active_test=False)
             .search([("name", "=", code)], limit=1)
         )
-        if not currency.active:
+        company = company or backend.company_id
+        has_rates = currency.active and self.env["res.currency.rate"].search_count(
+            [
+                ("currency_id", "=", currency.id),
+                ("company_id", "in", [False, company.root_id.id]),
+            ],
+            limit=1,
+        )
+        if not has_rates:
             raise PayloadInvalid(
                 _(
-                    "The hourly cost of %(name)s is in %(currency)s, which is not an active "
-                    "currency in Odoo. Activate it (with its rates) or send the cost in "
+                    "The hourly cost of %(name)s is in %(currency)s, for which Odoo has no "
+                    "exchange rates (the currency is unknown, inactive or has no rate). "
+                    "Activate it and record its rates, or send the cost in "
                     "%(company_currency)s.",
                     name=data.get("name"),
                     currency=code,

@@ -164,6 +164,14 @@ class TestForeignCost(HrAttributesCase):
         eur = self.env.ref("base.EUR")
         self.assertEqual(self.company.currency_id, eur)
         Rate = self.env["res.currency.rate"]
+        # Active but without any rate: converting would be a guess.
+        Rate.search([("currency_id", "=", gbp.id)]).unlink()
+        refused = self.apply(
+            "employee.created",
+            employee_data(hourly_cost=50.0, currency="GBP", cost_effective_date="2026-10-01"),
+        )
+        self.assertEqual(refused.state, "failed")
+        self.assertIn("no exchange rates", self.exceptions(category="invalid_payload").name)
         # 1 EUR = 0.80 GBP from 2026-10-01, 0.625 GBP from 2026-11-20.
         for currency, day, rate in (
             (eur, "2026-10-01", 1.0),
@@ -173,11 +181,10 @@ class TestForeignCost(HrAttributesCase):
             Rate.create(
                 {"currency_id": currency.id, "name": day, "rate": rate, "company_id": False}
             )
-        event = self.apply(
-            "employee.created",
-            employee_data(hourly_cost=50.0, currency="GBP", cost_effective_date="2026-10-01"),
-        )
-        self.assertEqual(event.state, "done", event.result)
+        # Rates recorded, the exception is retried: the cost lands in GBP.
+        refused.exception_ids.action_retry()
+        self.run_jobs(methods=("_process_job",))
+        self.assertEqual(refused.state, "done", refused.result)
         anna = self.employee()
         self.assertEqual(anna.psa_cost_history_ids.currency_id, gbp)
         self.assertEqual(anna.psa_cost_history_ids.hourly_cost, 50.0)
