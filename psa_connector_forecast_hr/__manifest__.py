@@ -3,7 +3,7 @@
 # side needs the other for anything else.
 {
     "name": "PSA Connector Forecast HR",
-    "summary": "A leaver's allocations end with them",
+    "summary": "A leaver's allocations end with them; billability from the HR system",
     "version": "18.0.1.0.0",
     "category": "Services/Project",
     "license": "AGPL-3",
@@ -14,11 +14,13 @@
     "depends": [
         # Allocations (psa.allocation).
         "psa_connector_forecast",
-        # Leavers: hr.employee._psa_terminate and its _psa_end_future_allocations hook.
+        # Leavers: hr.employee._psa_terminate and its _psa_end_future_allocations hook;
+        # the billable flag (hr.employee.psa_billable).
         "psa_connector_hr",
     ],
     "external_dependencies": {"python": []},
     "data": [],
+    "uninstall_hook": "uninstall_hook",
     "auto_install": True,
     "installable": True,
 }

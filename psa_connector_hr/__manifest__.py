@@ -1,7 +1,7 @@
 {
     "name": "PSA Connector HR",
     "summary": "Employees, departments, managers, cost rates and leave from the HR system",
-    "version": "18.0.1.3.0",
+    "version": "18.0.1.4.0",
     "category": "Services/Project",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",
@@ -17,12 +17,17 @@
         "hr_holidays",
         # The employee's hourly cost the HR system sends.
         "hr_hourly_cost",
+        # Skills the HR system sends (hr.employee.skill).
+        "hr_skills",
     ],
     "external_dependencies": {"python": []},
     "data": [
         "security/psa_connector_hr_security.xml",
         "security/ir.model.access.csv",
         "data/ir_cron_data.xml",
+        "data/account_analytic_plan_data.xml",
+        "views/psa_backend_views.xml",
+        "views/psa_leaver_views.xml",
         "views/psa_employee_cost_history_views.xml",
         "views/hr_employee_views.xml",
         "views/psa_pending_link_views.xml",

@@ -208,6 +208,18 @@ _EMPLOYEES = [
         "currency": "EUR",
         "billable": True,
         "start_date": "2019-04-01",
+        "role": "Managing Consultant",
+        "skills": [
+            {"type": "Languages", "name": "German", "level": "C2", "level_progress": 100},
+            {
+                "type": "Consulting",
+                "name": "SAP S/4HANA Finance",
+                "level": "Expert",
+                "level_progress": 90,
+            },
+        ],
+        "cost_centre": "CC-DEL",
+        "cost_centre_name": "Delivery",
         "status": "active",
     },
     {
@@ -221,8 +233,14 @@ _EMPLOYEES = [
         "manager_id": "E-4001",
         "hourly_cost": 78.0,
         "currency": "EUR",
-        "billable": True,
+        "billable": False,
         "start_date": "2021-02-15",
+        "role": "Senior Project Manager",
+        "skills": [
+            {"type": "Consulting", "name": "PRINCE2", "level": "Practitioner", "level_progress": 75}
+        ],
+        "cost_centre": "CC-PMO",
+        "cost_centre_name": "Project Management Office",
         "status": "active",
     },
     {
@@ -238,6 +256,12 @@ _EMPLOYEES = [
         "currency": "EUR",
         "billable": True,
         "start_date": "2022-09-01",
+        "role": "Consultant",
+        "skills": [
+            {"type": "Technology", "name": "Power BI", "level": "Advanced", "level_progress": 75}
+        ],
+        "cost_centre": "CC-DNA",
+        "cost_centre_name": "Data & Analytics",
         "status": "active",
     },
     {
@@ -253,6 +277,12 @@ _EMPLOYEES = [
         "currency": "EUR",
         "billable": True,
         "start_date": "2023-06-01",
+        "role": "Software Engineer",
+        "skills": [
+            {"type": "Technology", "name": "Python", "level": "Expert", "level_progress": 90}
+        ],
+        "cost_centre": "CC-ENG",
+        "cost_centre_name": "Engineering",
         "status": "active",
     },
 ]

@@ -385,6 +385,9 @@ class TestPrivilegeMatrix(SuiteHttpCase):
                 "external_id": "E-LATER",
             }
         )
+        rec["psa.leaver"] = env["psa.leaver"].create(
+            {"employee_id": employee.id, "backend_id": cls.hr_backend.id, "end_date": "2026-09-30"}
+        )
         reconciliation = env["psa.timesheet.reconciliation"].create(
             {"backend_id": backend.id, "date_from": "2026-09-01", "date_to": "2026-09-30"}
         )

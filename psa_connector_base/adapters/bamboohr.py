@@ -30,6 +30,7 @@ EMPLOYEE_FIELDS = (
     "workEmail",
     "jobTitle",
     "department",
+    "division",
     "supervisorEId",
     "hireDate",
     "terminationDate",
@@ -191,6 +192,8 @@ class BambooHrAdapter(HttpAdapter):
             "name": name,
             "work_email": row.get("workEmail") or None,
             "job_title": row.get("jobTitle") or None,
+            # BambooHR's job title is the person's role (the rate card's roles).
+            "role": row.get("jobTitle") or None,
             "department_id": self._department_id(department),
             "department": department,
             "manager_id": str(row["supervisorEId"]) if row.get("supervisorEId") else None,
@@ -201,6 +204,10 @@ class BambooHrAdapter(HttpAdapter):
         }
         if hourly_cost is not None:
             record.update(hourly_cost=hourly_cost, currency=currency)
+        if row.get("division"):
+            # The standard Division field, where BambooHR accounts keep cost centres. Not
+            # sent when empty: a cost centre set otherwise is not cleared.
+            record["cost_centre"] = row["division"]
         return record
 
     def _leaves(self, since):

@@ -30,6 +30,13 @@ class PsaCapacityDay(models.Model):
     capacity_hours = fields.Float(
         help="Hours the employee can work: schedule minus public holidays minus time off."
     )
+    billable = fields.Boolean(
+        default=True,
+        index=True,
+        help="The employee's time is sold to customers: their capacity counts in the "
+        "billable utilisation (with the HR connector, the billable flag the HR system "
+        "sends; without it, everyone is billable).",
+    )
 
     _sql_constraints = [
         ("employee_date_unique", "unique(employee_id, date)", "One capacity row per day."),
@@ -116,6 +123,7 @@ class PsaCapacityDay(models.Model):
             ]
         ).unlink()
         rows = []
+        billable_ids = self._billable_employee_ids(employees)
         for employee_id, days in self._day_hours(employees, date_from, date_to).items():
             company = employees.browse(employee_id).company_id
             for day, (work, holiday, leave) in sorted(days.items()):
@@ -129,9 +137,16 @@ class PsaCapacityDay(models.Model):
                         "holiday_hours": holiday,
                         "leave_hours": leave,
                         "capacity_hours": max(0.0, work - holiday - leave),
+                        "billable": employee_id in billable_ids,
                     }
                 )
         return self.create(rows)
+
+    @api.model
+    def _billable_employee_ids(self, employees):
+        """Ids of ``employees`` whose capacity is billable: all of them here;
+        psa_connector_forecast_hr narrows it to the HR system's billable people."""
+        return set(employees.ids)
 
     @api.model
     def _cron_compute_upcoming(self, weeks=8):

@@ -2,6 +2,7 @@ import json
 from datetime import timedelta
 
 from odoo import _, api, fields, models
+from odoo.tools import SQL
 
 from odoo.addons.psa_connector_base.tools.access import workflow_write
 from odoo.addons.psa_connector_base.tools.jobs import execute_racing
@@ -320,20 +321,29 @@ class PsaForecastPush(models.Model):
         """{project id: {week Monday: (hours, billable hours)}}: every analytic line of
         the projects, whatever created it (PSA, Odoo timesheets, imports)."""
         self.env["account.analytic.line"].flush_model(
-            ["project_id", "date", "unit_amount", "psa_billable"]
+            ["project_id", "date", "unit_amount", "psa_billable", "employee_id"]
         )
         self.env.cr.execute(
-            """SELECT project_id, date_trunc('week', date)::date,
-                      SUM(unit_amount), COALESCE(SUM(unit_amount) FILTER (WHERE psa_billable), 0)
-                 FROM account_analytic_line
-                WHERE project_id = ANY(%s)
-                GROUP BY 1, 2""",
-            [projects.ids],
+            SQL(
+                """SELECT l.project_id, date_trunc('week', l.date)::date, SUM(l.unit_amount),
+                          COALESCE(SUM(l.unit_amount) FILTER (WHERE %s), 0)
+                     FROM account_analytic_line l
+                    WHERE l.project_id = ANY(%s)
+                    GROUP BY 1, 2""",
+                self._billable_line_sql(),
+                projects.ids,
+            )
         )
         result = {}
         for project_id, week_start, hours, billable in self.env.cr.fetchall():
             result.setdefault(project_id, {})[week_start] = (hours or 0.0, billable or 0.0)
         return result
+
+    @api.model
+    def _billable_line_sql(self):
+        """When an analytic line ``l`` counts as billable in the pushed actuals: its own
+        flag here; psa_connector_forecast_hr adds the employee's billability."""
+        return SQL("l.psa_billable")
 
     @api.model
     def _project_external_ids(self, backend, projects):

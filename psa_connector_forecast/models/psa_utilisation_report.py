@@ -1,9 +1,12 @@
 from odoo import api, fields, models, tools
+from odoo.tools import SQL
 
 # Ratios cannot be summed: read_group recomputes them from the summed hours.
 RATIOS = {
     "utilisation_pct": ("actual_hours", "capacity_hours"),
-    "billable_utilisation_pct": ("billable_hours", "capacity_hours"),
+    # Over the capacity of billable people only: a non-billable person's hours are not
+    # for sale, so they do not dilute the ratio.
+    "billable_utilisation_pct": ("billable_hours", "billable_capacity_hours"),
     "forecast_utilisation_pct": ("forecast_hours", "capacity_hours"),
 }
 
@@ -29,6 +32,11 @@ class PsaUtilisationReport(models.Model):
     project_id = fields.Many2one("project.project", readonly=True)
     week_start = fields.Date(string="Week", readonly=True, help="Monday of the ISO week.")
     capacity_hours = fields.Float(string="Capacity", readonly=True)
+    billable_capacity_hours = fields.Float(
+        string="Billable capacity",
+        readonly=True,
+        help="Capacity of billable employees only: the base of billable utilisation.",
+    )
     forecast_hours = fields.Float(string="Forecast", readonly=True)
     confirmed_forecast_hours = fields.Float(string="Forecast (confirmed)", readonly=True)
     actual_hours = fields.Float(string="Actual", readonly=True)
@@ -48,15 +56,25 @@ class PsaUtilisationReport(models.Model):
     )
 
     def init(self):
+        self._create_view(self._billable_line_sql())
+
+    @api.model
+    def _billable_line_sql(self):
+        """When a timesheet line ``l`` is billable hours: its own flag here;
+        psa_connector_forecast_hr adds the employee's billability (as in the push)."""
+        return SQL("l.psa_billable")
+
+    @api.model
+    def _create_view(self, billable_line):
         tools.drop_view_if_exists(self.env.cr, self._table)
-        self.env.cr.execute(
-            f"""
-            CREATE OR REPLACE VIEW {self._table} AS (
+        query = SQL(
+            """
+            CREATE OR REPLACE VIEW %s AS (
             WITH actual AS (
                 SELECT l.employee_id, l.project_id,
                        date_trunc('week', l.date)::date AS week_start,
                        SUM(l.unit_amount) AS hours,
-                       COALESCE(SUM(l.unit_amount) FILTER (WHERE l.psa_billable), 0) AS billable
+                       COALESCE(SUM(l.unit_amount) FILTER (WHERE %s), 0) AS billable
                   FROM account_analytic_line l
                  WHERE l.project_id IS NOT NULL AND l.employee_id IS NOT NULL
                    -- Time off booked as timesheets is already out of the capacity.
@@ -75,7 +93,8 @@ class PsaUtilisationReport(models.Model):
                                          AND d.work_hours > d.holiday_hours
                  GROUP BY 1, 2, 3
             ), capacity AS (
-                SELECT employee_id, week_start, SUM(capacity_hours) AS hours
+                SELECT employee_id, week_start, SUM(capacity_hours) AS hours,
+                       COALESCE(SUM(capacity_hours) FILTER (WHERE billable), 0) AS billable
                   FROM psa_capacity_day
                  GROUP BY 1, 2
             ), over_budget AS (
@@ -90,6 +109,7 @@ class PsaUtilisationReport(models.Model):
                        COALESCE(f.project_id, ac.project_id) AS project_id,
                        COALESCE(f.week_start, ac.week_start) AS week_start,
                        0.0 AS capacity_hours,
+                       0.0 AS billable_capacity_hours,
                        COALESCE(f.hours, 0) AS forecast_hours,
                        COALESCE(f.confirmed, 0) AS confirmed_forecast_hours,
                        COALESCE(ac.hours, 0) AS actual_hours,
@@ -101,13 +121,14 @@ class PsaUtilisationReport(models.Model):
             ), all_rows AS (
                 SELECT * FROM project_rows
                 UNION ALL
-                SELECT employee_id, NULL, week_start, hours, 0, 0, 0, 0 FROM capacity
+                SELECT employee_id, NULL, week_start, hours, billable, 0, 0, 0, 0
+                  FROM capacity
             )
             SELECT row_number() OVER (
                        ORDER BY r.week_start, r.employee_id, r.project_id NULLS FIRST
                    ) AS id,
                    r.employee_id, e.department_id, e.company_id, r.project_id, r.week_start,
-                   r.capacity_hours, r.forecast_hours, r.confirmed_forecast_hours,
+                   r.capacity_hours, r.billable_capacity_hours, r.forecast_hours, r.confirmed_forecast_hours,
                    r.actual_hours, r.billable_hours,
                    r.actual_hours - r.forecast_hours AS variance_hours,
                    0.0 AS utilisation_pct,
@@ -118,8 +139,11 @@ class PsaUtilisationReport(models.Model):
               JOIN hr_employee e ON e.id = r.employee_id
               LEFT JOIN over_budget ob ON ob.project_id = r.project_id
             )
-            """
+            """,
+            SQL.identifier(self._table),
+            billable_line,
         )
+        self.env.cr.execute(query)
 
     @api.model
     def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):
@@ -144,6 +168,7 @@ class PsaUtilisationReport(models.Model):
         """{field: value} over ``domain``, ratios included (for tests and callers)."""
         names = [
             "capacity_hours",
+            "billable_capacity_hours",
             "forecast_hours",
             "actual_hours",
             "billable_hours",

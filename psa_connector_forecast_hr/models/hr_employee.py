@@ -4,6 +4,28 @@ from odoo import fields, models
 class HrEmployee(models.Model):
     _inherit = "hr.employee"
 
+    def write(self, vals):
+        changed = (
+            self.filtered(lambda e: e.psa_billable != bool(vals["psa_billable"]))
+            if "psa_billable" in vals
+            else self.browse()
+        )
+        result = super().write(vals)
+        if changed:
+            # The capacity already computed follows the flag; so do the pushed actuals.
+            # sudo: whoever may change the flag (HR) keeps the derived rows in step; only
+            # these employees' rows, with the flag just written.
+            days = self.env["psa.capacity.day"].sudo()
+            for billable, employees in changed.grouped("psa_billable").items():
+                days.search([("employee_id", "in", employees.ids)]).write({"billable": billable})
+            lines = (
+                self.env["account.analytic.line"]
+                .sudo()
+                .search([("employee_id", "in", changed.ids), ("project_id", "!=", False)])
+            )
+            lines._psa_forecast_touch()
+        return result
+
     def _psa_end_future_allocations(self, end_date):
         """A leaver's plan ends with them: cut allocations at ``end_date``.
 

@@ -1,1 +1,1 @@
-from . import test_leaver_allocations
+from . import test_billability, test_leaver_allocations

@@ -1,6 +1,7 @@
 from . import (
     hr_employee,
     hr_employee_public,
+    hr_employee_skill,
     hr_leave_type,
     psa_backend,
     psa_binding,
@@ -8,5 +9,6 @@ from . import (
     psa_importer_department,
     psa_importer_employee,
     psa_importer_leave,
+    psa_leaver,
     psa_pending_link,
 )

@@ -22,6 +22,9 @@ class PsaImporterEmployee(models.AbstractModel):
             values["work_email"] = data.get("work_email") or data.get("email") or False
         if "job_title" in data:
             values["job_title"] = data["job_title"] or False
+        # Role, skills and cost centre are applied after the write (_apply_attributes),
+        # in the employee's own company; their shape is checked here, before anything.
+        self._check_attributes(data)
         if "department_id" in data or "department" in data:
             values["department_id"] = self._department(backend, data).id
         if "billable" in data:
@@ -48,24 +51,85 @@ class PsaImporterEmployee(models.AbstractModel):
         )
         return department or Department.create({"name": name, "company_id": company.id})
 
-    def _cost_currency(self, backend, data):
-        company_currency = self.env.company.currency_id
-        code = data.get("currency")
-        if code and code.upper() != company_currency.name:
-            # hourly_cost is read in company currency by timesheets and margins;
-            # converting at some rate would be a guess.
+    def _cost_currency(self, backend, data, company=None):
+        """The currency of ``hourly_cost``: the one sent, else the company's.
+
+        A cost may be in another currency than the company's (people paid in theirs):
+        the cost history keeps it, margins convert it at the date of the work. The
+        currency must be active and have rates: a margin converted 1:1 would be wrong
+        without anyone noticing.
+        """
+        company = company or self.env.company
+        company_currency = company.currency_id
+        code = (data.get("currency") or "").strip().upper()
+        if not code or code == company_currency.name:
+            return company_currency
+        currency = (
+            self.env["res.currency"]
+            .with_context(active_test=False)
+            .search([("name", "=", code)], limit=1)
+        )
+        has_rates = currency.active and self.env["res.currency.rate"].search_count(
+            [
+                ("currency_id", "=", currency.id),
+                ("company_id", "in", [False, company.root_id.id]),
+            ],
+            limit=1,
+        )
+        if not has_rates:
             raise PayloadInvalid(
                 _(
-                    "The hourly cost of %(name)s is in %(currency)s but %(company)s "
-                    "keeps costs in %(company_currency)s. Send the cost in "
+                    "The hourly cost of %(name)s is in %(currency)s, for which Odoo has no "
+                    "exchange rates (the currency is unknown, inactive or has no rate). "
+                    "Activate it and record its rates, or send the cost in "
                     "%(company_currency)s.",
                     name=data.get("name"),
                     currency=code,
-                    company=self.env.company.name,
                     company_currency=company_currency.name,
                 )
             )
-        return company_currency
+        return currency
+
+    def _check_attributes(self, data):
+        skills = data.get("skills")
+        if skills is not None and (
+            not isinstance(skills, list)
+            or not all(
+                isinstance(item, dict)
+                and isinstance(item.get("type"), str)
+                and item["type"].strip()
+                and isinstance(item.get("name"), str)
+                and item["name"].strip()
+                and (item.get("level") is None or isinstance(item["level"], str))
+                for item in skills
+            )
+        ):
+            raise PayloadInvalid(
+                _("skills must be a list of {type, name, level} with a type and a name.")
+            )
+        for key in ("role", "cost_centre", "cost_centre_name"):
+            if data.get(key) is not None and not isinstance(data[key], str):
+                raise PayloadInvalid(_("%s must be a text.", key))
+
+    def _apply_attributes(self, event, employee, data):
+        """Role (job position), skills and cost centre, in the employee's company."""
+        if "role" in data:
+            employee._psa_set_role(data["role"])
+            # The title follows the role unless the HR system sends its own.
+            title = data.get("job_title") or data["role"] or False
+            if ("job_title" in data or data["role"]) and employee.job_title != title:
+                employee.job_title = title
+        if "skills" in data:
+            employee._psa_set_skills(
+                [
+                    {**item, "type": item["type"].strip(), "name": item["name"].strip()}
+                    for item in data["skills"] or []
+                ]
+            )
+        if "cost_centre" in data:
+            employee._psa_set_cost_centre(
+                (data["cost_centre"] or "").strip(), (data.get("cost_centre_name") or "").strip()
+            )
 
     def _create_record(self, backend, values, data):
         return self.env["hr.employee"].create({**values, "company_id": self.env.company.id})
@@ -118,6 +182,7 @@ class PsaImporterEmployee(models.AbstractModel):
     def _apply_lifecycle(self, event, employee, data):
         """Manager, cost and employment status: the parts that are more than a write."""
         backend = event.backend_id
+        self._apply_attributes(event, employee, data)
         if data.get("manager_id"):
             # Not blocking: a manager often arrives after their team.
             self.env["psa.pending.link"]._set(
@@ -131,7 +196,7 @@ class PsaImporterEmployee(models.AbstractModel):
             if employee._psa_set_hourly_cost(
                 data["hourly_cost"],
                 effective_date,
-                self._cost_currency(backend, data),
+                self._cost_currency(backend, data, employee.company_id),
                 backend=backend,
             ):
                 self._audit(
@@ -144,11 +209,11 @@ class PsaImporterEmployee(models.AbstractModel):
                 )
         if data.get("status") == "terminated":
             end_date = data.get("end_date") or fields.Date.context_today(self)
-            if employee._psa_terminate(fields.Date.to_date(end_date)):
+            if employee._psa_terminate(fields.Date.to_date(end_date), backend=backend):
                 self._audit(event, "archive", str(data["id"]), employee)
         elif data.get("status") == "active" and not employee.active:
             # Rehired: the same person, the same history.
-            employee.with_context(no_wizard=True).action_unarchive()
+            employee._psa_rehire()
             self._audit(event, "update", str(data["id"]), employee, values={"active": True})
 
     def _cost_effective_date(self, event, data):
@@ -163,7 +228,7 @@ class PsaImporterEmployee(models.AbstractModel):
         # A person removed from the HR system has left; their history must stay.
         if not record:
             return "skipped", _("deleted remotely; Odoo holds no record of it")
-        if record._psa_terminate(fields.Date.context_today(self)):
+        if record._psa_terminate(fields.Date.context_today(self), backend=event.backend_id):
             self._audit(event, "archive", external_id, record)
             return "done", _("archived after remote deletion")
         return "skipped", _("already archived")

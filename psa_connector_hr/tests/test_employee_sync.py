@@ -189,11 +189,14 @@ class TestEmployeeSync(HrSyncCase):
             self.assertEqual(as_reader.read(["hourly_cost"])[0]["hourly_cost"], 85.0)
             self.assertEqual(as_reader._psa_hourly_cost_at(date(2026, 11, 15)), 85.0)
 
-    def test_foreign_currency_is_refused(self):
+    def test_cost_in_an_inactive_currency_is_refused(self):
+        # A cost in another active currency is kept in it (test_hr_attributes); one in a
+        # currency Odoo has no rates for cannot be converted for margins.
+        self.env.ref("base.CHF").active = False
         self.apply("department.created", department_data())
-        event = self.apply("employee.created", employee_data(currency="USD"))
+        event = self.apply("employee.created", employee_data(currency="CHF"))
         self.assertEqual(event.state, "failed")
-        self.assertIn("USD", self.exceptions(category="invalid_payload").name)
+        self.assertIn("CHF", self.exceptions(category="invalid_payload").name)
         self.assertFalse(self.bound("employee", "E-4001"))
 
     def test_hr_backend_pulls_departments_employees_and_leave_in_order(self):

@@ -25,8 +25,9 @@ class TestCostAndHrDataAccess(HrSyncCase):
         cls.apply("department.created", department_data())
         cls.hr_event = cls.apply("employee.created", employee_data(hourly_cost=COST))
         cls.employee = cls.bound("employee", "E-4001")
-        # A second employee whose cost arrives in a foreign currency: an exception
-        # holding the payload (and so the cost) as received.
+        # A second employee whose cost arrives in a currency Odoo does not use: an
+        # exception holding the payload (and so the cost) as received.
+        cls.env.ref("base.CHF").active = False
         cls.failed_event = cls.apply(
             "employee.created",
             employee_data(
@@ -35,7 +36,7 @@ class TestCostAndHrDataAccess(HrSyncCase):
                 email="ben@consultancy.example",
                 work_email="ben@consultancy.example",
                 hourly_cost=COST,
-                currency="USD",
+                currency="CHF",
             ),
         )
         cls.hr_exception = cls.failed_event.exception_ids

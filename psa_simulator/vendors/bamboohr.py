@@ -29,6 +29,7 @@ FIELD_TYPES = {
     "workEmail": "email",
     "jobTitle": "list",
     "department": "list",
+    "division": "list",
     "supervisorEId": "employee",
     "hireDate": "date",
     "terminationDate": "date",
