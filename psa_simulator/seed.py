@@ -642,10 +642,16 @@ _UK_RECORDS = {
             "date_start": "2026-11-02",
             "date_end": "2027-01-29",
             "rate_card": [
-                {"role": "Consultant", "hourly_rate": 140.0, "default": True},
+                {
+                    "role": "Consultant",
+                    "service_item": "CONSULTING",
+                    "hourly_rate": 140.0,
+                    "default": True,
+                },
                 {
                     "employee_id": "E-4002",
                     "employee_email": "james.carter@consultancy.example",
+                    "service_item": "SENIOR-CONSULTING",
                     "hourly_rate": 165.0,
                 },
             ],
@@ -661,6 +667,18 @@ _UK_TIME_ENTRIES = [
     ("T-3011", "E-4003", "2026-11-11", 4.0, "Fleet data analysis", "approved"),
     ("T-3011", "E-4002", "2026-11-18", 3.5, "Findings workshop", "submitted"),
 ]
+
+
+# The tax code of each contract in the two-entity demo (the backend maps the codes to each
+# company's taxes, scripts/setup_demo_backend.py): standard VAT for a customer in the
+# seller's country, the export rate for services sold abroad. Only there: a backend
+# without tax mappings (the single-entity seed) would hold every contract at the queue.
+_DEMO_TAX_CODES = {
+    "K-6501": "VAT-STD",
+    "K-6502": "VAT-EXPORT",
+    "K-6503": "VAT-EXPORT",
+    "K-6504": "VAT-STD",
+}
 
 
 def _uk_records():
@@ -838,7 +856,8 @@ def format_timestamp(moment):
 def build_seed(legal_entities=False):
     """Return fresh seed records per collection, stamped one second apart from SEED_EPOCH.
 
-    ``legal_entities``: the firm's UK entity too (records naming ``legal_entity``)."""
+    ``legal_entities``: the firm's UK entity too (records naming ``legal_entity``), and
+    the contracts' tax codes."""
     data = {
         "customers": _CUSTOMERS,
         "contacts": _CONTACTS,
@@ -866,6 +885,8 @@ def build_seed(legal_entities=False):
     for collection, records in (item for batch in batches for item in batch):
         seeded.setdefault(collection, [])
         for record in records:
+            if legal_entities and record.get("id") in _DEMO_TAX_CODES:
+                record = {**record, "tax_code": _DEMO_TAX_CODES[record["id"]]}
             stamp = format_timestamp(SEED_EPOCH + timedelta(seconds=offset))
             offset += 1
             seeded[collection].append(

@@ -171,6 +171,23 @@ else:
     )
     if not uk_drafts:
         failures.append("no draft GBP invoice in the UK company")
+    # The contracts' tax codes (VAT-STD: 20 % in the UK company, 19 % in the German one).
+    for contract, company_context, rate in (("K-6504", context, 0.20), ("K-6501", {}, 0.19)):
+        order = bound("contract", contract)
+        invoices = call(
+            "account.move",
+            "search_read",
+            [("line_ids.sale_line_ids.order_id", "=", order), ("state", "=", "draft")],
+            ["amount_untaxed", "amount_tax"],
+            context=company_context,
+        )
+        wrong = [
+            invoice
+            for invoice in invoices
+            if abs(invoice["amount_tax"] - round(invoice["amount_untaxed"] * rate, 2)) > 0.011
+        ]
+        if not invoices or wrong:
+            failures.append(f"{contract}: draft invoices {invoices} do not carry {rate:.0%} VAT")
 
 step("opening pages and the bus through the proxy")
 for path in ("/odoo", "/odoo/action-psa_connector_billing.action_psa_project_financial"):
