@@ -1,7 +1,7 @@
 {
     "name": "PSA Connector Billing",
     "summary": "PSA contracts, milestones, retainers, expenses and purchases into sales, invoices and bills; project margin, WIP and backlog",
-    "version": "18.0.1.3.0",
+    "version": "18.0.1.4.0",
     "category": "Services/Project",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",

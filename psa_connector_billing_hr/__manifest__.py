@@ -5,7 +5,7 @@
 {
     "name": "PSA Connector Billing HR",
     "summary": "Project margins at the hourly cost in force on the day of the work",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Services/Project",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",

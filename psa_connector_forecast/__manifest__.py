@@ -1,7 +1,7 @@
 {
     "name": "PSA Connector Forecast",
     "summary": "Allocations in, actuals out, utilisation and forecast variance",
-    "version": "18.0.1.0.2",
+    "version": "18.0.1.1.0",
     "category": "Services/Project",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",

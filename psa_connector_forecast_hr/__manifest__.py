@@ -4,7 +4,7 @@
 {
     "name": "PSA Connector Forecast HR",
     "summary": "A leaver's allocations end with them; billability from the HR system",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Services/Project",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",
