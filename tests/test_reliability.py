@@ -108,7 +108,10 @@ class TestDisorderedStream(SuiteTagsMixin, TimesheetCase):
         self.apply("time_entry.created", time_entry_data(id="TE-race", hours=2.0))
         Binding = type(self.env["psa.binding"])
         original = Binding._find
-        stale_snapshot = {"left": 1}
+        # A stale snapshot hides the binding from every read of the first attempt: the
+        # routing's (_target_company: is the entry bound, in which company?) and the
+        # apply's own (_import_bound).
+        stale_snapshot = {"left": 2}
 
         def find(binding_model, backend, external_type, external_id):
             if external_id == "TE-race" and stale_snapshot["left"]:
