@@ -24,8 +24,15 @@ class AccountAnalyticLine(models.Model):
             # sudo: the cost centre is HR data the person logging time may not read;
             # only its id is copied onto the line.
             employee = self.env["hr.employee"].sudo().browse(employee_id)
-            if employee.psa_cost_centre_id:
-                accounts[column] = employee.psa_cost_centre_id.id
+            cost_centre = employee.psa_cost_centre_id
+            # A cost centre is an account of the employee's company: time on another
+            # company's project (a seconded person, entity routing) keeps that
+            # project's own cost-centre column, as Odoo refuses cross-company accounts.
+            line_company = vals.get("company_id") or (len(self) == 1 and self.company_id.id)
+            if cost_centre and (
+                not cost_centre.company_id or cost_centre.company_id.id == line_company
+            ):
+                accounts[column] = cost_centre.id
         elif self:
             # Several lines moved to another project: each keeps its cost centre.
             accounts.pop(column)

@@ -2,7 +2,9 @@ from datetime import date
 
 from odoo.tests import new_test_user
 
+from odoo.addons.psa_connector_base.tests.common import project_data
 from odoo.addons.psa_connector_billing.tests.common import contract_data
+from odoo.addons.psa_connector_billing.tests.test_entity_routing import uk_company
 from odoo.addons.psa_connector_billing.tests.test_project_financials import (
     NOVEMBER,
     FinancialsCase,
@@ -161,6 +163,29 @@ class TestCostCentreOnTimesheets(FinancialsCase):
         by_centre = {g[column][0]: g["amount"] for g in groups}
         self.assertAlmostEqual(by_centre[centre.id], -6.5 * 60.0)
         self.assertAlmostEqual(by_centre[self.line("TE-2")[column].id], -6.5 * 60.0)
+
+    def test_time_on_another_companys_project_keeps_that_projects_column(self):
+        """Anna (home company, cost centre CC-100) seconded to a UK project: her line is
+        UK time, and a home-company cost centre cannot be put on a UK line."""
+        plan = self.env.ref("psa_connector_hr.analytic_plan_cost_centres")
+        column = plan._column_name()
+        self.anna._psa_set_cost_centre("CC-100", "Delivery DACH")
+        uk = uk_company(self.env)
+        self.env["psa.entity.mapping"].create(
+            {"backend_id": self.backend.id, "code": "UK01", "target_company_id": uk.id}
+        )
+        event = self.apply(
+            "project.created", project_data(id="P-UK", code="TF-26", legal_entity="UK01")
+        )
+        self.assertEqual(event.state, "done", event.result)
+        event = self.apply(
+            "time_entry.created", time_entry_data(id="TE-UK", project_id="P-UK", task_id=None)
+        )
+        self.assertEqual(event.state, "done", event.result)
+        line = self.line("TE-UK")
+        self.assertEqual((line.company_id, line.employee_id), (uk, self.anna))
+        self.assertNotEqual(line[column], self.anna.psa_cost_centre_id)
+        self.assertEqual(line.unit_amount, 6.5)
 
 
 class TestLeaverLastTime(FinancialsCase):
