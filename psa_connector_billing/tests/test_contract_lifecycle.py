@@ -74,21 +74,43 @@ class TestContractLifecycle(BillingCase):
         self.assertEqual((order.state, draft.state), ("cancel", "cancel"))
 
     def test_a_billing_event_on_a_closed_contract_is_one_exception_and_no_line(self):
-        self.apply("contract.created", contract_data(id="K-5", type="retainer", rate_card=None,
-                                                      retainer_amount=4000.0,
-                                                      retainer_period="month"))
+        self.apply(
+            "contract.created",
+            contract_data(
+                id="K-5",
+                type="retainer",
+                rate_card=None,
+                retainer_amount=4000.0,
+                retainer_period="month",
+            ),
+        )
         order = self.order("K-5")
-        event = self.apply("contract.updated", contract_data(
-            id="K-5", type="retainer", rate_card=None, retainer_amount=4000.0,
-            retainer_period="month", state="closed", version=2))
+        event = self.apply(
+            "contract.updated",
+            contract_data(
+                id="K-5",
+                type="retainer",
+                rate_card=None,
+                retainer_amount=4000.0,
+                retainer_period="month",
+                state="closed",
+                version=2,
+            ),
+        )
         self.assertEqual(event.state, "done", event.result)
-        self.assertEqual((order.state, order.locked, order.psa_contract_state),
-                         ("sale", True, "closed"))
+        self.assertEqual(
+            (order.state, order.locked, order.psa_contract_state), ("sale", True, "closed")
+        )
         lines = len(order.order_line)
         billed = self.apply(
             "billing_event.created",
-            billing_event_data(id="BE-R", contract_id="K-5", kind="retainer.period",
-                               period="2026-12", milestone_id=None),
+            billing_event_data(
+                id="BE-R",
+                contract_id="K-5",
+                kind="retainer.period",
+                period="2026-12",
+                milestone_id=None,
+            ),
         )
         self.assertEqual(billed.state, "failed")
         exception = billed.exception_ids

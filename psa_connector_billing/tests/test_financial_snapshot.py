@@ -112,9 +112,7 @@ class TestFinancialSnapshot(BillingCase):
             company_id=other.id,
             company_ids=[(6, 0, other.ids)],
         )
-        self.assertFalse(
-            self.env["psa.project.financial.snapshot"].with_user(outsider).search([])
-        )
+        self.assertFalse(self.env["psa.project.financial.snapshot"].with_user(outsider).search([]))
         with self.assertRaises(AccessError):
             self.env["psa.project.financial.snapshot"].with_user(outsider)._psa_freeze(
                 self.project.company_id, NOVEMBER

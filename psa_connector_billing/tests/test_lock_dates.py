@@ -21,7 +21,9 @@ class TestLockDates(BillingCase):
         event = self.apply("expense.created", expense_data(date="2026-11-20"))
         self.assertEqual(event.state, "failed")
         self.assertFalse(self.bound("expense", "X-1"))
-        self.assertFalse(self.env["hr.expense"].search([("psa_receipt_ref", "=", "RCPT-2026-1102-01")]))
+        self.assertFalse(
+            self.env["hr.expense"].search([("psa_receipt_ref", "=", "RCPT-2026-1102-01")])
+        )
         exception = event.exception_ids
         self.assertEqual(len(exception), 1)
         self.assertEqual(exception.category, "conflict")
@@ -32,9 +34,7 @@ class TestLockDates(BillingCase):
         self.assertEqual(exception.psa_open_period_date, date(2026, 12, 1))
 
         # Accepting it is a Connector Manager's decision, checked on the server.
-        user = new_test_user(
-            self.env, "lock_cu", groups="psa_connector_base.group_connector_user"
-        )
+        user = new_test_user(self.env, "lock_cu", groups="psa_connector_base.group_connector_user")
         with self.assertRaises(AccessError):
             exception.with_user(user).action_apply_in_open_period()
         self.assertFalse(exception.psa_open_period_accepted)
