@@ -498,7 +498,9 @@ _CONTRACTS = [
             {"id": "M-6003", "name": "Dashboards live", "amount": 42000.0},
         ],
         "expense_policy": "no",
-        "state": "signed",
+        # Active: its accepted milestone is invoiced in the demo (a contract only
+        # signed stays a quotation in Odoo and takes no billing events).
+        "state": "active",
     },
 ]
 

@@ -15,6 +15,7 @@ from . import (
     psa_importer_billing_event,
     psa_importer_contract,
     psa_importer_expense,
+    psa_importer_project,
     psa_importer_purchase,
     psa_importer_time_entry,
     psa_importer_vendor_bill,
@@ -31,5 +32,6 @@ from . import (
 from . import (
     psa_project_financial,
     psa_project_financial_consolidated,
+    psa_project_financial_snapshot,
     psa_service_revenue,
 )

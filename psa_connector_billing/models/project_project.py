@@ -11,6 +11,13 @@ FINANCIAL_GROUPS = "psa_connector_base.group_cost_reader"
 class ProjectProject(models.Model):
     _inherit = "project.project"
 
+    psa_budget_amount = fields.Monetary(
+        string="Budget amount",
+        currency_field="currency_id",
+        help="The engagement's budget in money, as the PSA sends it (project budget_amount, "
+        "in the company currency). Its budget in hours is Odoo's Allocated Time. Shown "
+        "beside the project financials and frozen with them at month end.",
+    )
     psa_revenue = fields.Monetary(
         string="Revenue invoiced",
         compute="_compute_psa_financials",

@@ -1,6 +1,12 @@
 from markupsafe import Markup
 
-from odoo import _, api, models
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from odoo.addons.psa_connector_base.tools.access import MANAGER, requires_group, workflow_write
+from odoo.addons.psa_connector_timesheet.models.psa_exception import (
+    PsaException as TimesheetException_,
+)
 
 from .psa_service_mapping import WAITING_TYPES
 from .psa_tax_mapping import TAX_CODE_WAITING_TYPE
@@ -16,6 +22,58 @@ CATALOGUE_MODELS = {
 
 class PsaException(models.Model):
     _inherit = "psa.exception"
+
+    # The lock found and the date proposed are the importer's findings; the acceptance
+    # is the Apply in open period action's.
+    _psa_workflow_fields = (
+        *TimesheetException_._psa_workflow_fields,
+        "psa_lock_date",
+        "psa_open_period_date",
+        "psa_open_period_accepted",
+    )
+
+    psa_lock_date = fields.Date(
+        string="Locked until",
+        readonly=True,
+        help="The change is dated in a period locked in the company's accounting (lock "
+        "dates) up to this day; nothing was written there.",
+    )
+    psa_open_period_date = fields.Date(
+        string="Proposed date",
+        readonly=True,
+        help="The first open day, where the change would be booked instead.",
+    )
+    psa_open_period_accepted = fields.Boolean(
+        string="Open period accepted",
+        readonly=True,
+        help="Someone accepted booking the change in the first open period; it is retried "
+        "that way (the first open day is computed again when it runs).",
+    )
+
+    @requires_group(MANAGER)
+    def action_apply_in_open_period(self):
+        """Accept the proposed adjustment of a change dated in a locked period and retry
+        it: the importer books it on the first open day it computes itself."""
+        todo = self.filtered(
+            lambda e: e.psa_open_period_date and e.event_id and e.state in ("open", "retrying")
+        )
+        if not todo:
+            raise UserError(
+                _("None of the selected exceptions is a change dated in a locked period.")
+            )
+        for exception in todo:
+            with workflow_write():
+                exception.psa_open_period_accepted = True
+            exception._audit(
+                "update",
+                _(
+                    "Accepted: book in the first open period (proposed %s).",
+                    fields.Date.to_string(exception.psa_open_period_date),
+                ),
+                {"proposed_date": fields.Date.to_string(exception.psa_open_period_date)},
+            )
+        todo._retry()
+        return True
 
     def _mapping_model(self):
         self.ensure_one()

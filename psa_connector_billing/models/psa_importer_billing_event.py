@@ -39,6 +39,37 @@ class PsaImporterBillingEvent(models.AbstractModel):
             "amount": data.get("amount") or 0.0,
         }
 
+    def _check_billable(self, order, data):
+        """Only an active contract takes billing events: a closed or cancelled one (or one
+        not yet active) sends the event to the exception queue with the reason, before
+        anything is written, so a retry after the PSA corrects the contract applies it."""
+        state = order.psa_contract_state or "active"
+        if state == "active" and order.state == "sale":
+            return
+        reasons = {
+            "closed": _(
+                "the contract is closed in the PSA; a closed contract takes no new billing"
+            ),
+            "cancelled": _("the contract is cancelled"),
+            "pending": _(
+                "the contract is not active yet (its order is a quotation); retry once the "
+                "PSA activates it"
+            ),
+        }
+        error = SyncConflict(
+            _(
+                "Billing event %(event)s (%(kind)s) was not applied to %(order)s: %(reason)s.",
+                event=data["id"],
+                kind=data["kind"],
+                order=order.name,
+                reason=reasons.get(state, _("the order is not confirmed")),
+            ),
+            incoming={"kind": data["kind"], "amount": data.get("amount")},
+            current={"contract_state": state, "order_state": order.state},
+        )
+        error.details.update(res_model=order._name, res_id=order.id)
+        raise error
+
     def _skip_applied(self, event, key, existing, target):
         self._audit(
             event,
@@ -52,6 +83,9 @@ class PsaImporterBillingEvent(models.AbstractModel):
 
     def _apply_claimed(self, event, key, record, target, data):
         backend, order = event.backend_id, target
+        # After the claim: a replay of an event applied before the contract closed is
+        # still a skip; raising here rolls the claim back with the savepoint.
+        self._check_billable(order, data)
         # Measured before the effect, which reprices or adds the very line it bills.
         ceiling = self._billing_ceiling(backend, order, data)
         line, message = self._apply_effect(backend, order, data)

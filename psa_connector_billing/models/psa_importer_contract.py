@@ -43,6 +43,23 @@ SERVICE_PRODUCTS = {
 }
 
 
+# The canonical contract states (and the usual synonyms PSAs send) → the order's
+# lifecycle (sale.order.psa_contract_state). No state at all: active, as before the
+# state was honoured. Anything else is refused with its payload kept.
+CONTRACT_STATE_MAP = {
+    "draft": "pending",
+    "proposed": "pending",
+    "signed": "pending",
+    # Approved (signed off by both sides) is the PSA's go: billed like an active one.
+    "approved": "active",
+    "active": "active",
+    "closed": "closed",
+    "completed": "closed",
+    "cancelled": "cancelled",
+    "canceled": "cancelled",
+}
+
+
 class PsaImporterContract(models.AbstractModel):
     """A PSA contract → one confirmed sale order, priced from its rate card.
 
@@ -95,10 +112,30 @@ class PsaImporterContract(models.AbstractModel):
             "psa_expense_policy": data.get("expense_policy") or "no",
             "psa_tax_code": tax_code,
             "psa_service_item": data.get("service_item") or False,
+            "psa_contract_state": self._contract_state(data),
         }
         if fiscal_position:
             values["fiscal_position_id"] = fiscal_position.id
         return values
+
+    def _contract_state(self, data):
+        """The order lifecycle the PSA's ``state`` means (see CONTRACT_STATE_MAP)."""
+        state = data.get("state")
+        if state is None or state == "":
+            return "active"
+        mapped = CONTRACT_STATE_MAP.get(str(state).strip().lower())
+        if not mapped:
+            raise PayloadInvalid(
+                _(
+                    "Contract %(contract)s has state %(state)r, which the connector does not "
+                    "know. Known states: %(known)s. Correct the state in the PSA (or its "
+                    "adapter), then retry this exception.",
+                    contract=data["id"],
+                    state=state,
+                    known=", ".join(sorted(CONTRACT_STATE_MAP)),
+                )
+            )
+        return mapped
 
     def _billing_company(self, backend, project):
         """The company the contract is billed in: its project's (entity routing decides
@@ -128,10 +165,9 @@ class PsaImporterContract(models.AbstractModel):
                 "order_line": [Command.create(self._line_values(item, project)) for item in plan],
             }
         )
-        # The contract is signed in the PSA: the order is confirmed so that timesheets
-        # attach to it and delivered quantities can be invoiced.
-        order.action_confirm()
-        self._link_project(order, project, plan)
+        # An active contract is confirmed so that timesheets attach to it and delivered
+        # quantities can be invoiced; one not yet active stays a quotation.
+        self._apply_lifecycle(order, plan)
         return order
 
     def _apply_update(self, event, binding, record, values, data):
@@ -144,13 +180,71 @@ class PsaImporterContract(models.AbstractModel):
             values.get("psa_tax_code"),
             values.get("psa_service_item"),
         )
+        new_state = values["psa_contract_state"]
+        if new_state == "cancelled" and record.state != "cancel":
+            self._check_cancellable(record)
         self._check_posted(record, values, plan)
         message = super()._apply_update(event, binding, record, values, data)
-        added = self._sync_lines(record, plan)
-        self._link_project(record, record.psa_project_id, plan)
+        added = 0
+        if new_state in ("pending", "active") or record.state == "draft":
+            # A closed (locked) or cancelled contract takes no new lines.
+            added = self._sync_lines(record, plan)
+        transition = self._apply_lifecycle(record, plan)
         if added:
             message += "; " + _("%s line(s) added", added)
+        if transition:
+            message += "; " + transition
         return message
+
+    # Lifecycle ------------------------------------------------------------------------
+
+    def _check_cancellable(self, order):
+        """Cancelling a contract with posted invoices is finance's decision."""
+        posted = order.invoice_ids.filtered(lambda m: m.state == "posted")
+        if posted:
+            raise self._conflict(
+                order,
+                _(
+                    "was cancelled in the PSA, but posted invoices bill it; the order was left as it is"
+                ),
+                incoming={"state": "cancelled"},
+                current={
+                    "order_state": order.state,
+                    "invoices": ", ".join(posted.mapped("name")),
+                },
+            )
+
+    def _apply_lifecycle(self, order, plan):
+        """Bring the order to the state its contract is in; returns what was done, or ''.
+
+        pending: stays (or goes back to) a quotation; active: confirmed (and unlocked
+        if it was closed); closed: confirmed and locked; cancelled: cancelled (the caller
+        checked for posted invoices first).
+        """
+        state = order.psa_contract_state or "active"
+        done = ""
+        if state == "cancelled":
+            if order.state != "cancel":
+                order._action_cancel()
+                done = _("order cancelled: the contract was cancelled in the PSA")
+            return done
+        if order.state == "cancel":
+            order.action_draft()
+            done = _("order reopened as a quotation")
+        if state == "pending":
+            return done
+        if order.state == "draft":
+            order.action_confirm()
+            done = _("order confirmed: the contract is %s in the PSA", state)
+        if order.state == "sale":
+            self._link_project(order, order.psa_project_id, plan)
+        if state == "closed" and not order.locked:
+            order.action_lock()
+            done = _("order locked: the contract is closed in the PSA")
+        elif state == "active" and order.locked:
+            order.action_unlock()
+            done = _("order unlocked: the contract is active again in the PSA")
+        return done
 
     def _apply_delete(self, event, binding, record, external_id):
         if not record:

@@ -1,4 +1,4 @@
-from odoo import _, models
+from odoo import _, fields, models
 
 from odoo.addons.psa_connector_base.tools.errors import SyncConflict
 
@@ -72,12 +72,27 @@ class PsaImporterExpense(models.AbstractModel):
         return values
 
     def _create_record(self, backend, values, data):
+        # Posting the report books it on this date: never in a locked period.
+        accounting_date = self._expense_accounting_date(backend, data)
         expense = self.env["hr.expense"].create({**values, "company_id": self.env.company.id})
         # Approved in the PSA is approved here: the report skips Odoo's approval round.
         sheet = expense._create_sheets_from_expense()
+        if accounting_date != expense.date:
+            sheet.accounting_date = accounting_date
         sheet.action_submit_sheet()
         sheet._do_approve()
         return expense
+
+    def _expense_accounting_date(self, backend, data):
+        """The expense's date, or the first open day once a person accepted it there when
+        the date falls in a locked accounting period (else an exception proposing it)."""
+        return self._accounting_date(
+            backend,
+            self.env.company,
+            data["date"],
+            data["id"],
+            _("Expense %s", data["id"]),
+        )
 
     def _apply_update(self, event, binding, record, values, data):
         if record.sheet_id.state in ("post", "done"):
@@ -91,7 +106,13 @@ class PsaImporterExpense(models.AbstractModel):
                 {n: incoming[n] for n in changed},
                 {n: current[n] for n in changed},
             )
-        return super()._apply_update(event, binding, record, values, data)
+        accounting_date = None
+        if fields.Date.to_date(values["date"]) != record.date:
+            accounting_date = self._expense_accounting_date(event.backend_id, data)
+        message = super()._apply_update(event, binding, record, values, data)
+        if accounting_date and record.sheet_id and accounting_date != record.date:
+            record.sheet_id.accounting_date = accounting_date
+        return message
 
     def _apply_delete(self, event, binding, record, external_id):
         if not record:

@@ -11,6 +11,15 @@ CONTRACT_TYPES = [
     ("retainer", "Retainer"),
 ]
 
+# The PSA contract's lifecycle as Odoo holds it (psa.importer.contract maps the PSA's
+# state onto these).
+CONTRACT_STATES = [
+    ("pending", "Not yet active"),
+    ("active", "Active"),
+    ("closed", "Closed"),
+    ("cancelled", "Cancelled"),
+]
+
 # What each reason takes off a contract's invoice readiness (100 = invoice it today).
 READINESS_PENALTIES = {
     "unapproved_time": 25,
@@ -58,6 +67,16 @@ class SaleOrder(models.Model):
         copy=False,
         help="The contract's service item: its milestones, fees, retainers and change "
         "orders without their own use the product the service catalogue maps it to.",
+    )
+    psa_contract_state = fields.Selection(
+        CONTRACT_STATES,
+        string="PSA contract state",
+        readonly=True,
+        copy=False,
+        help="The contract's state in the PSA. Not yet active (draft, signed): the order "
+        "stays a quotation until the PSA activates it. Closed: the order is locked and "
+        "takes no new billing events. Cancelled: the order is cancelled (unless posted "
+        "invoices exist, then finance decides).",
     )
     psa_billing_event_ids = fields.One2many("psa.billing.event.record", "sale_order_id")
     psa_anomaly_ids = fields.One2many(

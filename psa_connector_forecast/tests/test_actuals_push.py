@@ -1,6 +1,8 @@
 import json
 from datetime import date
 
+from odoo.addons.psa_connector_base.tests.common import project_data
+
 from .common import MONDAY, ForecastCase
 
 
@@ -115,3 +117,21 @@ class TestActualsRows(ForecastCase):
         # The nightly batch covers the projects the forecasting tool can know.
         states = Push._states_for_all(self.forecast)
         self.assertEqual(states.project_id, self.project | self.project_2)
+
+
+class TestImportedBudget(ForecastCase):
+    def test_the_psa_budget_drives_budget_consumption(self):
+        # Asserts the event applied.
+        self._apply_cls(self.backend, "project.updated", project_data(version=2, budget_hours=40.0))
+        self.assertEqual(self.project.allocated_hours, 40.0)
+        self.add_time(self.anna, self.project, MONDAY, 8.0)
+        self.add_time(self.ben, self.project, MONDAY, 2.0)
+        Push = self.env["psa.forecast.push"]
+        state = Push.create({"backend_id": self.forecast.id, "project_id": self.project.id})
+        [row] = state._rows("P-1", Push._weekly_actuals(self.project)[self.project.id])
+        # 10 h of a 40 h budget: 30 h remaining, 25 % consumed.
+        self.assertEqual(
+            (row["budget_hours"], row["effective_hours"], row["remaining_hours"]),
+            (40.0, 10.0, 40.0 - 10.0),
+        )
+        self.assertEqual(row["budget_consumed_pct"], 100.0 * 10.0 / 40.0)
