@@ -5,6 +5,7 @@ from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.psa_connector_base.tools.access import (
     MANAGER,
+    USER,
     in_workflow,
     requires_group,
     workflow_write,
@@ -117,8 +118,9 @@ class PsaMoneyReconciliationLine(models.Model):
     @api.depends("state", "exception_id.state")
     def _compute_is_open(self):
         for line in self:
+            # The exception's state only (finance users may not read the queue).
             line.is_open = line.state != "exception" or (
-                line.exception_id.state in OPEN_EXCEPTION_STATES
+                line.exception_id.sudo().state in OPEN_EXCEPTION_STATES
             )
 
     @api.ondelete(at_uninstall=False)
@@ -228,12 +230,13 @@ class PsaMoneyReconciliationLine(models.Model):
                 external_id=line.external_id or line.contract_ref,
             )
             with workflow_write():
-                if line.psa_payload and not exception.payload:
+                if line.psa_payload and not exception.sudo().payload:
                     # The PSA's record as the run read it, for the person who decides.
                     exception.sudo().payload = line.psa_payload
                 line.write({"state": "exception", "exception_id": exception.id})
         return True
 
+    @requires_group(USER, FINANCE)
     def action_open_exception(self):
         self.ensure_one()
         return {

@@ -232,6 +232,15 @@ class TestMoneyReconciliation(BillingCase):
         report.with_user(finance).action_run()
         self.assertEqual(report.state, "done", report.error_message)
         self.assertEqual(report.line_ids.mapped("kind"), ["event_missing"])
+        # Finance hands the difference over and still sees the report (not the queue).
+        report.line_ids.with_user(finance).action_create_exception()
+        seen = report.with_user(finance).web_read(
+            {"open_difference_count": {}, "line_ids": {"fields": {"is_open": {}, "state": {}}}}
+        )[0]
+        self.assertEqual(seen["open_difference_count"], 1)
+        self.assertEqual(seen["line_ids"][0]["state"], "exception")
+        with self.assertRaises(AccessError):
+            report.line_ids.with_user(clerk).action_reimport()
         other = self.env["res.company"].create({"name": "Other Ltd"})
         self.assertEqual(self.open_differences(), 1)
         self.assertEqual(self.open_differences(other), 0)
