@@ -1,4 +1,4 @@
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.psa_connector_base.tests.common import API_TOKEN
 
@@ -244,3 +244,15 @@ class TestMoneyReconciliation(BillingCase):
         other = self.env["res.company"].create({"name": "Other Ltd"})
         self.assertEqual(self.open_differences(), 1)
         self.assertEqual(self.open_differences(other), 0)
+        # A company the backend does not serve (no legal-entity mapping) is refused.
+        elsewhere = self.env["psa.money.reconciliation"].create(
+            {
+                "backend_id": self.backend.id,
+                "company_id": other.id,
+                "date_from": PERIOD[0],
+                "date_to": PERIOD[1],
+            }
+        )
+        with self.assertRaises(UserError):
+            elsewhere.action_run()
+        self.assertEqual(elsewhere.state, "draft")
