@@ -37,6 +37,7 @@
         "views/psa_service_mapping_views.xml",
         "views/psa_tax_mapping_views.xml",
         "views/psa_service_revenue_views.xml",
+        "views/psa_money_reconciliation_views.xml",
     ],
     "installable": True,
 }

@@ -3,6 +3,9 @@
 Documented in ``schemas/README.md``; a PSA that implements it needs no other adapter.
 """
 
+from urllib.parse import quote
+
+from ..tools.errors import RemoteServiceError
 from .base import HttpAdapter
 
 COLLECTIONS = {
@@ -77,6 +80,14 @@ class CanonicalRestAdapter(HttpAdapter):
     def push_invoice_status(self, payload):
         # Keyed by invoice number on the remote side: a replayed push overwrites, never adds.
         return self.request("POST", "api/v1/invoices", json=payload)
+
+    def fetch_invoice_status(self, number):
+        try:
+            return self.request("GET", f"api/v1/invoices/{quote(str(number), safe='')}")
+        except RemoteServiceError as err:
+            if err.status == 404:
+                return None
+            raise
 
     def push_actuals(self, rows):
         return self.request("POST", "api/v1/actuals", json={"data": list(rows)})

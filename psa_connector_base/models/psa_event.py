@@ -314,6 +314,23 @@ class PsaEvent(models.Model):
             )
         return self._insert_if_new(backend, rows)
 
+    @api.model
+    def _requeue_pulled(self, backend, object_type, records):
+        """Queue records read again from the remote system through the normal import path.
+
+        What reconciliations re-import: new versions are stored and queued; versions
+        already received (e.g. failed earlier) are retried rather than stored again.
+        Returns (new events, earlier events retried).
+        """
+        new_events = self._store_pulled(backend, object_type, records)
+        uids = [self._pull_uid(object_type, record) for record in records]
+        earlier = (
+            self.search([("backend_id", "=", backend.id), ("event_uid", "in", uids)]) - new_events
+        )
+        new_events._enqueue_batch()
+        earlier._retry()
+        return new_events, earlier.filtered(lambda e: e.state == "pending")
+
     # Queueing ---------------------------------------------------------------------
 
     def _enqueue(self):

@@ -19,6 +19,8 @@ from . import (
     psa_importer_purchase,
     psa_importer_time_entry,
     psa_importer_vendor_bill,
+    psa_money_reconciliation,
+    psa_money_reconciliation_line,
     psa_service_mapping,
     psa_tax_mapping,
     psa_vendor_bill_record,

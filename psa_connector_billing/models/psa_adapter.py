@@ -20,6 +20,14 @@ class BillingAdapterFeature:
         """
         raise NotImplementedError(f"{self.label or self.name} does not receive invoice status")
 
+    def fetch_invoice_status(self, number):
+        """The invoice status the remote system holds for invoice ``number`` (the last
+        ``push_invoice_status`` payload it accepted), or None when it has none.
+
+        Money reconciliation compares it with Odoo's payment state.
+        """
+        raise NotImplementedError(f"{self.label or self.name} exposes no invoice status")
+
 
 class PsaAdapter(models.AbstractModel):
     _inherit = "psa.adapter"

@@ -318,22 +318,15 @@ class PsaTimesheetReconciliation(models.Model):
             raise UserError(
                 _("The PSA no longer lists the missing entries as approved: run the report again.")
             )
-        Event = self.env["psa.event"]
-        new_events = Event._store_pulled(self.backend_id, "time_entry", entries)
-        # Versions already received (e.g. failed earlier) are retried rather than stored again.
-        uids = [Event._pull_uid("time_entry", entry) for entry in entries]
-        earlier = (
-            Event.search([("backend_id", "=", self.backend_id.id), ("event_uid", "in", uids)])
-            - new_events
+        new_events, retried = self.env["psa.event"]._requeue_pulled(
+            self.backend_id, "time_entry", entries
         )
-        new_events._enqueue_batch()
-        earlier._retry()
         self.message_post(
             body=_(
                 "Re-import of %(count)s missing entries queued (%(new)s new, %(retried)s retried).",
                 count=len(entries),
                 new=len(new_events),
-                retried=len(earlier.filtered(lambda e: e.state == "pending")),
+                retried=len(retried),
             )
         )
         return True
