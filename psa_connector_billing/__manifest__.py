@@ -42,5 +42,10 @@
         "views/psa_service_revenue_views.xml",
         "views/psa_month_close_views.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "psa_connector_billing/static/tests/tours/*.js",
+        ],
+    },
     "installable": True,
 }

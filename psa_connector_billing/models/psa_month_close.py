@@ -3,6 +3,8 @@ from dateutil.relativedelta import relativedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from odoo.addons.queue_job.exception import RetryableJobError
+
 CUTOFF_TYPES = ("accrued_revenue", "prepaid_revenue")
 
 
@@ -288,6 +290,62 @@ class PsaMonthClose(models.Model):
         )
         action.update(domain=[("parent_id", "in", self.sudo().cutoff_ids.ids)], views=False)
         return action
+
+    @api.model
+    def _psa_job_close_month(self, company_ids, month, post=True):
+        """Queue job (the demo's November close, or a scheduled close): once the
+        connector's own jobs are idle and the month has time, close ``month`` for each
+        company with PSA contracts, as the user who queued it (an accounting manager)."""
+        month = fields.Date.to_date(month).replace(day=1)
+        busy = (
+            self.env["queue.job"]
+            .sudo()
+            .search_count(
+                [
+                    ("state", "in", ("pending", "enqueued", "started")),
+                    ("method_name", "!=", "_psa_job_close_month"),
+                    ("eta", "=", False),
+                ]
+            )
+        )
+        companies = self.env["res.company"].browse(company_ids).exists()
+        has_time = (
+            self.env["account.analytic.line"]
+            .sudo()
+            .search_count(
+                [
+                    ("company_id", "in", companies.ids),
+                    ("project_id", "!=", False),
+                    ("date", ">=", month),
+                    ("date", "<=", month + relativedelta(day=31)),
+                ],
+                limit=1,
+            )
+        )
+        if busy or not has_time:
+            raise RetryableJobError(
+                _("The connector is still importing; the month close waits."), seconds=20
+            )
+        closes = self.browse()
+        Close = self.with_context(allowed_company_ids=companies.ids)
+        for company in companies:
+            if (
+                not self.env["sale.order"]
+                .sudo()
+                .search_count(
+                    [("company_id", "=", company.id), ("psa_backend_id", "!=", False)], limit=1
+                )
+            ):
+                continue
+            close = Close.search([("company_id", "=", company.id), ("month", "=", month)])
+            close = close or Close.create({"company_id": company.id, "month": month})
+            if close.state == "posted":
+                continue
+            close.action_generate()
+            if post:
+                close.action_post()
+            closes |= close
+        return _("Closed: %s", ", ".join(closes.mapped("name")) or "-")
 
     # Internals ------------------------------------------------------------------------
 
