@@ -4,6 +4,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user
 
 from odoo.addons.psa_connector_timesheet.tests.common import time_entry_data
+from odoo.addons.queue_job.exception import RetryableJobError
 
 from .common import BillingCase, billing_event_data, contract_data, milestone_contract
 
@@ -151,6 +152,22 @@ class TestWipAccrual(MonthCloseCase):
             company_ids=[(6, 0, other.ids)],
         )
         self.assertFalse(self.env["psa.month.close"].with_user(stranger).search([]))
+
+    def test_the_close_job_waits_for_the_import_then_closes_and_posts(self):
+        Close = self.env["psa.month.close"]
+        # Nothing imported for November yet: the job waits (retryable), nothing created.
+        with self.assertRaises(RetryableJobError):
+            Close._psa_job_close_month(self.company.ids, "2026-11-01")
+        self.assertFalse(Close.search([("company_id", "=", self.company.id)]))
+        self.apply("time_entry.created", time_entry_data(hours=2.0))
+        self.env["queue.job"].search([("state", "=", "pending")]).write({"state": "done"})
+        Close._psa_job_close_month(self.company.ids, "2026-11-01")
+        close = Close.search([("company_id", "=", self.company.id)])
+        self.assertEqual((close.month, close.state), (NOVEMBER, "posted"))
+        self.assertAlmostEqual(close.accrued_amount, 2.0 * 190.0, places=2)
+        # Run again (a restarted demo): the posted close is left as it is.
+        Close._psa_job_close_month(self.company.ids, "2026-11-01")
+        self.assertEqual(len(Close.search([("company_id", "=", self.company.id)])), 1)
 
     def test_a_month_not_ended_cannot_be_closed(self):
         close = self.env["psa.month.close"].create(
