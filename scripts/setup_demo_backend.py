@@ -175,7 +175,6 @@ env["psa.capacity.day"].with_delay(
 env.ref("psa_connector_base.ir_cron_psa_pull").write(
     {"interval_number": 1, "interval_type": "minutes"}
 )
-env.cr.commit()
 # Close November once the seed has landed (issue 24): the accrued (unbilled time) and
 # deferred revenue entries of each company, posted, under Accounting > PSA > Close the month.
 _admin = env.ref("base.user_admin")
@@ -189,3 +188,4 @@ if not _jobs.filtered(lambda j: j.state not in ("failed", "cancelled")) and not 
         eta=60, max_retries=60, description="Demo: close November 2026"
     )._psa_job_close_month((company | uk).ids, "2026-11-01")
     print("demo: the November close is queued (Accounting > PSA > Close the month)")
+env.cr.commit()
