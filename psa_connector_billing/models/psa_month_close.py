@@ -294,7 +294,8 @@ class PsaMonthClose(models.Model):
     @api.model
     def _psa_job_close_month(self, company_ids, month, post=True):
         """Queue job (the demo's November close, or a scheduled close): once the
-        connector's own jobs are idle and the month has time, close ``month`` for each
+        connector's own jobs are idle (none due in the next minutes) and the month has
+        billable time of PSA contracts, close ``month`` for each
         company with PSA contracts, as the user who queued it (an accounting manager)."""
         month = fields.Date.to_date(month).replace(day=1)
         busy = (
@@ -304,7 +305,9 @@ class PsaMonthClose(models.Model):
                 [
                     ("state", "in", ("pending", "enqueued", "started")),
                     ("method_name", "!=", "_psa_job_close_month"),
+                    "|",
                     ("eta", "=", False),
+                    ("eta", "<=", fields.Datetime.add(fields.Datetime.now(), minutes=5)),
                 ]
             )
         )
@@ -316,6 +319,7 @@ class PsaMonthClose(models.Model):
                 [
                     ("company_id", "in", companies.ids),
                     ("project_id", "!=", False),
+                    ("so_line.order_id.psa_backend_id", "!=", False),
                     ("date", ">=", month),
                     ("date", "<=", month + relativedelta(day=31)),
                 ],
