@@ -17,6 +17,11 @@
         "sale_expense",
         # Subcontractor engagements and project purchases become purchase orders.
         "purchase",
+        # Month-end close: OCA cut-offs (accrued revenue fed from the connector,
+        # prepaid revenue from invoice line start/end dates).
+        "account_cutoff_base",
+        "account_invoice_start_end_dates",
+        "account_cutoff_start_end_dates",
     ],
     "external_dependencies": {"python": []},
     "data": [
@@ -38,6 +43,12 @@
         "views/psa_tax_mapping_views.xml",
         "views/psa_service_revenue_views.xml",
         "views/psa_money_reconciliation_views.xml",
+        "views/psa_month_close_views.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "psa_connector_billing/static/tests/tours/*.js",
+        ],
+    },
     "installable": True,
 }

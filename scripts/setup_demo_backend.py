@@ -175,4 +175,17 @@ env["psa.capacity.day"].with_delay(
 env.ref("psa_connector_base.ir_cron_psa_pull").write(
     {"interval_number": 1, "interval_type": "minutes"}
 )
+# Close November once the seed has landed (issue 24): the accrued (unbilled time) and
+# deferred revenue entries of each company, posted, under Accounting > PSA > Close the month.
+_admin = env.ref("base.user_admin")
+_jobs = env["queue.job"].search([("method_name", "=", "_psa_job_close_month")])
+if not _jobs.filtered(lambda j: j.state not in ("failed", "cancelled")) and not env[
+    "psa.month.close"
+].search_count([("month", "=", "2026-11-01"), ("state", "=", "posted")]):
+    env["psa.month.close"].with_user(_admin).with_context(
+        allowed_company_ids=(company | uk).ids
+    ).with_delay(
+        eta=60, max_retries=60, description="Demo: close November 2026"
+    )._psa_job_close_month((company | uk).ids, "2026-11-01")
+    print("demo: the November close is queued (Accounting > PSA > Close the month)")
 env.cr.commit()

@@ -1,5 +1,6 @@
 from . import psa_idempotency_record_mixin  # isort: skip (the records inherit it)
 from . import (
+    account_cutoff,
     account_move,
     account_move_line,
     hr_expense,
@@ -21,6 +22,7 @@ from . import (
     psa_importer_vendor_bill,
     psa_money_reconciliation,
     psa_money_reconciliation_line,
+    psa_month_close,
     psa_service_mapping,
     psa_tax_mapping,
     psa_vendor_bill_record,

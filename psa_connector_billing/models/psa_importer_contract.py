@@ -109,6 +109,8 @@ class PsaImporterContract(models.AbstractModel):
             "psa_project_id": project.id,
             "psa_retainer_amount": data.get("retainer_amount") or 0.0,
             "psa_retainer_period": data.get("retainer_period") or False,
+            "psa_date_start": data.get("date_start") or False,
+            "psa_date_end": data.get("date_end") or False,
             "psa_expense_policy": data.get("expense_policy") or "no",
             "psa_tax_code": tax_code,
             "psa_service_item": data.get("service_item") or False,

@@ -1,6 +1,7 @@
 from collections import defaultdict
 
-from odoo import _, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
 
 from odoo.addons.psa_connector_base.tools.access import USER, requires_group
 
@@ -19,6 +20,18 @@ CONTRACT_STATES = [
     ("closed", "Closed"),
     ("cancelled", "Cancelled"),
 ]
+# How a contract's revenue is recognised at month end (issue 24).
+RECOGNITION_METHODS = [
+    ("on_invoice", "On invoice (unbilled work accrued)"),
+    ("over_period", "Over the service period (deferred)"),
+    ("percent_complete", "Percentage of completion"),
+]
+DEFAULT_RECOGNITION = {
+    "time_and_materials": "on_invoice",
+    "fixed_fee": "percent_complete",
+    "milestone": "on_invoice",
+    "retainer": "over_period",
+}
 
 # What each reason takes off a contract's invoice readiness (100 = invoice it today).
 READINESS_PENALTIES = {
@@ -78,6 +91,23 @@ class SaleOrder(models.Model):
         "takes no new billing events. Cancelled: the order is cancelled (unless posted "
         "invoices exist, then finance decides).",
     )
+    psa_date_start = fields.Date(string="Contract start", readonly=True, copy=False)
+    psa_date_end = fields.Date(string="Contract end", readonly=True, copy=False)
+    psa_recognition_method = fields.Selection(
+        RECOGNITION_METHODS,
+        string="Revenue recognition",
+        compute="_compute_psa_recognition_method",
+        store=True,
+        readonly=False,
+        precompute=True,
+        help="When the contract's revenue is recognised at month end. On invoice: as "
+        "invoiced, with approved but unbilled time and expenses accrued (WIP). Over the "
+        "period: invoice lines carry the retainer period (else the contract's dates) and "
+        "the part not delivered yet at a month end is deferred. Percent complete: "
+        "revenue = contract value x approved hours / budget hours (capped at 100 %); "
+        "invoiced ahead is deferred, earned but not invoiced is accrued. Defaults from "
+        "the billing model; finance (accounting managers) may change it.",
+    )
     psa_billing_event_ids = fields.One2many("psa.billing.event.record", "sale_order_id")
     psa_anomaly_ids = fields.One2many(
         "psa.anomaly", "sale_order_id", string="Anomaly flags", readonly=True
@@ -100,6 +130,48 @@ class SaleOrder(models.Model):
         compute="_compute_psa_readiness",
         help="Why the contract is not ready to invoice, with the figures.",
     )
+
+    @api.depends("psa_contract_type")
+    def _compute_psa_recognition_method(self):
+        for order in self:
+            if not order.psa_recognition_method:
+                order.psa_recognition_method = DEFAULT_RECOGNITION.get(
+                    order.psa_contract_type, "on_invoice"
+                )
+
+    def write(self, vals):
+        if (
+            "psa_recognition_method" in vals
+            and not self.env.su
+            and not self.env.user.has_group("account.group_account_manager")
+        ):
+            raise AccessError(
+                _("Only accounting managers may change a contract's revenue recognition.")
+            )
+        return super().write(vals)
+
+    def _psa_percent_complete(self, date_to):
+        """Approved hours of the contract's project up to ``date_to`` over its budget
+        hours (the project's allocated hours), capped at 1.0; 0.0 without a budget."""
+        self.ensure_one()
+        project = self.psa_project_id
+        budget = project.allocated_hours if project else 0.0
+        if not budget:
+            return 0.0
+        groups = (
+            self.env["account.analytic.line"]
+            .sudo()
+            ._read_group(
+                [
+                    ("project_id", "=", project.id),
+                    ("date", "<=", date_to),
+                    ("company_id", "=", self.company_id.id),
+                ],
+                aggregates=["unit_amount:sum"],
+            )
+        )
+        hours = groups[0][0] or 0.0
+        return min(hours / budget, 1.0)
 
     def _psa_line(self, key):
         self.ensure_one()
