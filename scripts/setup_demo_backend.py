@@ -51,7 +51,11 @@ uk = Company.search([("name", "=", "Demo Consultancy UK Ltd")], limit=1)
 if not uk:
     pound = env.ref("base.GBP")
     pound.active = True
-    uk = Company.create(
+    # chart_template_load: Odoo would otherwise install the UK localisation for a GB
+    # company and load its chart when this script commits, replacing the generic chart
+    # (and the taxes the tax mapping below points to) after the fact. The demo keeps the
+    # generic chart, in pounds.
+    uk = Company.with_context(chart_template_load=True).create(
         {
             "name": "Demo Consultancy UK Ltd",
             "currency_id": pound.id,
@@ -59,6 +63,9 @@ if not uk:
         }
     )
     env["account.chart.template"].try_loading("generic_coa", uk, install_demo=False)
+    # The generic chart brings US dollars: the company keeps its pounds (no entries yet).
+    # Its fiscal country stays the generic chart's, which its taxes belong to.
+    uk.currency_id = pound
     # Rates for the consolidated financials, as each company keeps them (per unit of
     # its own currency): EUR 1 = GBP 0.86 for the German company, GBP 1 = EUR 1.16 for
     # the UK one.

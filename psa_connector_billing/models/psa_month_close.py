@@ -233,12 +233,23 @@ class PsaMonthClose(models.Model):
             )
         return True
 
+    def _psa_price_unpriced_time(self):
+        """Attach the company's unpriced billable time to its contracts first (as
+        invoicing does, psa.backend._price_unpriced_time): time and tasks applied by
+        parallel workers may have landed before their contract's link was visible to
+        them, and unpriced time would be missing from the accrual."""
+        Mapping = self.env["psa.entity.mapping"]
+        for backend in self.env["psa.backend"].sudo().search([("kind", "=", "psa")]):
+            if self.company_id in Mapping._companies_of(backend):
+                backend._as_integration_user()._price_unpriced_time()
+
     def _psa_generate(self):
         """The cut-offs of the close (an accounting manager checked by the caller): OCA
         cut-offs need the technical "full accounting" group, which Community's
         accounting managers lack, so they run as superuser, on this close's own records
         and company only."""
         self.ensure_one()
+        self._psa_price_unpriced_time()
         close = self.sudo().with_company(self.company_id)
         close._psa_drop_drafts()
         close._psa_ensure_cutoff_setup()
@@ -318,8 +329,9 @@ class PsaMonthClose(models.Model):
             .search_count(
                 [
                     ("company_id", "in", companies.ids),
-                    ("project_id", "!=", False),
-                    ("so_line.order_id.psa_backend_id", "!=", False),
+                    ("psa_billable", "=", True),
+                    # Priced or not yet (the close prices it first, _psa_generate).
+                    ("project_id.sale_line_id.order_id.psa_backend_id", "!=", False),
                     ("date", ">=", month),
                     ("date", "<=", month + relativedelta(day=31)),
                 ],

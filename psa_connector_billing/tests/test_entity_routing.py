@@ -20,6 +20,9 @@ def uk_company(env, name="Consultancy UK Ltd"):
         {"name": name, "currency_id": env.ref("base.GBP").id, "country_id": env.ref("base.uk").id}
     )
     env["account.chart.template"].try_loading("generic_coa", company, install_demo=False)
+    # The generic chart brings US dollars: the company keeps its pounds (no entries yet).
+    # Its fiscal country stays the generic chart's, which its taxes belong to.
+    company.currency_id = env.ref("base.GBP")
     return company
 
 
@@ -129,6 +132,8 @@ class TestEntityRouting(BillingCase):
         self.assertEqual(len(invoice), 1)
         self.assertEqual(invoice.company_id, self.uk)
         self.assertEqual(invoice.currency_id.name, "GBP")
+        # Posted in pounds: the UK company's own currency, not the generic chart's.
+        self.assertEqual(invoice.company_currency_id.name, "GBP")
         self.assertEqual(invoice.journal_id.company_id, self.uk)
         self.assertEqual(invoice.journal_id.type, "sale")
         # 5 approved hours x 120.00 GBP (the contract's default role rate).
