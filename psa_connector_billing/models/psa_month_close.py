@@ -3,7 +3,12 @@ from dateutil.relativedelta import relativedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from odoo.addons.psa_connector_base.tools.access import requires_group
 from odoo.addons.queue_job.exception import RetryableJobError
+
+# Who reads a month close (access rights) and who closes a month.
+ACCOUNTANT = "account.group_account_invoice"
+ACCOUNTING_MANAGER = "account.group_account_manager"
 
 CUTOFF_TYPES = ("accrued_revenue", "prepaid_revenue")
 
@@ -205,9 +210,10 @@ class PsaMonthClose(models.Model):
     # Buttons --------------------------------------------------------------------------
 
     def _psa_check_manager(self):
-        if not self.env.su and not self.env.user.has_group("account.group_account_manager"):
+        if not self.env.su and not self.env.user.has_group(ACCOUNTING_MANAGER):
             raise AccessError(_("Only accounting managers may close a month."))
 
+    @requires_group(ACCOUNTING_MANAGER)
     def action_generate(self):
         """Build (or rebuild) the month's cut-offs and their draft closing entries."""
         self._psa_check_manager()
@@ -265,6 +271,7 @@ class PsaMonthClose(models.Model):
                 moves = cutoff.move_id | cutoff.move_id.reversal_move_ids
                 moves.filtered(lambda m: m.state == "posted").button_draft()
 
+    @requires_group(ACCOUNTING_MANAGER)
     def action_post(self):
         """Post the closing entries and their reversals; freeze the month's financials."""
         self._psa_check_manager()
@@ -288,12 +295,14 @@ class PsaMonthClose(models.Model):
             close.message_post(body=_("Closing entries posted; month closed."))
         return True
 
+    @requires_group(ACCOUNTANT, ACCOUNTING_MANAGER)
     def action_view_moves(self):
         self.ensure_one()
         action = self.env["ir.actions.actions"]._for_xml_id("account.action_move_journal_line")
         action.update(domain=[("id", "in", self.move_ids.ids)], context={})
         return action
 
+    @requires_group(ACCOUNTANT, ACCOUNTING_MANAGER)
     def action_view_cutoff_lines(self):
         self.ensure_one()
         action = self.env["ir.actions.actions"]._for_xml_id(
