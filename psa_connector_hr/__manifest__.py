@@ -33,5 +33,6 @@
         "views/psa_pending_link_views.xml",
         "views/psa_connector_hr_menus.xml",
     ],
+    "uninstall_hook": "uninstall_hook",
     "installable": True,
 }

@@ -259,6 +259,13 @@ def column_exists(cr, table, column):
     return bool(cr.rowcount)
 
 
+# Records an addon's uninstall hook keeps on purpose: the firm's data, not the connector's.
+RELEASED_ON_UNINSTALL = {
+    # The cost-centre analytic accounts (and timesheet lines) refer to it.
+    "psa_connector_hr.analytic_plan_cost_centres",
+}
+
+
 def check_gone(env, check, module, removed, snap):
     """After uninstalling `module` (all of `removed` now uninstalled)."""
     cr = env.cr
@@ -270,10 +277,13 @@ def check_gone(env, check, module, removed, snap):
         [module],
     )
     check(cr.fetchone()[0] == "uninstalled", f"{module}: state uninstalled")
-    # Every record one of its xmlids named is gone, unless a module still installed owns it.
+    # Every record one of its xmlids named is gone, unless a module still installed owns it
+    # or the module's uninstall hook released it on purpose (RELEASED_ON_UNINSTALL).
     left = []
     for _mod, model, res_id, name in xmlids:
         if _mod != module or not owners[(model, res_id)] <= removed:
+            continue
+        if f"{module}.{name}" in RELEASED_ON_UNINSTALL:
             continue
         table = env[model]._table if model in env else model.replace(".", "_")
         if table_exists(cr, table):

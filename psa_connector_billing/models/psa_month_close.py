@@ -284,16 +284,70 @@ class PsaMonthClose(models.Model):
             )
             snapshots = 0
             if "psa.project.financial.snapshot" in self.env:
-                snapshots = len(
-                    self.env["psa.project.financial.snapshot"]._psa_freeze(
-                        close.company_id, close.month
-                    )
+                frozen = self.env["psa.project.financial.snapshot"]._psa_freeze(
+                    close.company_id, close.month
                 )
+                close._psa_fill_recognition(frozen)
+                snapshots = len(frozen)
             close.with_context(psa_month_close_step=True).write(
                 {"state": "posted", "snapshot_count": snapshots}
             )
             close.message_post(body=_("Closing entries posted; month closed."))
         return True
+
+    def _psa_cutoff_by_account(self):
+        """{analytic account id: (accrued, deferred)} of this close's cut-off lines, in
+        company currency (deferred as a positive amount)."""
+        result = {}
+        for cutoff in self.sudo().cutoff_ids:
+            sign = 1 if cutoff.cutoff_type == "accrued_revenue" else -1
+            for line in cutoff.line_ids:
+                for account_id, share in (line.analytic_distribution or {}).items():
+                    accrued, deferred = result.get(int(account_id), (0.0, 0.0))
+                    amount = sign * line.cutoff_amount * share / 100.0
+                    if cutoff.cutoff_type == "accrued_revenue":
+                        accrued += amount
+                    else:
+                        deferred += amount
+                    result[int(account_id)] = (accrued, deferred)
+        return result
+
+    def _psa_fill_recognition(self, snapshots):
+        """Revenue recognised in the month and the deferred balance at its end, per
+        project, into the month's frozen snapshots.
+
+        Recognised = invoiced in the month + accrued at its end - accrued at the previous
+        month's end (reversed on the 1st) - deferred at its end + deferred at the
+        previous month's end (released on the 1st); the previous month counts when the
+        connector closed it.
+        """
+        self.ensure_one()
+        current = self._psa_cutoff_by_account()
+        previous_close = self.search(
+            [
+                ("company_id", "=", self.company_id.id),
+                ("month", "=", self.month - relativedelta(months=1)),
+                ("state", "=", "posted"),
+            ]
+        )
+        previous = previous_close._psa_cutoff_by_account() if previous_close else {}
+        for snapshot in snapshots.sudo():
+            accrued, deferred = current.get(snapshot.account_id.id, (0.0, 0.0))
+            accrued_before, deferred_before = previous.get(snapshot.account_id.id, (0.0, 0.0))
+            values = {
+                "revenue_recognised": snapshot.currency_id.round(
+                    snapshot.revenue + accrued - accrued_before - deferred + deferred_before
+                ),
+                "deferred_balance": snapshot.currency_id.round(deferred),
+            }
+            values = {
+                name: value
+                for name, value in values.items()
+                if not snapshot.currency_id.is_zero(value)
+                and snapshot.currency_id.is_zero(snapshot[name])
+            }
+            if values:
+                snapshot.write(values)
 
     @requires_group(ACCOUNTANT, ACCOUNTING_MANAGER)
     def action_view_moves(self):

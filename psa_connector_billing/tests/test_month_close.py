@@ -33,6 +33,15 @@ class MonthCloseCase(BillingCase):
         self.assertEqual(set(moves.mapped("state")), {"posted"})
         return moves
 
+    def snapshot(self, project, month):
+        snapshot = (
+            self.env["psa.project.financial.snapshot"]
+            .sudo()
+            .search([("project_id", "=", project.id), ("date", "=", month)])
+        )
+        self.assertEqual(len(snapshot), 1, f"one frozen row for {project.name} in {month}")
+        return snapshot
+
     def cutoff(self, close, cutoff_type):
         return close.cutoff_ids.filtered(lambda c: c.cutoff_type == cutoff_type)
 
@@ -103,6 +112,11 @@ class TestWipAccrual(MonthCloseCase):
         posted = accrued.move_id
         self.assertEqual(set((posted | posted.reversal_move_ids).mapped("state")), {"posted"})
         self.assertBalanced(posted | posted.reversal_move_ids)
+        # The frozen month: nothing invoiced, 2,185.00 accrued, so 2,185.00 recognised.
+        snapshot = self.snapshot(self.project, NOVEMBER)
+        self.assertAlmostEqual(snapshot.revenue, 0.0, places=2)
+        self.assertAlmostEqual(snapshot.revenue_recognised, 11.5 * 190.0, places=2)
+        self.assertAlmostEqual(snapshot.deferred_balance, 0.0, places=2)
         self.apply("time_entry.created", time_entry_data(id="TE-5", date="2026-11-28", hours=3.0))
         with self.assertRaises(UserError):
             close.action_generate()
@@ -212,6 +226,11 @@ class TestDeferredRevenue(MonthCloseCase):
         self.assertBalanced(deferred | deferred.reversal_move_ids)
         self.assertEqual(deferred.reversal_move_ids.date, date(2026, 11, 1))
         october.action_post()
+        # October's snapshot: 9,000 invoiced, 5,967.39 deferred, 3,032.61 recognised.
+        snapshot = self.snapshot(order.psa_project_id, date(2026, 10, 1))
+        self.assertAlmostEqual(snapshot.revenue, 9000.0, places=2)
+        self.assertAlmostEqual(snapshot.deferred_balance, 5967.39, places=2)
+        self.assertAlmostEqual(snapshot.revenue_recognised, 9000.0 - 5967.39, places=2)
         november = self.close(NOVEMBER)
         november.action_generate()
         # 31 days after November 30: 9,000 x 31 / 92 = 3,032.61 deferred; November
