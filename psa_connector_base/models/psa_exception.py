@@ -595,6 +595,26 @@ class PsaException(models.Model):
         )._retry(automatic=True)
 
     @api.model
+    def _wake_waiting_for_keys(self, keys):
+        """Retry the events that waited for configuration now in place (a service or
+        tax code mapped): ``keys`` is a set of (backend id, waiting type, code), taken
+        from the mapping records themselves, never from a payload. One search for all."""
+        if not keys:
+            return
+        # sudo: only to find the exceptions; the values searched are the caller's records'.
+        waiting = self.sudo().search(
+            [
+                ("state", "=", "open"),
+                ("category", "=", "missing_reference"),
+                ("backend_id", "in", list({key[0] for key in keys})),
+                ("waiting_external_id", "in", list({key[2] for key in keys})),
+            ]
+        )
+        waiting.filtered(
+            lambda e: (e.backend_id.id, e.waiting_type, e.waiting_external_id) in keys
+        )._retry(automatic=True)
+
+    @api.model
     def _cron_retry_arrived_references(self):
         """Retry waiting events whose reference has arrived meanwhile.
 

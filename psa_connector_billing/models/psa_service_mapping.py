@@ -203,19 +203,6 @@ class PsaServiceMapping(models.Model):
 
     def _wake_waiting(self):
         """Retry the changes that stopped for these codes (as the queue's own sweep does)."""
-        for mapping in self.filtered("active"):
-            # sudo: only to find the exceptions; the values searched are the mapping's own.
-            waiting = (
-                self.env["psa.exception"]
-                .sudo()
-                .search(
-                    [
-                        ("backend_id", "=", mapping.backend_id.id),
-                        ("state", "=", "open"),
-                        ("category", "=", "missing_reference"),
-                        ("waiting_type", "=", WAITING_TYPES[mapping.kind]),
-                        ("waiting_external_id", "=", mapping.code),
-                    ]
-                )
-            )
-            waiting._retry(automatic=True)
+        self.env["psa.exception"]._wake_waiting_for_keys(
+            {(m.backend_id.id, WAITING_TYPES[m.kind], m.code) for m in self.filtered("active")}
+        )

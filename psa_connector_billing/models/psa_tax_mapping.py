@@ -212,19 +212,10 @@ class PsaTaxMapping(models.Model):
         return result
 
     def _wake_waiting(self):
-        for rule in self.filtered(lambda r: r.active and r.mapping_type == "tax_code"):
-            # sudo: only to find the exceptions; the values searched are the rule's own.
-            waiting = (
-                self.env["psa.exception"]
-                .sudo()
-                .search(
-                    [
-                        ("backend_id", "=", rule.backend_id.id),
-                        ("state", "=", "open"),
-                        ("category", "=", "missing_reference"),
-                        ("waiting_type", "=", TAX_CODE_WAITING_TYPE),
-                        ("waiting_external_id", "=", rule.code),
-                    ]
-                )
-            )
-            waiting._retry(automatic=True)
+        """Retry the changes that stopped for these tax codes."""
+        self.env["psa.exception"]._wake_waiting_for_keys(
+            {
+                (rule.backend_id.id, TAX_CODE_WAITING_TYPE, rule.code)
+                for rule in self.filtered(lambda r: r.active and r.mapping_type == "tax_code")
+            }
+        )
