@@ -152,7 +152,7 @@ dev_key() {
   cat "$keyfile"
 }
 
-SUITE_ADDONS=psa_connector_base,psa_connector_timesheet,psa_connector_billing,psa_connector_forecast,psa_connector_hr,psa_connector_hr_payroll,psa_connector_billing_hr,psa_connector_forecast_hr
+SUITE_ADDONS=psa_connector_base,psa_connector_timesheet,psa_connector_billing,psa_connector_forecast,psa_connector_hr,psa_connector_hr_payroll,psa_connector_billing_hr,psa_connector_forecast_hr,psa_connector_crm
 
 # The browser tours (HttpCase.start_tour) drive a headless Chromium; Odoo would skip
 # them silently without one, so provide it: apt-get as root, else say what to install.

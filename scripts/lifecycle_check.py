@@ -31,6 +31,7 @@ SUITE = [
     "psa_connector_hr_payroll",
     "psa_connector_billing_hr",
     "psa_connector_forecast_hr",
+    "psa_connector_crm",
 ]
 # Models of other modules that keep a model's name in a char field and that Odoo or
 # queue_job do not clean themselves: rows left pointing at a removed model are orphans.
