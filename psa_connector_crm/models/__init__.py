@@ -1,0 +1,1 @@
+from . import crm_lead, psa_engagement_template, psa_engagement_template_rate
