@@ -299,6 +299,9 @@ class PsaSimulator:
         # Payroll batches Odoo sent (POST /api/v1/payroll_batches), by batch reference:
         # a replayed batch replaces itself, it is never paid twice.
         self._payroll_batches = {}
+        # Records created with an Idempotency-Key header, by (collection, key): the same
+        # POST sent again (a retried job) answers the record it created, never a second.
+        self._idempotent = {}
         self._last_stamp = max(
             (stamp for stamps in self._stamps.values() for stamp in stamps.values()),
             default=datetime.min.replace(tzinfo=UTC),
@@ -375,14 +378,27 @@ class PsaSimulator:
         self._put(collection, stored, moment)
         return stored
 
-    def create(self, collection, record):
+    def create(self, collection, record, idempotency_key=None):
+        """Create a record and emit its ``created`` webhook.
+
+        With ``idempotency_key``, a key already used for this collection answers the record
+        it created (as it is now) and creates nothing: ``(record, False)``; a first use
+        gives ``(record, True)``. Without a key, the new record alone is returned.
+        """
         collection = _collection_or_error(collection)
         record_id, fields = self._new_fields(record)
         with self._lock:
+            if idempotency_key is not None:
+                known = self._idempotent.get((collection, idempotency_key))
+                if known is not None and known in self._store[collection]:
+                    return copy.deepcopy(self._store[collection][known]), False
             if record_id in self._store[collection]:
                 raise ApiError(409, f"{COLLECTIONS[collection][0]} {record_id} already exists")
             stored = self._insert(collection, record_id, fields)
             self._emit(collection, "created", stored)
+            if idempotency_key is not None:
+                self._idempotent[(collection, idempotency_key)] = stored["id"]
+                return copy.deepcopy(stored), True
             return copy.deepcopy(stored)
 
     def bulk_create(self, collection, records, fire_webhooks=False):
@@ -974,7 +990,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if method == "GET":
                 return 200, self._list(collection)
             if method == "POST":
-                return 201, sim.create(collection, self._json_body(body))
+                key = self.headers.get("Idempotency-Key")
+                if key is None:
+                    return 201, sim.create(collection, self._json_body(body))
+                if not key or len(key) > 255:
+                    raise ApiError(400, "Idempotency-Key must be 1 to 255 characters")
+                record, created = sim.create(collection, self._json_body(body), key)
+                return (201 if created else 200), record
         elif segments == ["time_entries", "billed"]:
             if method == "POST":
                 payload = _require_object(self._json_body(body))

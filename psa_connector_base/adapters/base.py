@@ -157,13 +157,15 @@ class HttpAdapter:
     def _url(self, path):
         return self.config.base_url.rstrip("/") + "/" + path.lstrip("/")
 
-    def request(self, method, path, params=None, json=None):
+    def request(self, method, path, params=None, json=None, headers=None):
+        """One call, retried as configured; ``headers`` are added to this call only
+        (e.g. an ``Idempotency-Key`` that makes a retried POST safe)."""
         url = self._url(path)
         last_error = None
         for attempt in range(1, self.config.max_attempts + 1):
             self.attempts_made += 1
             try:
-                response = self._send(method, url, params=params, json=json)
+                response = self._send(method, url, params=params, json=json, headers=headers)
             except requests.Timeout as err:
                 last_error = RemoteServiceError(f"{method} {url} timed out: {err}")
                 wait = None
@@ -185,7 +187,7 @@ class HttpAdapter:
             retry_after=last_error.retry_after,
         )
 
-    def _send(self, method, url, params=None, json=None):
+    def _send(self, method, url, params=None, json=None, headers=None):
         """One HTTP exchange: every hop checked by check_target, redirects followed only
         on the same scheme, host and port (another host would receive the credentials)."""
         for _hop in range(MAX_REDIRECTS + 1):
@@ -195,6 +197,7 @@ class HttpAdapter:
                 url,
                 params=params,
                 json=json,
+                headers=headers,
                 timeout=self.config.timeout,
                 allow_redirects=False,
             )

@@ -60,6 +60,19 @@ class CanonicalRestAdapter(HttpAdapter):
             json=odoo_refs,
         )
 
+    def create_record(self, object_type, record, idempotency_key):
+        """Create one record (canonical schema) and return it as the PSA stored it.
+
+        The ``Idempotency-Key`` makes the POST safe to send again: the PSA answers the
+        record the key created the first time instead of creating a second one.
+        """
+        return self.request(
+            "POST",
+            f"api/v1/{COLLECTIONS[object_type]}",
+            json=record,
+            headers={"Idempotency-Key": idempotency_key},
+        )
+
     def iter_time_entries(self, date_from, date_to, states):
         params = {
             "per_page": self.config.page_size,

@@ -1,1 +1,1 @@
-from . import crm_lead, psa_engagement_template, psa_engagement_template_rate
+from . import crm_lead, psa_adapter, psa_engagement_template, psa_engagement_template_rate

@@ -1,4 +1,16 @@
+import json
+
+from dateutil.relativedelta import relativedelta
+
 from odoo import _, api, fields, models
+
+from odoo.addons.psa_connector_base.tools.access import workflow_write
+from odoo.addons.psa_connector_base.tools.errors import (
+    AmbiguousMatch,
+    RemoteServiceError,
+    SyncError,
+)
+from odoo.addons.queue_job.exception import RetryableJobError
 
 ENGAGEMENT_STATES = [
     ("none", "Not requested"),
@@ -16,7 +28,15 @@ class CrmLead(models.Model):
     ``create`` queue ``_psa_engagement_job`` as the backend's integration user.
     """
 
-    _inherit = "crm.lead"
+    _name = "crm.lead"
+    _inherit = ["crm.lead", "psa.workflow.guard.mixin"]
+    _psa_workflow_fields = (
+        "psa_engagement_state",
+        "psa_engagement_key",
+        "psa_engagement_external_id",
+        "psa_engagement_contract_external_id",
+        "psa_engagement_backend_id",
+    )
 
     psa_engagement_template_id = fields.Many2one(
         "psa.engagement.template",
@@ -46,9 +66,7 @@ class CrmLead(models.Model):
         help="Idempotency key the PSA creates the engagement under: a retried job finds "
         "the project it created instead of creating a second one.",
     )
-    psa_engagement_external_id = fields.Char(
-        string="PSA project ID", readonly=True, copy=False
-    )
+    psa_engagement_external_id = fields.Char(string="PSA project ID", readonly=True, copy=False)
     psa_engagement_contract_external_id = fields.Char(
         string="PSA contract ID", readonly=True, copy=False
     )
@@ -87,14 +105,7 @@ class CrmLead(models.Model):
             ):
                 if not external_id:
                     continue
-                binding = Binding.search(
-                    [
-                        ("backend_id", "=", backend.id),
-                        ("object_type", "=", object_type),
-                        ("external_id", "=", external_id),
-                    ],
-                    limit=1,
-                )
+                binding = Binding._find(backend, object_type, external_id)
                 if binding and binding.res_model == model:
                     lead[field] = self.env[model].browse(binding.res_id).exists()
 
@@ -124,7 +135,8 @@ class CrmLead(models.Model):
             if not backend:
                 # No PSA in this company: Odoo's CRM is used on its own.
                 continue
-            lead.sudo().psa_engagement_state = "queued"
+            with workflow_write():
+                lead.psa_engagement_state = "queued"
             backend._as_integration_user().env["crm.lead"].browse(lead.id).with_delay(
                 description=_("Create the PSA engagement of %s", lead.name),
                 identity_key=f"psa.engagement:{lead.id}",
@@ -142,7 +154,10 @@ class CrmLead(models.Model):
             self.env["psa.backend"]
             .sudo()
             .search(
-                [("kind", "=", "psa"), ("company_id", "=", self.company_id.id or self.env.company.id)],
+                [
+                    ("kind", "=", "psa"),
+                    ("company_id", "=", self.company_id.id or self.env.company.id),
+                ],
                 order="sequence, id",
                 limit=1,
             )
@@ -151,10 +166,282 @@ class CrmLead(models.Model):
     # The job ----------------------------------------------------------------------------
 
     def _psa_engagement_job(self):
-        """Create the engagement of this won opportunity on the PSA (a job, as the
-        integration user; idempotent: see ``_psa_create_engagement``)."""
-        self.ensure_one()
-        return self._psa_create_engagement()
+        """Create the engagement of this won opportunity on the PSA (a job, run as the
+        backend's integration user).
 
-    def _psa_create_engagement(self):
-        return "not yet"
+        Idempotent: the lead row is locked, a lead whose engagement exists is left
+        alone, and the PSA creates under a key derived from the lead, so a retried job
+        gets back the project and contract it created. The records the PSA answers go
+        through the importers like any pulled record: the PSA's own webhooks for them,
+        before or after, land on the same bindings.
+        """
+        self.ensure_one()
+        self.env.cr.execute("SELECT id FROM crm_lead WHERE id = %s FOR UPDATE", [self.id])
+        self.invalidate_recordset()
+        lead = self.exists()
+        if not lead or not lead.stage_id.is_won:
+            return "the opportunity is no longer won: nothing to create"
+        if lead.psa_engagement_state == "created":
+            return f"engagement {lead.psa_engagement_external_id} already created"
+        backend = lead._psa_engagement_backend()
+        template = lead.psa_engagement_template_id
+        try:
+            if not template:
+                raise SyncError(
+                    _(
+                        "Opportunity %s was won without an engagement template: no project "
+                        "was created on the PSA. Pick the template on the opportunity's "
+                        "Engagement tab, then retry.",
+                        lead.name,
+                    )
+                )
+            customer_id = lead._psa_engagement_customer(backend)
+        except RemoteServiceError as err:
+            if err.retryable and not self.env["psa.event"]._is_last_attempt():
+                raise RetryableJobError(err.message, seconds=err.retry_after or None) from None
+            return lead._psa_engagement_fail(backend, err)
+        except SyncError as err:
+            return lead._psa_engagement_fail(backend, err)
+        key = lead.psa_engagement_key or lead._psa_engagement_new_key()
+        project_values, contract_values = lead._psa_engagement_values(template, customer_id)
+        lead._psa_engagement_write({"psa_engagement_key": key})
+
+        def create(adapter):
+            project = adapter.create_record("project", project_values, f"{key}:project")
+            contract = adapter.create_record(
+                "contract", {**contract_values, "project_id": project["id"]}, f"{key}:contract"
+            )
+            return project, contract
+
+        result, failure = backend._run_remote(
+            _("creation of the engagement of %s", lead.name),
+            create,
+            object_type="project",
+            external_id=key,
+            payload=json.dumps({"project": project_values, "contract": contract_values}),
+        )
+        if failure:
+            lead._psa_engagement_write({"psa_engagement_state": "exception"})
+            return failure
+        project, contract = result
+        lead._psa_engagement_write(
+            {
+                "psa_engagement_state": "created",
+                "psa_engagement_backend_id": backend.id,
+                "psa_engagement_external_id": str(project["id"]),
+                "psa_engagement_contract_external_id": str(contract["id"]),
+            }
+        )
+        # Through the importers, as pulled records: one binding per record whichever of
+        # this and the PSA's webhooks comes first (the later one is an update or older).
+        Event = self.env["psa.event"]
+        events = Event._store_pulled(backend, "project", [project]) | Event._store_pulled(
+            backend, "contract", [contract]
+        )
+        outcome = events._process_job()
+        lead.message_post(
+            body=_(
+                "Engagement created on %(backend)s: project %(project)s, contract %(contract)s.",
+                backend=backend.name,
+                project=project["id"],
+                contract=contract["id"],
+            )
+        )
+        return f"project {project['id']}, contract {contract['id']}\n{outcome}"
+
+    def _psa_engagement_new_key(self):
+        """The idempotency key the PSA creates this lead's engagement under: the
+        database and the lead, so no other lead or database can collide with it."""
+        self.ensure_one()
+        uuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid", "")
+        return f"odoo-{uuid[:8]}-crm.lead-{self.id}"
+
+    def _psa_engagement_write(self, values):
+        # The engagement fields are the workflow's (psa.workflow.guard.mixin).
+        with workflow_write():
+            self.write(values)
+
+    def _psa_engagement_customer(self, backend):
+        """The PSA customer id of the opportunity's customer; never a guess.
+
+        Bound already: its binding. Else the PSA's customers with the same VAT number
+        (or, without one, the same name): one is bound to the partner, none is created
+        on the PSA and bound; more than one, or a partner matching several bound
+        customers, is an ``AmbiguousMatch``.
+        """
+        self.ensure_one()
+        partner = self.partner_id.commercial_partner_id
+        if not partner:
+            raise SyncError(
+                _(
+                    "Opportunity %s was won without a customer: the engagement needs one. "
+                    "Set the customer, then retry.",
+                    self.name,
+                )
+            )
+        Binding = self.env["psa.binding"]
+        bound = Binding.sudo().search(
+            [
+                ("backend_id", "=", backend.id),
+                ("external_type", "=", "customer"),
+                ("res_model", "=", "res.partner"),
+                ("res_id", "=", partner.id),
+            ]
+        )
+        if len(bound) == 1:
+            return bound.external_id
+        adapter = backend._get_adapter()
+        vat = (partner.vat or "").replace(" ", "").upper()
+        name = (partner.name or "").strip().casefold()
+        matches = [
+            record
+            for page in adapter.iter_changes("customer")
+            for record in page
+            if not record.get("deleted")
+            and (
+                (record.get("vat") or "").replace(" ", "").upper() == vat
+                if vat
+                else (record.get("name") or "").strip().casefold() == name
+            )
+        ]
+        if len(matches) > 1:
+            raise AmbiguousMatch(
+                _(
+                    "The customer %(partner)s of opportunity %(lead)s matches %(count)s "
+                    "customers of %(backend)s (%(ids)s). Nothing was created; link the "
+                    "partner to the right one (or merge them on the PSA), then retry.",
+                    partner=partner.display_name,
+                    lead=self.name,
+                    count=len(matches),
+                    backend=backend.name,
+                    ids=", ".join(str(m.get("id")) for m in matches),
+                ),
+                candidate_ids=[m.get("id") for m in matches],
+            )
+        if matches:
+            external_id = str(matches[0]["id"])
+            if Binding.sudo()._find(backend, "customer", external_id):
+                raise AmbiguousMatch(
+                    _(
+                        "The customer %(partner)s of opportunity %(lead)s matches customer "
+                        "%(id)s of %(backend)s, which is bound to another partner. Nothing "
+                        "was created; merge the partners or correct the customer, then retry.",
+                        partner=partner.display_name,
+                        lead=self.name,
+                        id=external_id,
+                        backend=backend.name,
+                    )
+                )
+        else:
+            created = adapter.create_record(
+                "customer",
+                {
+                    "name": partner.name,
+                    "vat": partner.vat or None,
+                    "email": partner.email or None,
+                    "ref": partner.ref or None,
+                },
+                f"{self.psa_engagement_key or self._psa_engagement_new_key()}:customer",
+            )
+            external_id = str(created["id"])
+        with workflow_write():
+            Binding.create(
+                {
+                    "backend_id": backend.id,
+                    "external_type": "customer",
+                    "external_id": external_id,
+                    "res_model": "res.partner",
+                    "res_id": partner.id,
+                }
+            )
+        return external_id
+
+    def _psa_engagement_values(self, template, customer_id):
+        """(project, contract) to create, in the canonical schema."""
+        self.ensure_one()
+        start = self.psa_engagement_start_date or fields.Date.context_today(self)
+        end = (
+            start + relativedelta(months=template.duration_months, days=-1)
+            if template.duration_months
+            else None
+        )
+        currency = template.currency_id.name
+        # Starting later: signed (a quotation in Odoo) until it starts; else active (a
+        # confirmed sale order).
+        started = start <= fields.Date.context_today(self)
+        project = {
+            "name": self.name,
+            "customer_id": customer_id,
+            "state": "active" if started else "approved",
+            "billing_type": template.contract_type,
+            "currency": currency,
+            "date_start": str(start),
+            "date_end": str(end) if end else None,
+            "budget_hours": template.budget_hours or None,
+            "budget_amount": self.expected_revenue or None,
+            "description": template.note or None,
+            "manager_email": self.user_id.email or None,
+            "template_code": template.psa_project_template or None,
+        }
+        contract = {
+            "name": self.name,
+            "customer_id": customer_id,
+            "type": template.contract_type,
+            "state": "active" if started else "signed",
+            "currency": currency,
+            "date_start": str(start),
+            "date_end": str(end) if end else None,
+        }
+        if template.contract_type == "time_and_materials":
+            contract["rate_card"] = template._rate_card()
+        elif template.contract_type == "retainer":
+            contract["retainer_amount"] = template.retainer_amount
+            contract["retainer_period"] = template.retainer_period
+        else:
+            contract["fixed_amount"] = template.fixed_amount or self.expected_revenue
+        return project, contract
+
+    def _psa_engagement_fail(self, backend, error):
+        """The won opportunity becomes an exception for its salesperson: the exception
+        queue keeps what was won (the payload), the lead gets an activity."""
+        self.ensure_one()
+        payload = json.dumps(
+            {
+                "lead_id": self.id,
+                "name": self.name,
+                "partner": self.partner_id.display_name or self.partner_name or None,
+                "template": self.psa_engagement_template_id.code or None,
+                "start_date": str(self.psa_engagement_start_date or "") or None,
+                "expected_revenue": self.expected_revenue,
+            },
+            indent=2,
+        )
+        Exception_ = self.env["psa.exception"].sudo()
+        exception = Exception_.search(
+            [
+                ("res_model", "=", self._name),
+                ("res_id", "=", self.id),
+                ("state", "in", ("open", "retrying")),
+            ],
+            limit=1,
+        )
+        values = {
+            **Exception_._exception_values(error, backend=backend, object_type="engagement"),
+            "res_model": self._name,
+            "res_id": self.id,
+            "payload": payload,
+            "user_id": self.user_id.id or False,
+        }
+        if exception:
+            exception.write(values)
+        else:
+            exception = Exception_.create(values)
+        self._psa_engagement_write({"psa_engagement_state": "exception"})
+        if self.user_id:
+            self.sudo().activity_schedule(
+                "mail.mail_activity_data_todo",
+                summary=_("PSA engagement not created"),
+                note=error.message,
+                user_id=self.user_id.id,
+            )
+        return error.message
