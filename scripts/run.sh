@@ -127,6 +127,9 @@ cat <<MSG
   Accept a milestone in the PSA and find a draft invoice in Odoo (Invoicing):
     python3 -m psa_simulator create billing_events contract_id=K-6503 kind=milestone.accepted milestone_id=M-6001
   Utilisation per employee and week: PSA Connector > Utilisation.
+  Win the opportunity "Tailspin Toys: retail analytics assessment" (CRM > Pipeline, Won)
+  and find its project on the PSA within seconds, then in Odoo (Project, Sales):
+    python3 -m psa_simulator list projects
   Ctrl-C stops Odoo, nginx and the demo PSA.
 
 MSG

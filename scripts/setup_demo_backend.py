@@ -4,6 +4,8 @@
 import os
 from datetime import date
 
+from odoo import Command
+
 # The demo firm is German: its HR system keeps costs in EUR, and the connector refuses
 # to guess exchange rates. A fresh demo database has no journal entries yet, so the
 # company's currency may still change.
@@ -195,4 +197,70 @@ if not _jobs.filtered(lambda j: j.state not in ("failed", "cancelled")) and not 
         eta=60, max_retries=60, description="Demo: close November 2026"
     )._psa_job_close_month((company | uk).ids, "2026-11-01")
     print("demo: the November close is queued (Accounting > PSA > Close the month)")
+# Lead to cash (issue 25, psa_connector_crm): an engagement template on the demo PSA and
+# an opportunity to win. Marked won (CRM > Pipeline > Won), it becomes a customer, a
+# project and a T&M contract on the demo PSA within seconds, and those land in Odoo.
+if "psa.engagement.template" in env:
+    Template = env["psa.engagement.template"].with_context(active_test=False)
+    demo_template = Template.search(
+        [("code", "=", "TM-ASSESS"), ("company_id", "=", company.id)]
+    ) or Template.create(
+        {
+            "name": "Time and materials assessment",
+            "code": "TM-ASSESS",
+            "company_id": company.id,
+            "backend_id": demo_psa.id,
+            "psa_project_template": "ASSESSMENT",
+            "contract_type": "time_and_materials",
+            "currency_id": company.currency_id.id,
+            "duration_months": 3,
+            "budget_hours": 240,
+            "rate_ids": [
+                Command.create(
+                    {
+                        "role": "Consultant",
+                        "service_item": "CONSULTING",
+                        "hourly_rate": 140.0,
+                        "is_default": True,
+                    }
+                ),
+                Command.create(
+                    {
+                        "role": "Senior Consultant",
+                        "service_item": "SENIOR-CONSULTING",
+                        "hourly_rate": 190.0,
+                    }
+                ),
+            ],
+        }
+    )
+    tailspin = env["res.partner"].search(
+        [("name", "=", "Tailspin Toys AG"), ("parent_id", "=", False)], limit=1
+    ) or env["res.partner"].create(
+        {
+            "name": "Tailspin Toys AG",
+            "is_company": True,
+            "city": "Munich",
+            "country_id": env.ref("base.de").id,
+            "email": "procurement@tailspin.example",
+        }
+    )
+    Lead = env["crm.lead"].with_context(active_test=False)
+    if not Lead.search([("name", "=", "Tailspin Toys: retail analytics assessment")]):
+        Lead.create(
+            {
+                "name": "Tailspin Toys: retail analytics assessment",
+                "type": "opportunity",
+                "partner_id": tailspin.id,
+                "user_id": env.ref("base.user_admin").id,
+                "expected_revenue": 45600.0,
+                "company_id": company.id,
+                "psa_engagement_template_id": demo_template.id,
+                "psa_engagement_start_date": date(2026, 12, 14),
+            }
+        )
+    print(
+        "demo: opportunity 'Tailspin Toys: retail analytics assessment' (template "
+        "TM-ASSESS): mark it won in CRM to create its PSA engagement"
+    )
 env.cr.commit()

@@ -112,9 +112,7 @@ class TestEngagement(PsaTestMixin, TransactionCase):
         lead.action_set_won()
         self.assertEqual(lead.psa_engagement_state, "queued")
         jobs = self.run_jobs(methods=JOB)
-        self.assertEqual(
-            [job.method_name for job in jobs].count("_psa_engagement_job"), 1
-        )
+        self.assertEqual([job.method_name for job in jobs].count("_psa_engagement_job"), 1)
         project, _contract = self.assert_one_engagement(lead)
         # The job run again (a retry) and the PSA's own webhook afterwards: nothing new.
         lead._psa_engagement_job()
@@ -220,9 +218,7 @@ class TestEngagement(PsaTestMixin, TransactionCase):
             company_id=other.id,
             company_ids=[other.id],
         )
-        self.assertFalse(
-            self.env["psa.engagement.template"].with_user(outsider).search([])
-        )
+        self.assertFalse(self.env["psa.engagement.template"].with_user(outsider).search([]))
         # The salesperson marking the lead won queues the job; the job runs as the
         # integration user.
         lead.action_set_won()

@@ -23,9 +23,9 @@ SECRET = "whsec-test"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def call(simulator, method, path, payload=None, token=TOKEN, raw=None):
+def call(simulator, method, path, payload=None, token=TOKEN, raw=None, headers=None):
     """Return (status, headers, decoded JSON or None) for one API request."""
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **(headers or {})}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     data = raw if raw is not None else (None if payload is None else json.dumps(payload).encode())
@@ -769,3 +769,44 @@ def test_harvest_time_entry_list_omits_what_the_docs_say_it_may():
             sim.stop()
     with pytest.raises(ValueError):
         HarvestSimulator(omit_in_list="sometimes")
+
+
+def test_create_with_an_idempotency_key_creates_once(simulator):
+    """A POST sent again with the same Idempotency-Key (a retried job) answers the
+    record the key created, 200 instead of 201, and creates nothing."""
+    key = {"Idempotency-Key": "odoo-abc-crm.lead-7:project"}
+    before = len(simulator.records("projects"))
+    status, _headers, first = call(
+        simulator, "POST", "/api/v1/projects", {"name": "Assessment"}, headers=key
+    )
+    assert status == 201
+    status, _headers, again = call(
+        simulator, "POST", "/api/v1/projects", {"name": "Assessment (retry)"}, headers=key
+    )
+    assert status == 200
+    assert again["id"] == first["id"]
+    assert again["name"] == "Assessment"
+    assert len(simulator.records("projects")) == before + 1
+    # The key is per collection: a contract under the same key is a new record.
+    status, _headers, contract = call(
+        simulator,
+        "POST",
+        "/api/v1/contracts",
+        {"project_id": first["id"], "type": "fixed_fee"},
+        headers=key,
+    )
+    assert status == 201
+    # Another key, another record; an empty key is refused.
+    status, _headers, other = call(
+        simulator,
+        "POST",
+        "/api/v1/projects",
+        {"name": "Assessment"},
+        headers={"Idempotency-Key": "odoo-abc-crm.lead-8:project"},
+    )
+    assert status == 201 and other["id"] != first["id"]
+    status, _headers, _body = call(
+        simulator, "POST", "/api/v1/projects", {"name": "X"}, headers={"Idempotency-Key": ""}
+    )
+    assert status == 400
+    assert len(simulator.records("projects")) == before + 2
