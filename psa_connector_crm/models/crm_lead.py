@@ -12,6 +12,15 @@ from odoo.addons.psa_connector_base.tools.errors import (
 )
 from odoo.addons.queue_job.exception import RetryableJobError
 
+# A write of one of these can make a lead newly won, or correct what stopped its
+# engagement at an exception.
+RETRIGGER_FIELDS = {
+    "stage_id",
+    "psa_engagement_template_id",
+    "psa_engagement_start_date",
+    "partner_id",
+}
+
 ENGAGEMENT_STATES = [
     ("none", "Not requested"),
     ("queued", "Queued"),
@@ -118,11 +127,15 @@ class CrmLead(models.Model):
         return leads
 
     def write(self, vals):
-        if "stage_id" not in vals:
+        if not RETRIGGER_FIELDS.intersection(vals):
             return super().write(vals)
-        not_won = self.filtered(lambda lead: not lead.stage_id.is_won)
+        # Newly won; or won and stopped at an exception whose cause (template, customer,
+        # start date) is being corrected, or marked won again: tried again.
+        candidates = self.filtered(
+            lambda lead: not lead.stage_id.is_won or lead.psa_engagement_state == "exception"
+        )
         res = super().write(vals)
-        not_won.filtered(lambda lead: lead.stage_id.is_won)._psa_queue_engagement()
+        candidates.filtered(lambda lead: lead.stage_id.is_won)._psa_queue_engagement()
         return res
 
     def _psa_queue_engagement(self):
@@ -239,6 +252,12 @@ class CrmLead(models.Model):
             backend, "contract", [contract]
         )
         outcome = events._process_job()
+        lead._psa_engagement_exceptions()._mark_resolved(
+            _("The engagement was created on the PSA (project %s).", project["id"])
+        )
+        lead.activity_ids.filtered(
+            lambda a: a.summary == _("PSA engagement not created")
+        ).action_feedback(_("Engagement created on the PSA."))
         lead.message_post(
             body=_(
                 "Engagement created on %(backend)s: project %(project)s, contract %(contract)s.",
@@ -336,10 +355,19 @@ class CrmLead(models.Model):
             created = adapter.create_record(
                 "customer",
                 {
-                    "name": partner.name,
-                    "vat": partner.vat or None,
-                    "email": partner.email or None,
-                    "ref": partner.ref or None,
+                    key: value
+                    for key, value in {
+                        "name": partner.name,
+                        "is_company": True,
+                        "vat": partner.vat,
+                        "ref": partner.ref,
+                        "email": partner.email,
+                        "street": partner.street,
+                        "city": partner.city,
+                        "zip": partner.zip,
+                        "country_code": partner.country_id.code,
+                    }.items()
+                    if value
                 },
                 f"{self.psa_engagement_key or self._psa_engagement_new_key()}:customer",
             )
@@ -401,6 +429,21 @@ class CrmLead(models.Model):
             contract["fixed_amount"] = template.fixed_amount or self.expected_revenue
         return project, contract
 
+    def _psa_engagement_exceptions(self):
+        """The open exceptions of this lead's engagement."""
+        self.ensure_one()
+        return (
+            self.env["psa.exception"]
+            .sudo()
+            .search(
+                [
+                    ("res_model", "=", self._name),
+                    ("res_id", "=", self.id),
+                    ("state", "in", ("open", "retrying")),
+                ]
+            )
+        )
+
     def _psa_engagement_fail(self, backend, error):
         """The won opportunity becomes an exception for its salesperson: the exception
         queue keeps what was won (the payload), the lead gets an activity."""
@@ -417,14 +460,7 @@ class CrmLead(models.Model):
             indent=2,
         )
         Exception_ = self.env["psa.exception"].sudo()
-        exception = Exception_.search(
-            [
-                ("res_model", "=", self._name),
-                ("res_id", "=", self.id),
-                ("state", "in", ("open", "retrying")),
-            ],
-            limit=1,
-        )
+        exception = self._psa_engagement_exceptions()[:1]
         values = {
             **Exception_._exception_values(error, backend=backend, object_type="engagement"),
             "res_model": self._name,
@@ -437,10 +473,11 @@ class CrmLead(models.Model):
         else:
             exception = Exception_.create(values)
         self._psa_engagement_write({"psa_engagement_state": "exception"})
-        if self.user_id:
+        summary = _("PSA engagement not created")
+        if self.user_id and not self.activity_ids.filtered(lambda a: a.summary == summary):
             self.sudo().activity_schedule(
                 "mail.mail_activity_data_todo",
-                summary=_("PSA engagement not created"),
+                summary=summary,
                 note=error.message,
                 user_id=self.user_id.id,
             )

@@ -168,6 +168,34 @@ class TestEngagement(PsaTestMixin, TransactionCase):
         activity = lead.activity_ids
         self.assertEqual(len(activity), 1)
         self.assertEqual(activity.user_id, self.salesperson)
+        # The job run again (a retry): still one exception, one activity.
+        lead._psa_engagement_job()
+        self.assertEqual(self.exceptions(res_model="crm.lead", res_id=lead.id), exception)
+        self.assertEqual(lead.activity_ids, activity)
+
+    def test_corrected_exception_is_tried_again(self):
+        lead = self.lead(psa_engagement_template_id=False)
+        lead.action_set_won()
+        self.run_jobs(methods=JOB)
+        self.assertEqual(lead.psa_engagement_state, "exception")
+        self.assertEqual(self.psa_projects(), [])
+        # The salesperson picks the template on the won opportunity: queued again.
+        lead.psa_engagement_template_id = self.template
+        self.assertEqual(lead.psa_engagement_state, "queued")
+        self.run_jobs(methods=JOB)
+        self.assert_one_engagement(lead)
+        # Its exception is resolved, its activity done.
+        exception = self.exceptions(res_model="crm.lead", res_id=lead.id)
+        self.assertEqual(exception.state, "resolved")
+        self.assertFalse(lead.activity_ids)
+
+    def test_lead_created_won_is_queued(self):
+        """A CRM backend's import may create the opportunity in its won stage."""
+        won = self.env["crm.stage"].search([("is_won", "=", True)], limit=1)
+        lead = self.lead(stage_id=won.id)
+        self.assertEqual(lead.psa_engagement_state, "queued")
+        self.run_jobs(methods=JOB)
+        self.assert_one_engagement(lead)
 
     def test_ambiguous_customer_is_an_exception(self):
         for name in ("Northwind Logistics GmbH", "Northwind Logistics (Hamburg)"):
