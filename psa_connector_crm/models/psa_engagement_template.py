@@ -81,7 +81,7 @@ class PsaEngagementTemplate(models.Model):
         ),
     ]
 
-    @api.depends("code")
+    @api.depends("code", "name")
     def _compute_display_name(self):
         for template in self:
             template.display_name = (
