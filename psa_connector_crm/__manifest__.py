@@ -20,7 +20,10 @@
     ],
     "external_dependencies": {"python": []},
     "data": [
+        "security/psa_connector_crm_security.xml",
         "security/ir.model.access.csv",
+        "views/psa_engagement_template_views.xml",
+        "views/crm_lead_views.xml",
         "views/psa_backend_crm_source_views.xml",
     ],
     "auto_install": True,

@@ -1,1 +1,7 @@
-from . import psa_backend_crm_source, psa_importer_deal
+from . import (
+    crm_lead,
+    psa_backend_crm_source,
+    psa_engagement_template,
+    psa_engagement_template_rate,
+    psa_importer_deal,
+)
