@@ -249,6 +249,17 @@ class TestHubSpotWebhooks(HubSpotMixin, SuiteHttpCase):
         seed_hubspot(cls.sim)
         cls.backend = cls.create_hubspot_backend(cls.sim, "hs-hook")
         cls.url = f"http://127.0.0.1:{config['http_port']}/psa/webhook/hs-hook/hubspot"
+        # The PSA the won deal's engagement is created on, and the template the deal names.
+        cls.psa = cls._create_backend(code="hs-psa", name="Demo PSA")
+        cls.template = cls.env["psa.engagement.template"].create(
+            {"name": "T&M standard", "code": "TM-STD", "backend_id": cls.psa.id}
+        )
+        cls.sim.update(
+            "deals",
+            501,
+            psa_engagement_template="TM-STD",
+            psa_engagement_start_date="2026-12-01",
+        )
 
     def deliver(self, body, **kwargs):
         return self.sim.deliver_webhook(self.url, WEBHOOK_SECRET, body, **kwargs)
@@ -275,6 +286,26 @@ class TestHubSpotWebhooks(HubSpotMixin, SuiteHttpCase):
             ),
             1,
         )
+        # One engagement: the template and start date from the deal's properties, and
+        # one engagement job queued for the opportunity, whichever delivery came first.
+        self.assertEqual(lead.psa_engagement_template_id, self.template)
+        self.assertEqual(str(lead.psa_engagement_start_date), "2026-12-01")
+        self.assertIn(lead.psa_engagement_state, ("queued", "created"))
+        jobs = self.env["queue.job"].search([("method_name", "=", "_psa_engagement_job")])
+        self.assertEqual(len(jobs), 1)
+        self.assertEqual(jobs.records.ids, lead.ids)
+
+    def test_unknown_engagement_template_is_an_exception_not_a_guess(self):
+        self.sim.update("deals", 502, dealstage="closedwon", psa_engagement_template="NOPE")
+        try:
+            status, _answer = self.deliver([self.sim.deal_event(502)])
+            self.assertEqual(status, 202)
+            self.run_jobs()
+        finally:
+            self.sim.update("deals", 502, dealstage="qualifiedtobuy", psa_engagement_template="")
+        self.assertFalse(self.bound("deal", "502"))
+        exception = self.exceptions().filtered(lambda e: "NOPE" in (e.name or ""))
+        self.assertEqual(len(exception), 1)
 
     def test_a_deal_not_won_does_not_become_won(self):
         status, _answer = self.deliver([self.sim.deal_event(502)])

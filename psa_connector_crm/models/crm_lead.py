@@ -46,9 +46,7 @@ class CrmLead(models.Model):
         help="Idempotency key the PSA creates the engagement under: a retried job finds "
         "the project it created instead of creating a second one.",
     )
-    psa_engagement_external_id = fields.Char(
-        string="PSA project ID", readonly=True, copy=False
-    )
+    psa_engagement_external_id = fields.Char(string="PSA project ID", readonly=True, copy=False)
     psa_engagement_contract_external_id = fields.Char(
         string="PSA contract ID", readonly=True, copy=False
     )
@@ -142,7 +140,10 @@ class CrmLead(models.Model):
             self.env["psa.backend"]
             .sudo()
             .search(
-                [("kind", "=", "psa"), ("company_id", "=", self.company_id.id or self.env.company.id)],
+                [
+                    ("kind", "=", "psa"),
+                    ("company_id", "=", self.company_id.id or self.env.company.id),
+                ],
                 order="sequence, id",
                 limit=1,
             )

@@ -73,26 +73,27 @@ class PsaImporterDeal(models.AbstractModel):
         return values
 
     def _engagement_values(self, backend, data):
-        """The engagement template (by code) and start date the deal carries, when the
-        lead-to-cash flow (psa.engagement.template) is installed."""
-        Lead = self.env["crm.lead"]
-        if "psa_engagement_template_id" not in Lead._fields:
-            return {}
+        """The engagement template (the deal's ``psa_engagement_template`` property, a
+        template code of the company) and start date: what the won opportunity becomes
+        on the PSA (``crm.lead._psa_queue_engagement``)."""
         values = {}
         code = data.get("engagement_template")
         if code:
-            template = self.env["psa.engagement.template"].search([("code", "=", code)], limit=1)
+            template = self.env["psa.engagement.template"].search(
+                [("code", "=", code), ("company_id", "=", self.env.company.id)], limit=1
+            )
             if not template:
                 raise PayloadInvalid(
                     _(
-                        "Deal %(id)s names engagement template %(code)r, which Odoo does "
-                        "not have; create it (PSA > Engagement templates) and retry.",
+                        "Deal %(id)s names engagement template %(code)r, which %(company)s "
+                        "does not have; create it (or correct the deal) and retry.",
                         id=data.get("id"),
                         code=code,
+                        company=self.env.company.name,
                     )
                 )
             values["psa_engagement_template_id"] = template.id
-        if data.get("engagement_start_date") and "psa_engagement_start_date" in Lead._fields:
+        if data.get("engagement_start_date"):
             values["psa_engagement_start_date"] = data["engagement_start_date"]
         return values
 
