@@ -307,6 +307,21 @@ class TestHubSpotWebhooks(HubSpotMixin, SuiteHttpCase):
         exception = self.exceptions().filtered(lambda e: "NOPE" in (e.name or ""))
         self.assertEqual(len(exception), 1)
 
+    def test_the_simulator_sends_a_signed_webhook_when_a_deal_is_won(self):
+        self.sim.subscribe(self.url, WEBHOOK_SECRET)
+        try:
+            self.sim.update("deals", 502, dealstage="closedwon")
+            self.sim.subscribe(None, None)
+            ((deal_id, subscription, status, answer),) = self.sim.deliveries
+            self.assertEqual((deal_id, subscription, status), ("502", "deal.propertyChange", 202))
+            self.assertEqual(len(answer["events"]), 1)
+            self.run_jobs()
+            self.assertTrue(self.bound("deal", "502").stage_id.is_won)
+        finally:
+            self.sim.subscribe(None, None)
+            self.sim.deliveries.clear()
+            self.sim.update("deals", 502, dealstage="qualifiedtobuy")
+
     def test_a_deal_not_won_does_not_become_won(self):
         status, _answer = self.deliver([self.sim.deal_event(502)])
         self.assertEqual(status, 202)

@@ -11,7 +11,9 @@
   not found), ``POST /crm/v3/objects/companies/batch/update``.
 - ``POST /crm/v4/associations/<from>/<to>/batch/read``: each input's associated ids.
 - A configurable rate limit answered 429 ``RATE_LIMIT`` with ``Retry-After``; faults.
-- :meth:`deliver_webhook` posts an array of webhook events signed as HubSpot signs them
+- :meth:`subscribe` makes every later deal creation or change post a webhook, as an
+  app's ``deal.creation`` / ``deal.propertyChange`` subscriptions do;
+  :meth:`deliver_webhook` posts an array of webhook events signed as HubSpot signs them
   (``X-HubSpot-Signature-v3``, ``X-HubSpot-Request-Timestamp`` in milliseconds); the
   signing code here is written from HubSpot's documentation, separately from the
   connector's adapter, so each checks the other.
@@ -105,6 +107,8 @@ class HubSpotSimulator(VendorSimulator):
             self.links = {}  # (from type, id, to type) -> [ids]
             self._next_id = 9000
             self._next_event = 100
+            self.subscription = None
+            self.deliveries = []
             self.reset_clock()
             self.clear_faults()
             self.clear_log()
@@ -135,7 +139,10 @@ class HubSpotSimulator(VendorSimulator):
                 "updatedAt": stamp,
                 "archived": False,
             }
-            return copy.deepcopy(self.store[object_type][record_id])
+            created = copy.deepcopy(self.store[object_type][record_id])
+        if object_type == "deals":
+            self._notify(record_id, "deal.creation")
+        return created
 
     def update(self, object_type, record_id, **properties):
         with self.lock:
@@ -147,7 +154,10 @@ class HubSpotSimulator(VendorSimulator):
             key = "lastmodifieddate" if object_type == "contacts" else MODIFIED[object_type]
             record["properties"][key] = stamp
             record["updatedAt"] = stamp
-            return copy.deepcopy(record)
+            updated = copy.deepcopy(record)
+        if object_type == "deals":
+            self._notify(record_id, "deal.propertyChange")
+        return updated
 
     def associate(self, deal_id, company_id=None, contact_ids=()):
         with self.lock:
@@ -161,6 +171,22 @@ class HubSpotSimulator(VendorSimulator):
             return copy.deepcopy(self.store[object_type][str(record_id)])
 
     # Webhooks -------------------------------------------------------------------------
+
+    def subscribe(self, url, secret):
+        """Send a signed webhook to ``url`` on every deal created or changed from now on,
+        as an app's deal subscriptions do; ``subscribe(None, None)`` stops."""
+        with self.lock:
+            self.subscription = (url, secret) if url else None
+
+    def _notify(self, deal_id, subscription):
+        target = self.subscription
+        if not target:
+            return
+        status, answer = self.deliver_webhook(
+            target[0], target[1], [self.deal_event(deal_id, subscription)]
+        )
+        with self.lock:
+            self.deliveries.append((str(deal_id), subscription, status, answer))
 
     def deal_event(self, deal_id, subscription="deal.propertyChange", **extra):
         """One webhook event of a deal, as HubSpot posts it (within an array)."""
