@@ -5,7 +5,7 @@
 {
     "name": "PSA Connector CRM",
     "summary": "Won opportunities become PSA engagements; CRM deals come in as opportunities",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Services/Project",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",
@@ -24,6 +24,7 @@
         "security/ir.model.access.csv",
         "views/psa_engagement_template_views.xml",
         "views/crm_lead_views.xml",
+        "views/psa_backend_crm_source_views.xml",
     ],
     "auto_install": True,
     "installable": True,

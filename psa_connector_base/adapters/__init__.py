@@ -1,2 +1,2 @@
-from . import bamboohr, canonical, float, harvest, productive
+from . import bamboohr, canonical, float, harvest, hubspot, productive
 from .base import AdapterConfig, HttpAdapter, with_features

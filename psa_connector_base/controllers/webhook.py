@@ -83,7 +83,13 @@ class PsaWebhookController(http.Controller):
         answer = (
             request.env["psa.event"]
             .sudo()
-            ._accept_webhook(backend, request.httprequest.headers, raw_body, vendor=vendor)
+            ._accept_webhook(
+                backend,
+                request.httprequest.headers,
+                raw_body,
+                vendor=vendor,
+                request_url=request.httprequest.url,
+            )
         )
         return _render(answer)
 

@@ -9,6 +9,7 @@ from . import (
     psa_adapter_canonical,
     psa_adapter_float,
     psa_adapter_harvest,
+    psa_adapter_hubspot,
     psa_adapter_productive,
     psa_alert_rule,
     psa_audit_log,

@@ -45,7 +45,12 @@ class PsaBackend(models.Model):
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True, tracking=True)
     kind = fields.Selection(
-        [("psa", "PSA"), ("hr", "HR system"), ("forecast", "Resource forecasting")],
+        [
+            ("psa", "PSA"),
+            ("hr", "HR system"),
+            ("forecast", "Resource forecasting"),
+            ("crm", "CRM"),
+        ],
         required=True,
         default="psa",
         tracking=True,

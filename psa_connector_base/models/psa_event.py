@@ -4,6 +4,7 @@ import time
 import traceback
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -151,7 +152,7 @@ class PsaEvent(models.Model):
         return new
 
     @api.model
-    def _accept_webhook(self, backend, headers, raw_body, vendor=None):
+    def _accept_webhook(self, backend, headers, raw_body, vendor=None, request_url=None):
         """Every acceptance rule of a webhook, in one place; returns its ``WebhookAnswer``.
 
         Called by the controller and by the fast intake (``tools/webhook_intake.py``) on
@@ -159,11 +160,14 @@ class PsaEvent(models.Model):
         rest): check the timestamp and the signature (or let the vendor's adapter check
         its own), read the envelope(s), keep an unusable signed body in the exception
         queue (400), store each event once and schedule its drain (202; 200 when every
-        event was already received). ``headers`` is any case-insensitive mapping.
+        event was already received). ``headers`` is any case-insensitive mapping;
+        ``request_url`` the full URL called, for vendors that sign it (HubSpot).
         """
         if vendor is None:
             return self._accept_canonical_webhook(backend, headers, raw_body)
-        return self._accept_vendor_webhook(backend, vendor, headers, raw_body)
+        return self._accept_vendor_webhook(
+            backend, vendor, headers, raw_body, request_url=request_url
+        )
 
     @api.model
     def _webhook_secret(self, backend):
@@ -203,7 +207,7 @@ class PsaEvent(models.Model):
         )
 
     @api.model
-    def _accept_vendor_webhook(self, backend, vendor, headers, raw_body):
+    def _accept_vendor_webhook(self, backend, vendor, headers, raw_body, request_url=None):
         """A vendor's own webhook format: its adapter verifies and translates it."""
         try:
             adapter_class = backend._adapter_class()
@@ -216,9 +220,12 @@ class PsaEvent(models.Model):
         secret = self._webhook_secret(backend)
         if isinstance(secret, WebhookAnswer):
             return secret
+        extra = {}
+        if getattr(adapter_class, "webhook_signs_request", False):
+            extra = {"method": "POST", "urls": self._webhook_urls(backend, request_url)}
         try:
             verified = adapter_class.verify_webhook(
-                secret, headers, raw_body, time.time(), backend.timestamp_tolerance
+                secret, headers, raw_body, time.time(), backend.timestamp_tolerance, **extra
             )
         except Exception:  # hostile headers must never become a 500
             _logger.warning("%s signature check failed on odd headers", vendor, exc_info=True)
@@ -253,6 +260,21 @@ class PsaEvent(models.Model):
         if received and not new:
             return WebhookAnswer(200, "duplicate: already received", events=received)
         return WebhookAnswer(202, "accepted", events=received)
+
+    @api.model
+    def _webhook_urls(self, backend, request_url):
+        """The URLs a vendor that signs the URL (HubSpot) may have called: the one this
+        server saw and, behind a proxy that rewrites scheme or host, the same path and
+        query under the database's public base URL."""
+        urls = [request_url] if request_url else []
+        if request_url:
+            parts = urlsplit(request_url)
+            base = self.env["ir.config_parameter"].sudo().get_param("web.base.url") or ""
+            if base:
+                public = base.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
+                if public not in urls:
+                    urls.append(public)
+        return urls
 
     @api.model
     def _refuse_payload(self, backend, raw_body, reason):

@@ -13,6 +13,7 @@ VENDORS = {
     "canonical_v1": "psa.adapter.canonical",
     "float_v3": "psa.adapter.float",
     "harvest_v2": "psa.adapter.harvest",
+    "hubspot_v3": "psa.adapter.hubspot",
     "productive_v2": "psa.adapter.productive",
 }
 

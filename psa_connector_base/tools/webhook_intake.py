@@ -37,6 +37,7 @@ import time
 import psycopg2
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.wrappers import Response
+from werkzeug.wsgi import get_current_url
 
 import odoo.http
 from odoo import api
@@ -221,7 +222,13 @@ def _accept(environ, registry, dbname, settings, body, vendor):
         answer = (
             env["psa.event"]
             .sudo()
-            ._accept_webhook(backend, EnvironHeaders(environ), body, vendor=vendor)
+            ._accept_webhook(
+                backend,
+                EnvironHeaders(environ),
+                body,
+                vendor=vendor,
+                request_url=get_current_url(environ),
+            )
         )
         # This is the request's own cursor, not a job's: a 202 promises the row is stored.
         cr.commit()  # pylint: disable=invalid-commit

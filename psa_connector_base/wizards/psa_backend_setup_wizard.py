@@ -32,11 +32,16 @@ class PsaBackendSetupWizard(models.TransientModel):
         help="Short identifier used in the webhook URL: letters, digits, '-' and '_'."
     )
     kind = fields.Selection(
-        [("psa", "PSA"), ("hr", "HR system"), ("forecast", "Resource forecasting")],
+        [
+            ("psa", "PSA"),
+            ("hr", "HR system"),
+            ("forecast", "Resource forecasting"),
+            ("crm", "CRM"),
+        ],
         default="psa",
         required=True,
-        help="What the system is: a PSA (customers, projects, time), an HR system or a "
-        "resource forecasting tool.",
+        help="What the system is: a PSA (customers, projects, time), an HR system, a "
+        "resource forecasting tool or a CRM (deals won become opportunities).",
     )
     adapter = fields.Selection(
         selection=lambda self: self.env["psa.backend"]._selection_adapter(),
