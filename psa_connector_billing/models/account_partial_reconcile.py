@@ -13,8 +13,6 @@ class AccountPartialReconcile(models.Model):
         )
         before = {move: (move.payment_state, move.amount_residual) for move in moves}
         result = super().unlink()
-        changed = moves.filtered(
-            lambda m: (m.payment_state, m.amount_residual) != before[m]
-        )
+        changed = moves.filtered(lambda m: (m.payment_state, m.amount_residual) != before[m])
         changed._psa_report_status()
         return result
