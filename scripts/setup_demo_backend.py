@@ -199,9 +199,10 @@ if not _jobs.filtered(lambda j: j.state not in ("failed", "cancelled")) and not 
     print("demo: the November close is queued (Accounting > PSA > Close the month)")
 # Cash and ageing in the financials (issue 25): once Northwind's project (P-2001) has
 # landed, a scheduled action posts two invoices on its analytic account, one paid at
-# once and one due 45 days ago (dated today, so their numbers follow the others), then
-# switches itself off. Project financials and Account Health then show cash collected,
-# an overdue bucket and DSO.
+# once and one due 45 days ago (dated today, so their numbers follow the others); it is
+# triggered every 30 seconds for the first ten minutes and does nothing once they
+# exist. Project financials and Account Health then show cash collected, an overdue
+# bucket and DSO.
 DEMO_CASH_CRON = "Demo: a paid and an overdue invoice for the financials"
 DEMO_CASH_CODE = """
 binding = env["psa.binding"].search(
@@ -209,9 +210,9 @@ binding = env["psa.binding"].search(
 )
 project = env["project.project"].browse(binding.res_id).exists()
 Move = env["account.move"]
-if Move.search_count([("ref", "=like", "Demo cash:%")]):
-    env["ir.cron"].search([("name", "=", "CRON_NAME")]).write({"active": False})
-elif project and project.account_id and project.partner_id:
+if project and project.account_id and project.partner_id and not Move.search_count(
+    [("ref", "=like", "Demo cash:%")]
+):
     today = datetime.date.today()
     distribution = {str(project.account_id.id): 100}
     moves = Move.create(
@@ -244,8 +245,7 @@ elif project and project.account_id and project.partner_id:
     env["account.payment.register"].with_context(
         active_model="account.move", active_ids=moves[0].ids
     ).create({}).action_create_payments()
-    env["ir.cron"].search([("name", "=", "CRON_NAME")]).write({"active": False})
-""".replace("CRON_NAME", DEMO_CASH_CRON)
+"""
 if not env["account.move"].search_count([("ref", "=like", "Demo cash:%")]):
     _cash_cron = env["ir.cron"].with_context(active_test=False).search(
         [("name", "=", DEMO_CASH_CRON)]
@@ -256,15 +256,10 @@ if not env["account.move"].search_count([("ref", "=like", "Demo cash:%")]):
             "state": "code",
             "code": DEMO_CASH_CODE,
             "interval_number": 1,
-            "interval_type": "minutes",
+            "interval_type": "days",
         }
     )
-    _cash_cron.write(
-        {
-            "active": True,
-            "code": DEMO_CASH_CODE,
-            "nextcall": fields.Datetime.now() + timedelta(seconds=90),
-        }
-    )
+    _cash_cron.write({"active": True, "code": DEMO_CASH_CODE})
+    _cash_cron._trigger([fields.Datetime.now() + timedelta(seconds=60 + 30 * i) for i in range(20)])
     print("demo: a paid and an overdue invoice are scheduled (PSA Connector > Account Health)")
 env.cr.commit()

@@ -3,6 +3,8 @@
 from datetime import UTC, datetime, timedelta
 
 from odoo import Command
+from odoo.exceptions import AccessError
+from odoo.tests import new_test_user
 
 from .test_project_financials import FinancialsCase
 
@@ -203,3 +205,15 @@ class TestAccountHealth(CashCase):
         Health = self.env["psa.account.health"].with_user(user)
         self.assertFalse(Health.search([("partner_id", "=", self.customer.id)]))
         self.assertTrue(self.health())
+
+    def test_account_health_needs_the_cost_reader_group_and_pushing_a_manager(self):
+        self.invoice(1000.0, dated=-10, due=-5)
+        clerk = new_test_user(self.env, "health_clerk", groups="account.group_account_invoice")
+        with self.assertRaises(AccessError):
+            self.env["psa.account.health"].with_user(clerk).search([])
+        with self.assertRaises(AccessError):
+            self.backend.with_user(clerk).action_push_account_health()
+        reader = new_test_user(
+            self.env, "health_reader", groups="psa_connector_base.group_cost_reader"
+        )
+        self.assertTrue(self.env["psa.account.health"].with_user(reader).search([]))
