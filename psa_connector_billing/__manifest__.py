@@ -1,7 +1,7 @@
 {
     "name": "PSA Connector Billing",
     "summary": "PSA contracts, milestones, retainers, expenses and purchases into sales, invoices and bills; project margin, WIP and backlog",
-    "version": "18.0.1.4.0",
+    "version": "18.0.1.5.0",
     "category": "Services/Project",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",
@@ -44,6 +44,8 @@
         "views/psa_service_revenue_views.xml",
         "views/psa_money_reconciliation_views.xml",
         "views/psa_month_close_views.xml",
+        "views/psa_account_health_views.xml",
+        "views/res_config_settings_views.xml",
     ],
     "assets": {
         "web.assets_tests": [

@@ -296,6 +296,9 @@ class PsaSimulator:
         # Project financial summaries Odoo pushed (POST /api/v1/project_financials), latest
         # per project.
         self._project_financials = {}
+        # Customers' account health Odoo pushed (POST /api/v1/account_health), latest per
+        # customer id.
+        self._account_health = {}
         # Payroll batches Odoo sent (POST /api/v1/payroll_batches), by batch reference:
         # a replayed batch replaces itself, it is never paid twice.
         self._payroll_batches = {}
@@ -639,6 +642,36 @@ class PsaSimulator:
         with self._lock:
             return [copy.deepcopy(row) for _id, row in sorted(self._project_financials.items())]
 
+    def receive_account_health(self, payload):
+        """Store pushed account health rows; a row replaces the customer's previous one."""
+        rows = _require_object(payload).get("data")
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise ApiError(400, "data must be a list of account health rows")
+        for row in rows:
+            if not isinstance(row.get("customer_id"), str) or not row["customer_id"]:
+                raise ApiError(400, "every row needs a customer_id string")
+            if row.get("status") not in ("current", "watch", "at_risk"):
+                raise ApiError(400, "status must be current, watch or at_risk")
+            for name in ("open_receivable", "overdue_receivable", "dso"):
+                value = row.get(name)
+                if not isinstance(value, int | float) or isinstance(value, bool):
+                    raise ApiError(400, f"every row needs a numeric {name}")
+            _iso_date("as_of", row.get("as_of"))
+        with self._lock:
+            now = self._now()
+            for row in rows:
+                self._account_health[row["customer_id"]] = {
+                    **copy.deepcopy(row),
+                    "received_at": now,
+                }
+            return {"stored": len(rows)}
+
+    @property
+    def account_health(self):
+        """Account health rows received, latest per customer id."""
+        with self._lock:
+            return copy.deepcopy(self._account_health)
+
     def receive_payroll_batch(self, payload):
         """Store a payroll batch; the same reference sent again replaces, never adds."""
         payload = _require_object(payload)
@@ -977,6 +1010,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 return 200, sim.receive_project_financials(self._json_body(body))
             if method == "GET":
                 return 200, {"data": sim.project_financials}
+        if segments == ["account_health"]:
+            if method == "POST":
+                return 200, sim.receive_account_health(self._json_body(body))
+            if method == "GET":
+                return 200, {"data": list(sim.account_health.values())}
+            raise ApiError(405, f"method {method} not allowed on {path}")
         if segments == ["payroll_batches"]:
             if method == "POST":
                 return 200, sim.receive_payroll_batch(self._json_body(body))

@@ -189,8 +189,31 @@ else:
         if not invoices or wrong:
             failures.append(f"{contract}: draft invoices {invoices} do not carry {rate:.0%} VAT")
 
+step("cash and ageing: the demo's paid and overdue invoices in the financials")
+
+
+def cash_shown():
+    [totals] = call(
+        "psa.project.financial",
+        "read_group",
+        [("project_id", "=", bound("project", "P-2001"))],
+        ["cash_collected:sum", "overdue_31_60:sum"],
+        [],
+    )
+    return (totals["cash_collected"] or 0) > 0 and (totals["overdue_31_60"] or 0) > 0
+
+
+wait("cash collected and a 31-60 days overdue bucket on P-2001", cash_shown, 240)
+health = call("psa.account.health", "search_read", [("overdue_31_60", ">", 0)], ["status", "dso"])
+if not health:
+    failures.append("no customer with an overdue receivable under Account Health")
+
 step("opening pages and the bus through the proxy")
-for path in ("/odoo", "/odoo/action-psa_connector_billing.action_psa_project_financial"):
+for path in (
+    "/odoo",
+    "/odoo/action-psa_connector_billing.action_psa_project_financial",
+    "/odoo/action-psa_connector_billing.action_psa_account_health",
+):
     status = web.session.get(f"{url}{path}", timeout=60).status_code
     if status != 200:
         failures.append(f"GET {path} answered {status}")

@@ -2,9 +2,9 @@
 # PSA (which also plays the HR system) and queues a first pull of each, which the job
 # runner executes as soon as Odoo starts.
 import os
-from datetime import date
+from datetime import date, timedelta
 
-from odoo import Command
+from odoo import Command, fields
 
 # The demo firm is German: its HR system keeps costs in EUR, and the connector refuses
 # to guess exchange rates. A fresh demo database has no journal entries yet, so the
@@ -263,4 +263,69 @@ if "psa.engagement.template" in env:
         "demo: opportunity 'Tailspin Toys: retail analytics assessment' (template "
         "TM-ASSESS): mark it won in CRM to create its PSA engagement"
     )
+# Cash and ageing in the financials (issue 25): once Northwind's project (P-2001) has
+# landed, a scheduled action posts two invoices on its analytic account, one paid at
+# once and one due 45 days ago (dated today, so their numbers follow the others); it is
+# triggered every 30 seconds for the first ten minutes and does nothing once they
+# exist. Project financials and Account Health then show cash collected, an overdue
+# bucket and DSO.
+DEMO_CASH_CRON = "Demo: a paid and an overdue invoice for the financials"
+DEMO_CASH_CODE = """
+binding = env["psa.binding"].search(
+    [("external_type", "=", "project"), ("external_id", "=", "P-2001")], limit=1
+)
+project = env["project.project"].browse(binding.res_id).exists()
+Move = env["account.move"]
+if project and project.account_id and project.partner_id and not Move.search_count(
+    [("ref", "=like", "Demo cash:%")]
+):
+    today = datetime.date.today()
+    distribution = {str(project.account_id.id): 100}
+    moves = Move.create(
+        [
+            {
+                "move_type": "out_invoice",
+                "partner_id": project.partner_id.id,
+                "ref": ref,
+                "invoice_date": today,
+                "invoice_date_due": today - datetime.timedelta(days=late),
+                "invoice_payment_term_id": False,
+                "invoice_line_ids": [
+                    Command.create(
+                        {
+                            "name": name,
+                            "quantity": 1,
+                            "price_unit": amount,
+                            "analytic_distribution": distribution,
+                        }
+                    )
+                ],
+            }
+            for ref, name, amount, late in (
+                ("Demo cash: paid", "Advisory days, October", 4000.0, 0),
+                ("Demo cash: overdue", "Data migration workshop", 6500.0, 45),
+            )
+        ]
+    )
+    moves.action_post()
+    env["account.payment.register"].with_context(
+        active_model="account.move", active_ids=moves[0].ids
+    ).create({}).action_create_payments()
+"""
+if not env["account.move"].search_count([("ref", "=like", "Demo cash:%")]):
+    _cash_cron = env["ir.cron"].with_context(active_test=False).search(
+        [("name", "=", DEMO_CASH_CRON)]
+    ) or env["ir.cron"].create(
+        {
+            "name": DEMO_CASH_CRON,
+            "model_id": env.ref("account.model_account_move").id,
+            "state": "code",
+            "code": DEMO_CASH_CODE,
+            "interval_number": 1,
+            "interval_type": "days",
+        }
+    )
+    _cash_cron.write({"active": True, "code": DEMO_CASH_CODE})
+    _cash_cron._trigger([fields.Datetime.now() + timedelta(seconds=60 + 30 * i) for i in range(20)])
+    print("demo: a paid and an overdue invoice are scheduled (PSA Connector > Account Health)")
 env.cr.commit()

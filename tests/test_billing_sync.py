@@ -1,6 +1,7 @@
 """Invoice status back to the PSA, over real HTTP against the demo PSA."""
 
 import json
+from datetime import UTC, datetime, timedelta
 
 from odoo.addons.psa_connector_base.tests.common import (
     customer_data,
@@ -93,3 +94,112 @@ class TestBillingSync(SuiteTransactionCase):
         self.assertEqual(exception.external_id, invoice.name)
         payload = json.loads(exception.payload)
         self.assertEqual((payload["number"], payload["payment_state"]), (invoice.name, "not_paid"))
+
+    # Ordered pushes: the job reads the invoice when it runs and numbers the push.
+
+    def pay(self, invoice, amount=None):
+        values = {"amount": amount} if amount is not None else {}
+        return (
+            self.env["account.payment.register"]
+            .with_context(active_model="account.move", active_ids=invoice.ids)
+            .create(values)
+            ._create_payments()
+        )
+
+    def pending_pushes(self):
+        return self.env["queue.job"].search(
+            [("method_name", "=", PUSH[0]), ("state", "=", "pending")], order="id"
+        )
+
+    def test_an_old_push_run_after_a_newer_one_changes_nothing_in_the_psa(self):
+        invoice = self.accept("M-1")
+        invoice.action_post()
+        self.pay(invoice)
+        posted, paid = self.pending_pushes()
+        self.assertEqual(posted.args[0], invoice.id)
+        self.assertLess(posted.args[1], paid.args[1], "a later push carries a higher number")
+        # The queue runs the newer push first (the older one was retried, say).
+        self.backend._push_invoice_status_job(*paid.args)
+        received = self.simulator.invoices[invoice.name]
+        self.assertIn(received["payment_state"], ("paid", "in_payment"))
+        self.assertEqual(received["sequence"], paid.args[1])
+        self.assertEqual(received["pushes"], 1)
+        result = self.backend._push_invoice_status_job(*posted.args)
+        self.assertIn("skipped", result)
+        self.assertEqual(self.simulator.invoices[invoice.name], received, "nothing changed")
+        binding = self.env["psa.binding"]._find(self.backend, "invoice", invoice.name)
+        self.assertEqual((binding.res_id, binding.external_version), (invoice.id, paid.args[1]))
+        self.assertFalse(self.env["psa.exception"].search([("object_type", "=", "invoice")]))
+
+    def test_a_push_sends_the_state_at_execution_time(self):
+        invoice = self.accept("M-1")
+        invoice.action_post()
+        [posted] = self.pending_pushes()
+        self.pay(invoice)
+        # The push queued at posting runs after the payment: it tells the payment.
+        self.backend._push_invoice_status_job(*posted.args)
+        received = self.simulator.invoices[invoice.name]
+        self.assertIn(received["payment_state"], ("paid", "in_payment"))
+        self.assertAlmostEqual(received["amount_residual"], 0.0)
+
+    def test_partial_payment_and_unreconciled_payment_are_pushed(self):
+        invoice = self.accept("M-1")
+        invoice.action_post()
+        self.run_jobs(methods=PUSH)
+        total = invoice.amount_total
+        payment = self.pay(invoice, 5000.0)
+        self.run_jobs(methods=PUSH)
+        received = self.simulator.invoices[invoice.name]
+        self.assertEqual(received["payment_state"], "partial")
+        self.assertAlmostEqual(received["amount_residual"], total - 5000.0)
+        # The payment is taken off the invoice: the PSA hears the full amount is due again.
+        payment.move_id.line_ids.remove_move_reconcile()
+        self.assertEqual(invoice.payment_state, "not_paid")
+        self.run_jobs(methods=PUSH)
+        received = self.simulator.invoices[invoice.name]
+        self.assertEqual(received["payment_state"], "not_paid")
+        self.assertAlmostEqual(received["amount_residual"], total)
+        self.assertEqual(received["pushes"], 3)
+
+    def test_a_credit_note_is_pushed_and_settles_the_invoice(self):
+        invoice = self.accept("M-1")
+        invoice.action_post()
+        self.run_jobs(methods=PUSH)
+        refund = invoice._reverse_moves()
+        self.assertEqual(refund.move_type, "out_refund")
+        # Posting the credit note settles the invoice it reverses (Odoo reconciles them).
+        refund.action_post()
+        self.assertEqual(invoice.payment_state, "reversed")
+        self.run_jobs(methods=PUSH)
+        received = self.simulator.invoices[refund.name]
+        self.assertEqual(
+            (received["move_type"], received["reversed_entry"]), ("out_refund", invoice.name)
+        )
+        self.assertEqual(self.simulator.invoices[invoice.name]["payment_state"], "reversed")
+        self.assertAlmostEqual(self.simulator.invoices[invoice.name]["amount_residual"], 0.0)
+
+    def test_account_health_reaches_the_psa_for_bound_customers_only(self):
+        invoice = self.accept("M-1")
+        invoice.action_post()
+        unbound = self.env["res.partner"].create({"name": "Walk-in client"})
+        other = invoice.copy({"partner_id": unbound.id})
+        other.action_post()
+        self.env["psa.backend"]._cron_push_account_health()
+        self.run_jobs(methods=("_push_account_health_job",))
+        received = self.simulator.account_health
+        self.assertEqual(list(received), ["C-1"])
+        row = received["C-1"]
+        # One open invoice: DSO = open / invoiced in the last 90 days x 90.
+        today = datetime.now(UTC).date()
+        recent = invoice.invoice_date > today - timedelta(days=90)
+        late = (today - invoice.invoice_date_due).days
+        self.assertAlmostEqual(row["dso"], 90.0 if recent else 0.0)
+        self.assertAlmostEqual(row["open_receivable"], invoice.amount_total_signed)
+        self.assertAlmostEqual(
+            row["overdue_receivable"], invoice.amount_total_signed if late > 0 else 0.0
+        )
+        self.assertEqual(
+            row["status"], "at_risk" if recent or late > 90 else "watch" if late > 30 else "current"
+        )
+        self.assertEqual(row["currency"], invoice.company_id.currency_id.name)
+        self.assertEqual(row["as_of"], str(today))

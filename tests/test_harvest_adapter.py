@@ -381,9 +381,9 @@ class TestHarvestAdapter(SuiteTransactionCase):
             "amount_residual": 690.0,
             "contract_ids": ["701"],
         }
-        self.backend._push_invoice_status_job(payload)
-        self.backend._push_invoice_status_job(payload)  # a replay posts nothing more
-        self.backend._push_invoice_status_job(
+        self.backend._send_invoice_status(payload)
+        self.backend._send_invoice_status(payload)  # a replay posts nothing more
+        self.backend._send_invoice_status(
             {**payload, "payment_state": "paid", "amount_residual": 0.0}
         )
         posts = [r for r in self.sim.requests if r["method"] == "POST"]
@@ -409,5 +409,5 @@ class TestHarvestAdapter(SuiteTransactionCase):
         self.assertFalse(self.exceptions())
         # An invoice Harvest does not hold is not an error, just nothing to record.
         self.sim.clear_log()
-        self.backend._push_invoice_status_job({**payload, "number": "INV/2026/00099"})
+        self.backend._send_invoice_status({**payload, "number": "INV/2026/00099"})
         self.assertFalse([r for r in self.sim.requests if r["method"] == "POST"])

@@ -231,8 +231,8 @@ class TestProductiveAdapter(ProductiveMixin, SuiteTransactionCase):
             "contract_ids": [],
         }
         self.sim.clear_log()
-        self.backend._push_invoice_status_job(payload)
-        self.backend._push_invoice_status_job(payload)
+        self.backend._send_invoice_status(payload)
+        self.backend._send_invoice_status(payload)
         posts = [r for r in self.sim.requests if r["method"] == "POST"]
         self.assertEqual(len(posts), 1)
         self.assertEqual(posts[0]["path"], "/api/v2/payments")

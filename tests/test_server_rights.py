@@ -544,6 +544,7 @@ class TestRecordsOfTheSync(SuiteTransactionCase):
             "action_push_actuals_now",
             "action_create_draft_invoices",
             "action_push_project_financials",
+            "action_push_account_health",
         ):
             with self.subTest(method=method), self.assertRaises(AccessError):
                 getattr(backend, method)()

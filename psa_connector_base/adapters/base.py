@@ -296,6 +296,13 @@ class HttpAdapter:
         a changed record (or carry a few of its fields) are applied from a fresh read."""
         raise NotImplementedError
 
+    def push_account_health(self, rows):
+        """Send customers' account health (``schemas/account_health.json``) to the remote
+        system: one row per customer, keyed by its id there; a row replaces the one held
+        for the same customer, so sending the same rows twice must be harmless.
+        Not supported by default (psa.backend._supports_account_health)."""
+        raise NotImplementedError(f"{self.label or self.name} does not receive account health")
+
     @classmethod
     def default_base_url(cls, account_id):
         """The vendor's documented API root for an account (None: the admin enters it)."""

@@ -108,6 +108,9 @@ class CanonicalRestAdapter(HttpAdapter):
     def push_project_financials(self, rows):
         return self.request("POST", "api/v1/project_financials", json={"data": list(rows)})
 
+    def push_account_health(self, rows):
+        return self.request("POST", "api/v1/account_health", json={"data": list(rows)})
+
     def push_payroll_batch(self, payload):
         # Keyed by batch reference on the remote side: a replayed push replaces, never adds.
         return self.request("POST", "api/v1/payroll_batches", json=payload)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 # Schemas of what Odoo sends, not receives.
-OUTBOUND = {"actuals"}
+OUTBOUND = {"actuals", "account_health"}
 ACTIONS = ("created", "updated", "deleted")
 
 

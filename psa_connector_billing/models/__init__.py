@@ -3,6 +3,7 @@ from . import (
     account_cutoff,
     account_move,
     account_move_line,
+    account_partial_reconcile,
     hr_expense,
     project_project,
     psa_adapter,
@@ -27,6 +28,8 @@ from . import (
     psa_tax_mapping,
     psa_vendor_bill_record,
     purchase_order,
+    res_company,
+    res_config_settings,
     sale_order,
     sale_order_line,
 )
@@ -34,6 +37,7 @@ from . import (
 # isort: split
 # Last: its database view reads the columns the models above add.
 from . import (
+    psa_account_health,
     psa_project_financial,
     psa_project_financial_consolidated,
     psa_project_financial_snapshot,

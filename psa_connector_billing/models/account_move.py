@@ -1,8 +1,15 @@
 from collections import defaultdict
 
 from odoo import fields, models
+from odoo.tools import SQL
 
 from odoo.addons.psa_connector_base.tools.access import USER, requires_group
+
+# One counter for every invoice status push: a push queued later carries a higher number,
+# so the PSA side never takes an older push after a newer one (psa.backend
+# _push_invoice_status_job). A PostgreSQL sequence: taken outside any row lock, never
+# rolled back, so two transactions queueing pushes of one invoice never share a number.
+STATUS_SEQUENCE = "psa_invoice_status_push_seq"
 
 
 class AccountMove(models.Model):
@@ -70,13 +77,25 @@ class AccountMove(models.Model):
         action["domain"] = [("id", "in", flags.ids if flags else [])]
         return action
 
+    def init(self):
+        super().init()
+        self.env.cr.execute(
+            SQL("CREATE SEQUENCE IF NOT EXISTS %s", SQL.identifier(STATUS_SEQUENCE))
+        )
+
+    def _psa_next_status_sequence(self):
+        self.env.cr.execute(SQL("SELECT nextval(%s)", STATUS_SEQUENCE))
+        return self.env.cr.fetchone()[0]
+
     def _psa_contract_orders(self):
         return self.sudo().line_ids.sale_line_ids.order_id.filtered("psa_backend_id")
 
-    def _psa_status_payload(self, orders):
-        """What the PSA is told about an invoice; also kept with a failed push."""
+    def _psa_status_payload(self, orders, sequence=None):
+        """What the PSA is told about an invoice, read when the push runs; also kept
+        with a failed push. ``sequence`` orders the pushes of one invoice."""
         self.ensure_one()
         return {
+            "sequence": sequence,
             "number": self.name,
             "odoo_id": self.id,
             "move_type": self.move_type,
@@ -94,17 +113,18 @@ class AccountMove(models.Model):
         }
 
     def _psa_report_status(self):
-        """Queue a status push per backend for customer invoices of PSA contracts."""
+        """Queue a status push per backend for customer invoices of PSA contracts.
+
+        The job reads the invoice when it runs and sends it with the sequence taken
+        here: whatever order the queue runs (or retries) the pushes in, the PSA ends
+        with the latest state.
+        """
         for move in self.filtered(lambda m: m.move_type in ("out_invoice", "out_refund")):
             orders = move._psa_contract_orders()
             if not orders or not move.name or move.name == "/":
                 continue
             for backend in orders.psa_backend_id:
-                backend._enqueue_invoice_status(
-                    move._psa_status_payload(
-                        orders.filtered(lambda o, b=backend: o.psa_backend_id == b)
-                    )
-                )
+                backend._enqueue_invoice_status(move, move._psa_next_status_sequence())
 
     def _post(self, soft=True):
         posted = super()._post(soft=soft)

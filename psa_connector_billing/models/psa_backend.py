@@ -5,7 +5,13 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import date_utils
 
-from odoo.addons.psa_connector_base.tools.access import MANAGER, USER, requires_group
+from odoo.addons.psa_connector_base.adapters.base import HttpAdapter
+from odoo.addons.psa_connector_base.tools.access import (
+    MANAGER,
+    USER,
+    requires_group,
+    workflow_write,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -279,23 +285,200 @@ class PsaBackend(models.Model):
         )
         return failure or f"{len(rows)} project financial summaries sent"
 
+    # Account health out ---------------------------------------------------------------
+
+    def _account_health_binding_types(self):
+        """External types a customer (res.partner) is bound under, on any backend kind."""
+        return ("customer", "company")
+
+    def _supports_account_health(self):
+        """Whether this backend's adapter implements ``push_account_health``."""
+        self.ensure_one()
+        adapter_class = self._adapter_class()
+        method = getattr(adapter_class, "push_account_health", None)
+        return method is not None and method is not HttpAdapter.push_account_health
+
+    @api.model
+    def _cron_push_account_health(self):
+        # Root only finds every company's backends and queues; the jobs run as integration
+        # users. Every active PSA or CRM backend whose adapter receives account health.
+        today = fields.Date.context_today(self)
+        for backend in self.search([("kind", "in", ("psa", "crm"))]):
+            if not backend._supports_account_health():
+                continue
+            # One push per backend and day, however often the cron runs.
+            backend._as_integration_user().with_delay(
+                description=f"Tell {backend.name}: account health of {today}",
+                identity_key=f"psa.account_health:{backend.id}:{today}",
+            )._push_account_health_job()
+
+    def _account_health_rows(self):
+        """One row per customer bound to this backend with invoices in its company.
+
+        The fixed contract (``schemas/account_health.json``): the customer's external id
+        on this backend, its status, open and overdue receivable, DSO, currency, as of.
+        Customers without a binding on this backend are not sent.
+        """
+        self.ensure_one()
+        bindings = self.env["psa.binding"].search(
+            [
+                ("backend_id", "=", self.id),
+                ("external_type", "in", self._account_health_binding_types()),
+                ("res_model", "=", "res.partner"),
+            ],
+            order="id",
+        )
+        external = {}
+        for binding in bindings:
+            external.setdefault(binding.res_id, binding.external_id)
+        if not external:
+            return []
+        self.env.flush_all()
+        health = self.env["psa.account.health"].search(
+            [("partner_id", "in", list(external)), ("company_id", "=", self.company_id.id)],
+            order="partner_id",
+        )
+        today = str(fields.Date.context_today(self))
+        return [
+            {
+                "customer_id": external[row.partner_id.id],
+                "status": row.status,
+                "open_receivable": round(row.open_receivable, 2),
+                "overdue_receivable": round(row.overdue_receivable, 2),
+                "dso": round(row.dso, 1),
+                "currency": row.currency_id.name,
+                "as_of": today,
+            }
+            for row in health
+        ]
+
+    @requires_group(MANAGER)
+    def action_push_account_health(self):
+        for backend in self:
+            if not backend._supports_account_health():
+                raise UserError(_("%s does not receive customers' account health.", backend.name))
+            backend._as_integration_user().with_delay(
+                description=f"Tell {backend.name}: account health",
+                identity_key=f"psa.account_health:{backend.id}:manual",
+            )._push_account_health_job()
+
+    def _push_account_health_job(self):
+        self.ensure_one()
+        if not self._supports_account_health():
+            return "the adapter does not receive account health"
+        rows = self._account_health_rows()
+        if not rows:
+            return "no bound customer has invoices"
+
+        def send(adapter):
+            for start in range(0, len(rows), FINANCIAL_CHUNK):
+                adapter.push_account_health(rows[start : start + FINANCIAL_CHUNK])
+
+        _result, failure = self._run_remote(
+            _("push of account health"),
+            send,
+            object_type="account_health",
+            audit={
+                "operation": "push",
+                "message": _("account health of %s customer(s) sent", len(rows)),
+            },
+        )
+        return failure or f"{len(rows)} customers' account health sent"
+
     # Invoice status out ---------------------------------------------------------------
 
-    def _enqueue_invoice_status(self, payload):
+    def _enqueue_invoice_status(self, move, sequence):
         self.ensure_one()
         # One job per invoice and state: a second post/payment hook in the same state
-        # (or a replay of the transaction) does not queue a second push.
+        # (or a replay of the transaction) does not queue a second push. The job reads
+        # the invoice when it runs; the key only names what changed.
         key = ":".join(
-            str(payload.get(k)) for k in ("odoo_id", "state", "payment_state", "amount_residual")
+            str(v) for v in (move.id, move.state, move.payment_state, move.amount_residual)
         )
         self._as_integration_user().with_delay(
-            description=f"Tell {self.name}: invoice {payload['number']} {payload['payment_state']}",
+            description=f"Tell {self.name}: invoice {move.name} {move.payment_state}",
             identity_key=f"psa.invoice_status:{self.id}:{key}",
-        )._push_invoice_status_job(payload)
+        )._push_invoice_status_job(move.id, sequence)
 
-    def _push_invoice_status_job(self, payload):
+    def _invoice_status_binding(self, move):
+        """The binding that remembers the last status sequence sent for ``move``, locked.
+
+        Keyed by invoice number (the PSA's key for an invoice status); its
+        ``external_version`` is the sequence of the last push the PSA accepted.
+        """
+        Binding = self.env["psa.binding"]
+        binding = Binding.search(
+            [
+                ("backend_id", "=", self.id),
+                ("external_type", "=", "invoice"),
+                ("res_model", "=", "account.move"),
+                ("res_id", "=", move.id),
+            ],
+            limit=1,
+        )
+        if not binding:
+            # The push's own binding, to the invoice it was queued for: a workflow write.
+            with workflow_write():
+                binding = Binding.create(
+                    {
+                        "backend_id": self.id,
+                        "external_type": "invoice",
+                        "external_id": move.name,
+                        "res_model": "account.move",
+                        "res_id": move.id,
+                    }
+                )
+        # Two pushes of one invoice running at once: the second waits here for the
+        # first to commit, then fails to serialize and is retried by queue_job.
+        self.env.cr.execute("SELECT id FROM psa_binding WHERE id = %s FOR UPDATE", [binding.id])
+        return binding
+
+    def _push_invoice_status_job(self, move_id, sequence=None):
+        """Send invoice ``move_id``'s state as it is now, numbered ``sequence``.
+
+        Refuses (logged, no error) a sequence older than the last one sent: an old
+        push retried after a newer one must not overwrite it in the PSA.
+        """
         self.ensure_one()
-        number = payload.get("number")
+        if isinstance(move_id, dict):
+            # A job queued before pushes were ordered carried the payload itself.
+            move_id, sequence = move_id.get("odoo_id"), 0
+        move = self.env["account.move"].browse(move_id).exists()
+        if not move or not move.name or move.name == "/":
+            return "invoice gone or not numbered: nothing to report"
+        orders = move._psa_contract_orders().filtered(lambda o: o.psa_backend_id == self)
+        if not orders:
+            return f"invoice {move.name} bills no contract of this backend any more"
+        sequence = sequence or 0
+        binding = self._invoice_status_binding(move)
+        if binding.external_version and sequence <= binding.external_version:
+            _logger.info(
+                "Invoice %s: status push #%s skipped, #%s was already sent to %s",
+                move.name,
+                sequence,
+                binding.external_version,
+                self.name,
+            )
+            return f"invoice {move.name}: push #{sequence} older than #{binding.external_version} sent, skipped"
+        payload = move._psa_status_payload(orders, sequence)
+        failure = self._send_invoice_status(payload)
+        if failure:
+            return failure
+        number = payload["number"]
+        with workflow_write():
+            binding.write(
+                {
+                    "external_id": number,
+                    "external_version": sequence,
+                    "last_sync_date": fields.Datetime.now(),
+                }
+            )
+        return f"invoice {number} reported (#{sequence})"
+
+    def _send_invoice_status(self, payload):
+        """Send one invoice status payload through the adapter; None, or the failure."""
+        self.ensure_one()
+        number = payload["number"]
         _result, failure = self._run_remote(
             _("report of invoice %s", number),
             lambda adapter: adapter.push_invoice_status(payload),
@@ -331,4 +514,4 @@ class PsaBackend(models.Model):
                 limit=1,
             ).payload = json.dumps(payload, indent=2)
             return failure
-        return f"invoice {number} reported"
+        return None

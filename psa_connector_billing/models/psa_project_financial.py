@@ -121,6 +121,70 @@ figures AS (
        AND sol.display_type IS NULL
        AND COALESCE(pt.service_type, '') != 'timesheet'
        AND (c.kind = 'backlog' OR pt.invoice_policy = 'delivery')
+),
+invoice_share AS (
+    -- Each posted customer invoice's share on a project: its revenue on the project's
+    -- account over its untaxed total (both signed, company currency).
+    SELECT pa.project_id, m.id AS move_id,
+           SUM(aal.amount) / NULLIF(m.amount_untaxed_signed, 0) AS share
+      FROM account_analytic_line aal
+      JOIN project_account pa ON pa.account_id = aal.account_id
+      JOIN account_move_line aml ON aml.id = aal.move_line_id
+      JOIN account_move m ON m.id = aml.move_id
+     WHERE m.state = 'posted'
+       AND m.move_type IN ('out_invoice', 'out_refund')
+     GROUP BY pa.project_id, m.id, m.amount_untaxed_signed
+),
+receivables AS (
+    -- Open receivable (today's residual) in the invoice's month, by days past due
+    -- (UTC today); what was invoiced (tax included) in the company's DSO window.
+    SELECT s.project_id, m.invoice_date AS date, 0 AS cash_collected,
+           m.amount_residual_signed * s.share AS open_receivable,
+           CASE WHEN m.move_type = 'out_invoice' AND late.days BETWEEN 1 AND 30 THEN m.amount_residual_signed * s.share
+                ELSE 0 END AS overdue_0_30,
+           CASE WHEN m.move_type = 'out_invoice' AND late.days BETWEEN 31 AND 60 THEN m.amount_residual_signed * s.share
+                ELSE 0 END AS overdue_31_60,
+           CASE WHEN m.move_type = 'out_invoice' AND late.days BETWEEN 61 AND 90 THEN m.amount_residual_signed * s.share
+                ELSE 0 END AS overdue_61_90,
+           CASE WHEN m.move_type = 'out_invoice' AND late.days > 90 THEN m.amount_residual_signed * s.share
+                ELSE 0 END AS overdue_90_plus,
+           CASE WHEN m.invoice_date > late.today - COALESCE(rc.psa_dso_days, 90)
+                THEN m.amount_total_signed * s.share ELSE 0 END AS invoiced_recent
+      FROM invoice_share s
+      JOIN account_move m ON m.id = s.move_id
+      JOIN res_company rc ON rc.id = m.company_id
+     CROSS JOIN LATERAL (
+           SELECT (now() AT TIME ZONE 'UTC')::date AS today,
+                  (now() AT TIME ZONE 'UTC')::date
+                      - COALESCE(m.invoice_date_due, m.invoice_date) AS days
+     ) late
+    UNION ALL
+    -- Cash collected: the invoice's receivable settled by a payment or a bank
+    -- statement line (not by a credit note), on the later of the two dates; a refund
+    -- paid out counts negative.
+    SELECT s.project_id, apr.max_date, CASE WHEN m.move_type = 'out_refund'
+                THEN -apr.amount ELSE apr.amount END * s.share,
+           0, 0, 0, 0, 0, 0
+      FROM invoice_share s
+      JOIN account_move m ON m.id = s.move_id
+      JOIN account_move_line rl ON rl.move_id = m.id AND rl.display_type = 'payment_term'
+      JOIN account_partial_reconcile apr
+        ON apr.debit_move_id = rl.id OR apr.credit_move_id = rl.id
+      JOIN account_move_line cl
+        ON cl.id = CASE WHEN apr.debit_move_id = rl.id THEN apr.credit_move_id
+                        ELSE apr.debit_move_id END
+      JOIN account_move cm ON cm.id = cl.move_id
+     WHERE cm.origin_payment_id IS NOT NULL OR cm.statement_line_id IS NOT NULL
+),
+all_figures AS (
+    SELECT f.*, 0 AS cash_collected, 0 AS open_receivable, 0 AS overdue_0_30,
+           0 AS overdue_31_60, 0 AS overdue_61_90, 0 AS overdue_90_plus, 0 AS invoiced_recent
+      FROM figures f
+    UNION ALL
+    SELECT r.project_id, r.date, 0, 0, 0, 0, 0, 0, 0, 0,
+           r.cash_collected, r.open_receivable, r.overdue_0_30, r.overdue_31_60,
+           r.overdue_61_90, r.overdue_90_plus, r.invoiced_recent
+      FROM receivables r
 )
 SELECT ROW_NUMBER() OVER (ORDER BY f.project_id, date_trunc('month', f.date)) AS id,
        f.project_id,
@@ -141,12 +205,24 @@ SELECT ROW_NUMBER() OVER (ORDER BY f.project_id, date_trunc('month', f.date)) AS
                  / SUM(f.revenue) END AS margin_pct,
        SUM(f.committed_cost) AS committed_cost,
        SUM(f.wip) AS wip,
-       SUM(f.backlog) AS backlog
-  FROM figures f
+       SUM(f.backlog) AS backlog,
+       SUM(f.cash_collected) AS cash_collected,
+       SUM(f.open_receivable) AS open_receivable,
+       SUM(f.overdue_0_30 + f.overdue_31_60 + f.overdue_61_90 + f.overdue_90_plus)
+           AS overdue_receivable,
+       SUM(f.overdue_0_30) AS overdue_0_30,
+       SUM(f.overdue_31_60) AS overdue_31_60,
+       SUM(f.overdue_61_90) AS overdue_61_90,
+       SUM(f.overdue_90_plus) AS overdue_90_plus,
+       SUM(f.invoiced_recent) AS invoiced_recent,
+       COALESCE(company.psa_dso_days, 90) AS dso_days,
+       COALESCE(SUM(f.open_receivable) * COALESCE(company.psa_dso_days, 90)
+                / NULLIF(SUM(f.invoiced_recent), 0), 0) AS dso
+  FROM all_figures f
   JOIN project_account pa ON pa.project_id = f.project_id
   JOIN res_company company ON company.id = pa.company_id
  GROUP BY f.project_id, pa.account_id, pa.partner_id, pa.company_id, company.currency_id,
-          date_trunc('month', f.date)
+          company.psa_dso_days, date_trunc('month', f.date)
 """
 
 # _labour_cost_sql() of Odoo's own timesheet cost.
@@ -163,6 +239,14 @@ SUMMED = (
     "committed_cost",
     "wip",
     "backlog",
+    "cash_collected",
+    "open_receivable",
+    "overdue_receivable",
+    "overdue_0_30",
+    "overdue_31_60",
+    "overdue_61_90",
+    "overdue_90_plus",
+    "invoiced_recent",
 )
 
 
@@ -227,6 +311,50 @@ class PsaProjectFinancial(models.Model):
         help="Contract value not on a posted invoice yet, as of today, in the contract's month.",
     )
 
+    cash_collected = fields.Monetary(
+        readonly=True,
+        help="Customer payments (payments and bank statement lines, not credit notes) "
+        "settling the project's invoices, in the month they were reconciled; refunds paid "
+        "out count negative. An invoice is shared between projects by its revenue on each.",
+    )
+    open_receivable = fields.Monetary(
+        readonly=True,
+        help="What the project's posted customer invoices still owe today (credit notes "
+        "negative), in the month of the invoice date.",
+    )
+    overdue_receivable = fields.Monetary(
+        readonly=True, help="Open receivable past its due date today: the four ageing buckets."
+    )
+    overdue_0_30 = fields.Monetary(
+        string="Overdue 0-30 days", readonly=True, help="Open receivable 1 to 30 days past due."
+    )
+    overdue_31_60 = fields.Monetary(
+        string="Overdue 31-60 days", readonly=True, help="Open receivable 31 to 60 days past due."
+    )
+    overdue_61_90 = fields.Monetary(
+        string="Overdue 61-90 days", readonly=True, help="Open receivable 61 to 90 days past due."
+    )
+    overdue_90_plus = fields.Monetary(
+        string="Overdue over 90 days", readonly=True, help="Open receivable over 90 days past due."
+    )
+    invoiced_recent = fields.Monetary(
+        string="Invoiced in DSO window",
+        readonly=True,
+        help="Customer invoices (tax included, credit notes negative) dated within the "
+        "company's DSO window (the last N days, N a setting, 90 by default).",
+    )
+    dso_days = fields.Integer(string="DSO window (days)", readonly=True, aggregator="max")
+    # Like margin_pct: for a group, computed from the group's sums (_read_group_select).
+    dso = fields.Float(
+        string="DSO (days)",
+        readonly=True,
+        aggregator="avg",
+        digits=(16, 1),
+        help="Days sales outstanding: open receivable / invoiced in the DSO window x the "
+        "window's days (N). For a group, from the group's totals; 0 when nothing was "
+        "invoiced in the window.",
+    )
+
     def init(self):
         self._create_view(*self._labour_cost_sql())
 
@@ -259,6 +387,15 @@ class PsaProjectFinancial(models.Model):
         group has no revenue: one place for read_group, web_read_group, _read_group and
         their ordering. Other aggregates (min, max, ...) stay per row.
         """
+        if aggregate_spec in ("dso:avg", "dso:sum"):
+            # DSO of a group: its open receivable over what it invoiced in the window,
+            # x the window's days.
+            receivable = self._field_to_sql(self._table, "open_receivable", query)
+            recent = self._field_to_sql(self._table, "invoiced_recent", query)
+            days = self._field_to_sql(self._table, "dso_days", query)
+            return SQL(
+                "COALESCE(SUM(%s) * MAX(%s) / NULLIF(SUM(%s), 0), 0)", receivable, days, recent
+            )
         if aggregate_spec not in ("margin_pct:avg", "margin_pct:sum"):
             return super()._read_group_select(aggregate_spec, query)
         margin = self._field_to_sql(self._table, "margin", query)
@@ -278,7 +415,7 @@ class PsaProjectFinancial(models.Model):
         """{project id: {figure: total}} over ``domain``, margin % from the totals."""
         # The view reads the tables underneath: pending ORM writes must be in them.
         self.env.flush_all()
-        names = (*SUMMED, "margin_pct")
-        aggregates = [f"{name}:sum" for name in SUMMED] + ["margin_pct:avg"]
+        names = (*SUMMED, "margin_pct", "dso")
+        aggregates = [f"{name}:sum" for name in SUMMED] + ["margin_pct:avg", "dso:avg"]
         rows = self._read_group(domain, ["project_id"], aggregates)
         return {project.id: dict(zip(names, values, strict=True)) for project, *values in rows}

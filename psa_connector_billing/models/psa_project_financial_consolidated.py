@@ -30,7 +30,17 @@ SELECT ROW_NUMBER() OVER (ORDER BY f.id, rc.id) AS id,
        f.margin_pct,
        f.committed_cost * x.factor AS committed_cost,
        f.wip * x.factor AS wip,
-       f.backlog * x.factor AS backlog
+       f.backlog * x.factor AS backlog,
+       f.cash_collected * x.factor AS cash_collected,
+       f.open_receivable * x.factor AS open_receivable,
+       f.overdue_receivable * x.factor AS overdue_receivable,
+       f.overdue_0_30 * x.factor AS overdue_0_30,
+       f.overdue_31_60 * x.factor AS overdue_31_60,
+       f.overdue_61_90 * x.factor AS overdue_61_90,
+       f.overdue_90_plus * x.factor AS overdue_90_plus,
+       f.invoiced_recent * x.factor AS invoiced_recent,
+       f.dso_days,
+       f.dso
   FROM psa_project_financial f
  CROSS JOIN res_company rc
  CROSS JOIN LATERAL (
@@ -73,6 +83,14 @@ CONVERTED = (
     "committed_cost",
     "wip",
     "backlog",
+    "cash_collected",
+    "open_receivable",
+    "overdue_receivable",
+    "overdue_0_30",
+    "overdue_31_60",
+    "overdue_61_90",
+    "overdue_90_plus",
+    "invoiced_recent",
 )
 
 
@@ -122,6 +140,23 @@ class PsaProjectFinancialConsolidated(models.Model):
     committed_cost = fields.Monetary(readonly=True)
     wip = fields.Monetary(string="WIP", readonly=True)
     backlog = fields.Monetary(readonly=True)
+    cash_collected = fields.Monetary(readonly=True)
+    open_receivable = fields.Monetary(readonly=True)
+    overdue_receivable = fields.Monetary(readonly=True)
+    overdue_0_30 = fields.Monetary(string="Overdue 0-30 days", readonly=True)
+    overdue_31_60 = fields.Monetary(string="Overdue 31-60 days", readonly=True)
+    overdue_61_90 = fields.Monetary(string="Overdue 61-90 days", readonly=True)
+    overdue_90_plus = fields.Monetary(string="Overdue over 90 days", readonly=True)
+    invoiced_recent = fields.Monetary(string="Invoiced in DSO window", readonly=True)
+    dso_days = fields.Integer(string="DSO window (days)", readonly=True, aggregator="max")
+    dso = fields.Float(
+        string="DSO (days)",
+        readonly=True,
+        aggregator="avg",
+        digits=(16, 1),
+        help="Open receivable / invoiced in the DSO window x the window's days; for a "
+        "group, from the group's totals.",
+    )
 
     def init(self):
         # The view reads psa_project_financial, which psa.project.financial (re)creates
@@ -146,7 +181,14 @@ class PsaProjectFinancialConsolidated(models.Model):
         return super()._search(domain, *args, **kwargs)
 
     def _read_group_select(self, aggregate_spec, query):
-        """Margin % of a group is its margin over its revenue (as psa.project.financial)."""
+        """Margin % and DSO of a group from its totals (as psa.project.financial)."""
+        if aggregate_spec in ("dso:avg", "dso:sum"):
+            receivable = self._field_to_sql(self._table, "open_receivable", query)
+            recent = self._field_to_sql(self._table, "invoiced_recent", query)
+            days = self._field_to_sql(self._table, "dso_days", query)
+            return SQL(
+                "COALESCE(SUM(%s) * MAX(%s) / NULLIF(SUM(%s), 0), 0)", receivable, days, recent
+            )
         if aggregate_spec not in ("margin_pct:avg", "margin_pct:sum"):
             return super()._read_group_select(aggregate_spec, query)
         margin = self._field_to_sql(self._table, "margin", query)

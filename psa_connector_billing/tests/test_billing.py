@@ -300,11 +300,17 @@ class TestFinanceControl(BillingCase):
             active_model="account.move", active_ids=invoice.ids
         ).create({})._create_payments()
         jobs = self.env["queue.job"].search([("method_name", "=", "_push_invoice_status_job")])
-        states = [job.args[0]["payment_state"] for job in jobs.sorted("id")]
-        self.assertEqual(states[0], "not_paid")
-        self.assertIn(states[-1], ("paid", "in_payment"))
-        payload = jobs.sorted("id")[0].args[0]
+        jobs = jobs.sorted("id")
+        # One push per state, each naming the invoice and a higher sequence than the last.
+        self.assertEqual(len(jobs), 2)
+        self.assertEqual({job.args[0] for job in jobs}, {invoice.id})
+        sequences = [job.args[1] for job in jobs]
+        self.assertEqual(sequences, sorted(set(sequences)))
+        # What is sent is read when the push runs: the invoice as it is now.
+        payload = invoice._psa_status_payload(invoice._psa_contract_orders(), sequences[-1])
         self.assertEqual(payload["number"], invoice.name)
+        self.assertEqual(payload["sequence"], sequences[-1])
+        self.assertIn(payload["payment_state"], ("paid", "in_payment"))
         self.assertEqual(payload["contract_ids"], ["K-2"])
         self.assertEqual(payload["currency"], "USD")
 

@@ -695,6 +695,38 @@ def test_pushed_project_financials_replace_the_projects_previous_summary(simulat
     assert bad[0] == 400
 
 
+def test_pushed_account_health_replaces_the_customers_previous_row(simulator):
+    row = {
+        "customer_id": "C-1001",
+        "status": "watch",
+        "open_receivable": 1200.0,
+        "overdue_receivable": 400.0,
+        "dso": 61.5,
+        "currency": "EUR",
+        "as_of": "2026-12-07",
+    }
+    assert call(simulator, "POST", "/api/v1/account_health", {"data": [row]})[0] == 200
+    later = [{**row, "status": "at_risk"}, {**row, "customer_id": "C-1002", "status": "current"}]
+    status, _headers, body = call(simulator, "POST", "/api/v1/account_health", {"data": later})
+    assert (status, body) == (200, {"stored": 2})
+    assert {k: v["status"] for k, v in simulator.account_health.items()} == {
+        "C-1001": "at_risk",
+        "C-1002": "current",
+    }
+    status, _headers, body = call(simulator, "GET", "/api/v1/account_health")
+    assert sorted(r["customer_id"] for r in body["data"]) == ["C-1001", "C-1002"]
+    for bad_row in (
+        {**row, "status": "late"},
+        {**row, "customer_id": ""},
+        {**row, "dso": "high"},
+        {**row, "as_of": "yesterday"},
+    ):
+        assert call(simulator, "POST", "/api/v1/account_health", {"data": [bad_row]})[0] == 400
+    assert simulator.account_health["C-1001"]["status"] == "at_risk"
+    simulator.reset()
+    assert simulator.account_health == {}
+
+
 def test_purchases_and_vendor_bills_are_seeded_and_filterable(simulator):
     purchases = simulator.records("purchase")
     assert {p["state"] for p in purchases} == {"approved", "submitted"}
