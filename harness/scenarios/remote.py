@@ -1,5 +1,6 @@
 """429 storms, 500/503, slow answers, dropped connections, invalid JSON; then calm."""
 
+import itertools
 import time
 
 from ..common import (
@@ -62,3 +63,45 @@ def run(h):
     sent = sum(1 for (_m, path, _s) in sim.requests_log if "/api/" in path)
     h.pull_row("remote faults then recovery", sent, backend_id, check, recover, since)
     h.notes.append(f"remote: 'sent' counts API requests answered by the simulator ({sent})")
+    for note in breaker_figures(sim.timed_requests_log, since, calm):
+        h.notes.append(f"remote: {note}")
+        log(f"remote: {note}")
+
+
+def breaker_figures(timed_log, since, calm):
+    """The circuit breaker's two figures, from the demo PSA's request log (one backend).
+
+    - from the outage's end to the first successful pull (a GET of the API answered 200);
+    - the shortest interval between two calls the failing API answered with a fault.
+      Calls already in flight when the first fault was answered are one burst (nothing
+      could know yet): the interval counts from the last of them.
+    """
+    api = [e for e in timed_log if "/api/" in e["path"] and e["arrived"] >= since]
+    first_ok = min(
+        (
+            e["arrived"]
+            for e in api
+            if e["arrived"] >= calm and e["method"] == "GET" and e["status"] == 200
+        ),
+        default=None,
+    )
+    faulted = sorted((e for e in api if e["faulted"]), key=lambda e: e["arrived"])
+    notes = [
+        "outage end to first successful pull: "
+        + ("none" if first_ok is None else f"{first_ok - calm:.1f}s")
+        + " (target <= 15s)"
+    ]
+    if not faulted:
+        return [*notes, "no call reached the failing API"]
+    known = min(e["answered"] for e in faulted)
+    burst = [e["arrived"] for e in faulted if e["arrived"] < known]
+    later = [e["arrived"] for e in faulted if e["arrived"] >= known]
+    calls = burst[-1:] + later
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
+    notes.append(
+        "min interval between calls to the failing API: "
+        + (f"{min(gaps):.1f}s" if gaps else "-")
+        + f" (target >= 10s; {len(faulted)} faulted call(s), {len(burst)} in flight when "
+        "the outage began)"
+    )
+    return notes
