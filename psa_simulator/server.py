@@ -221,8 +221,9 @@ class PsaSimulator:
         self._deliveries_changed = threading.Condition()
         self._deliveries = []
         self._requests_log = []
-        # (arrived, answered, method, path, status, faulted), monotonic seconds: when the
-        # client called and what it got, e.g. how often a failing API was called.
+        # (arrived, answered, method, path, status, faulted, agent), monotonic seconds:
+        # when which client (User-Agent) called and what it got, e.g. how often a failing
+        # API was called by each backend.
         self._timed_log = []
         self._faults = []
         self._events = queue.Queue()
@@ -761,17 +762,18 @@ class PsaSimulator:
 
     @property
     def timed_requests_log(self):
-        """Dicts of arrived, answered (time.monotonic()), method, path, status, faulted."""
-        keys = ("arrived", "answered", "method", "path", "status", "faulted")
+        """Dicts of arrived, answered (time.monotonic()), method, path, status, faulted,
+        agent (the User-Agent header)."""
+        keys = ("arrived", "answered", "method", "path", "status", "faulted", "agent")
         with self._lock:
             return [dict(zip(keys, entry, strict=True)) for entry in self._timed_log]
 
-    def _log_request(self, method, path, status, arrived=None, faulted=False):
+    def _log_request(self, method, path, status, arrived=None, faulted=False, agent=None):
         with self._lock:
             self._requests_log.append((method, path, status))
             now = time.monotonic()
             self._timed_log.append(
-                (now if arrived is None else arrived, now, method, path, status, faulted)
+                (now if arrived is None else arrived, now, method, path, status, faulted, agent)
             )
         logger.info("%s %s -> %s", method, path, status or "dropped")
 
@@ -1131,4 +1133,5 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 status,
                 arrived=getattr(self, "_arrived", None),
                 faulted=getattr(self, "_faulted", False),
+                agent=self.headers.get("User-Agent") if self.headers else None,
             )

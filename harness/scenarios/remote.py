@@ -4,6 +4,7 @@ import itertools
 import time
 
 from ..common import (
+    BACKENDS,
     SEED,
     busy_jobs,
     check_time_entries,
@@ -93,15 +94,33 @@ def breaker_figures(timed_log, since, calm):
     ]
     if not faulted:
         return [*notes, "no call reached the failing API"]
-    known = min(e["answered"] for e in faulted)
-    burst = [e["arrived"] for e in faulted if e["arrived"] < known]
-    later = [e["arrived"] for e in faulted if e["arrived"] >= known]
-    calls = burst[-1:] + later
-    gaps = [b - a for a, b in itertools.pairwise(calls)]
+    # Per backend: its User-Agent names it (database/code). Every scenario's backend
+    # calls the one demo PSA (write-backs of earlier scenarios are retried meanwhile).
+    by_backend = {}
+    for entry in faulted:
+        by_backend.setdefault(entry["agent"] or "?", []).append(entry)
+    figures = []
+    for agent, calls in by_backend.items():
+        known = min(e["answered"] for e in calls)
+        burst = [e["arrived"] for e in calls if e["arrived"] < known]
+        later = [e["arrived"] for e in calls if e["arrived"] >= known]
+        times = burst[-1:] + later
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        if gaps:
+            figures.append((min(gaps), agent, len(calls), len(burst)))
+    if not figures:
+        return [*notes, f"{len(faulted)} call(s) reached the failing API, none twice"]
+    gap, agent, count, burst = min(figures)
+    own = [f for f in figures if f"/{BACKENDS['remote']})" in f[1]]
     notes.append(
-        "min interval between calls to the failing API: "
-        + (f"{min(gaps):.1f}s" if gaps else "-")
-        + f" (target >= 10s; {len(faulted)} faulted call(s), {len(burst)} in flight when "
-        "the outage began)"
+        f"min interval between two calls to the failing API per backend: {gap:.1f}s "
+        f"(target >= 10s; {agent.split('(')[-1].rstrip(')')}: {count} faulted call(s), "
+        f"{burst} in flight when the outage began; {len(faulted)} faulted calls from "
+        f"{len(by_backend)} backend(s))"
     )
+    if own:
+        notes.append(
+            f"the pulling backend {BACKENDS['remote']}: {own[0][0]:.1f}s between two of its "
+            f"{own[0][2]} calls to the failing API"
+        )
     return notes

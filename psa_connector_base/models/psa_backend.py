@@ -411,7 +411,8 @@ class PsaBackend(models.Model):
     @api.depends("breaker_id.state")
     def _compute_breaker(self):
         for backend in self:
-            breaker = backend.breaker_id[:1]
+            # sudo: read only, the breaker of a backend the user already reads.
+            breaker = backend.sudo().breaker_id[:1]
             backend.breaker_state = breaker.state or "closed"
             backend.breaker_open_until = breaker.open_until
             backend.breaker_failures = breaker.failures
