@@ -206,6 +206,16 @@ class TestCircuitBreaker(PsaTransactionCase):
         self.assertEqual(len(self.sent), 1)
         self.assertFalse(self.exceptions())
 
+    def test_pulls_are_queued_as_the_integration_user_with_room_for_an_outage(self):
+        self.backend.action_pull_now()
+        jobs = self.env["queue.job"].search(
+            [("model_name", "=", "psa.backend"), ("method_name", "=", "_pull_job")]
+        )
+        self.assertEqual(len(jobs), len(self.backend._pull_object_types()))
+        self.assertGreaterEqual(len(jobs), 4, "customer, contact, project, task at least")
+        self.assertEqual(jobs.user_id, self.backend.company_id.psa_integration_user_id)
+        self.assertEqual(set(jobs.mapped("max_retries")), {30})
+
     def test_the_failure_a_job_meets_is_recorded_as_the_integration_user(self):
         integration = self.backend.company_id.psa_integration_user_id
         self.answers.append(_response(503, b'{"error": "down"}'))
