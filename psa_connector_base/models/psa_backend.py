@@ -27,12 +27,16 @@ _logger = logging.getLogger(__name__)
 SECRET_FIELDS = {"api_token": "api_token_encrypted", "webhook_secret": "webhook_secret_encrypted"}
 MASK = "********"
 WEBHOOK_FIELDS = frozenset(WEBHOOK_FIELDS_ORDER) | {"active", "webhook_secret"}
-# The attempts of a pull or write-back job: only calls that reached a failing remote
-# system count (the breaker lets one through per backend every breaker_open_seconds at
-# most; deferrals while it is open do not count), so the job outlives an outage of
-# several minutes and runs within seconds of its end. Past that, the exception queue has
-# it (a pull: the next scheduled pull starts again from the watermark).
-OUTBOUND_MAX_RETRIES = 30
+# The attempts of a pull job: only calls that reached a failing remote system count (the
+# breaker lets one through per backend every breaker_open_seconds at most; deferrals
+# while it is open do not count), so a pull outlives an outage of several minutes and
+# runs within seconds of its end. Past that, the exception queue has it and the next
+# scheduled pull starts again from the watermark.
+PULL_MAX_RETRIES = 30
+# A write-back (one record's ids, idempotent) probes a failing remote system at most
+# every 10 s too: 12 attempts are two minutes of failed probes of its own at least;
+# past that it is an exception a person retries.
+WRITE_BACK_MAX_RETRIES = 12
 # Changing one of these clears the stored API token (see write).
 CONNECTION_FIELDS = frozenset({"base_url", "adapter", "vendor_account"})
 
@@ -587,7 +591,7 @@ class PsaBackend(models.Model):
                     priority=self.env["psa.importer"]._priority_for(object_type),
                     description=f"Pull {object_type} from {backend.name}",
                     identity_key=f"psa.pull:{backend.id}:{object_type}",
-                    max_retries=OUTBOUND_MAX_RETRIES,
+                    max_retries=PULL_MAX_RETRIES,
                 )._pull_job(object_type)
         return True
 
@@ -644,7 +648,7 @@ class PsaBackend(models.Model):
         self._as_integration_user().with_delay(
             description=f"Write Odoo ids back to {self.name}: {object_type} {external_id}",
             identity_key=f"psa.writeback:{self.id}:{object_type}:{external_id}",
-            max_retries=OUTBOUND_MAX_RETRIES,
+            max_retries=WRITE_BACK_MAX_RETRIES,
         )._write_back_job(object_type, external_id, odoo_refs)
 
     def _write_back_job(self, object_type, external_id, odoo_refs):
