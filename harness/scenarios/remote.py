@@ -17,6 +17,9 @@ from ..common import (
 
 REMOTE_ENTRIES = setting("HARNESS_REMOTE_ENTRIES", 1000, 200)
 FAULT_SECONDS = setting("HARNESS_FAULT_SECONDS", 15.0, 4.0)
+# A call that passed the closed breaker just before another job recorded the first
+# failure (a few database round trips on a loaded machine) was in flight at the onset.
+ONSET_SECONDS = 1.0
 
 
 def run(h):
@@ -73,9 +76,11 @@ def breaker_figures(timed_log, since, calm):
     """The circuit breaker's two figures, from the demo PSA's request log (one backend).
 
     - from the outage's end to the first successful pull (a GET of the API answered 200);
-    - the shortest interval between two calls the failing API answered with a fault.
-      Calls already in flight when the first fault was answered are one burst (nothing
-      could know yet): the interval counts from the last of them.
+    - per backend, the shortest interval between two calls the failing API answered
+      with a fault. The calls that passed the still closed breaker before the backend's
+      first failure was recorded are one burst (nothing could know yet): those arriving
+      within ONSET_SECONDS of its first faulted answer; the interval counts from the
+      first of them (the failure that opened the breaker).
     """
     api = [e for e in timed_log if "/api/" in e["path"] and e["arrived"] >= since]
     first_ok = min(
@@ -101,10 +106,10 @@ def breaker_figures(timed_log, since, calm):
         by_backend.setdefault(entry["agent"] or "?", []).append(entry)
     figures = []
     for agent, calls in by_backend.items():
-        known = min(e["answered"] for e in calls)
+        known = min(e["answered"] for e in calls) + ONSET_SECONDS
         burst = [e["arrived"] for e in calls if e["arrived"] < known]
         later = [e["arrived"] for e in calls if e["arrived"] >= known]
-        times = burst[-1:] + later
+        times = burst[:1] + later
         gaps = [b - a for a, b in itertools.pairwise(times)]
         if gaps:
             figures.append((min(gaps), agent, len(calls), len(burst)))
