@@ -221,6 +221,10 @@ class PsaSimulator:
         self._deliveries_changed = threading.Condition()
         self._deliveries = []
         self._requests_log = []
+        # (arrived, answered, method, path, status, faulted, agent), monotonic seconds:
+        # when which client (User-Agent) called and what it got, e.g. how often a failing
+        # API was called by each backend.
+        self._timed_log = []
         self._faults = []
         self._events = queue.Queue()
         self._stopping = threading.Event()
@@ -744,6 +748,7 @@ class PsaSimulator:
         with self._lock:
             self._load_seed()
             self._requests_log.clear()
+            self._timed_log.clear()
             self._faults.clear()
         with self._deliveries_changed:
             self._deliveries.clear()
@@ -804,9 +809,21 @@ class PsaSimulator:
         with self._lock:
             return list(self._requests_log)
 
-    def _log_request(self, method, path, status):
+    @property
+    def timed_requests_log(self):
+        """Dicts of arrived, answered (time.monotonic()), method, path, status, faulted,
+        agent (the User-Agent header)."""
+        keys = ("arrived", "answered", "method", "path", "status", "faulted", "agent")
+        with self._lock:
+            return [dict(zip(keys, entry, strict=True)) for entry in self._timed_log]
+
+    def _log_request(self, method, path, status, arrived=None, faulted=False, agent=None):
         with self._lock:
             self._requests_log.append((method, path, status))
+            now = time.monotonic()
+            self._timed_log.append(
+                (now if arrived is None else arrived, now, method, path, status, faulted, agent)
+            )
         logger.info("%s %s -> %s", method, path, status or "dropped")
 
     @property
@@ -939,11 +956,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _handle(self):
         path = urlsplit(self.path).path
+        self._arrived, self._faulted = time.monotonic(), False
         try:
             body = self._read_body()
             # /_sim is exempt from faults so that a test can always clear them again.
             fault = None if path.startswith(SIM_PREFIX) else self.simulator._take_fault(path)
             if fault:
+                self._faulted = True
                 self._answer_fault(fault)
                 return
             if path.startswith(SIM_PREFIX + "/"):
@@ -1169,4 +1188,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _record(self, status):
         # The /_sim endpoints are the test harness talking, not the client under test.
         if not urlsplit(self.path).path.startswith(SIM_PREFIX):
-            self.simulator._log_request(self.command, self.path, status)
+            self.simulator._log_request(
+                self.command,
+                self.path,
+                status,
+                arrived=getattr(self, "_arrived", None),
+                faulted=getattr(self, "_faulted", False),
+                agent=self.headers.get("User-Agent") if self.headers else None,
+            )

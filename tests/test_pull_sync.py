@@ -3,6 +3,8 @@
 from odoo import sql_db
 
 from odoo.addons.psa_connector_base.tests.common import API_TOKEN
+from odoo.addons.psa_connector_base.tests.test_circuit_breaker import raises
+from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from .common import SuiteTransactionCase
@@ -106,19 +108,35 @@ class TestPullSync(SuiteTransactionCase):
         # Test mode: anything written through a separate cursor would show up here too.
         self.registry.enter_test_mode(self.env.cr)
         self.addCleanup(self.registry.leave_test_mode)
-        # Inside a job that will run again, the failure is handed back to queue_job.
+        # Outside a job (a person's call), the adapter's quick retries, up to its limit.
+        with self.assertRaises(RemoteServiceError) as caught:
+            list(self.backend._get_adapter().iter_changes("customer"))
+        self.assertIn("gave up after 3 attempts", caught.exception.message)
+        self.assertEqual(len(self.simulator.requests_log), self.backend.max_attempts)
+        # Inside a job that will run again, one call: the failure opens the backend's
+        # circuit breaker and is handed back to queue_job.
         job_env = self.backend.with_context(job_uuid="not-a-stored-job-uuid")
         self.env["queue.job"].flush_model()
-        with self.assertRaises(RetryableJobError):
+        with raises(self, RetryableJobError):
             self.backend.with_context(job_uuid=self._stored_job_uuid())._pull_job("customer")
-        self.assertEqual(len(self.simulator.requests_log), self.backend.max_attempts)
-        # On the last attempt it becomes an exception record a person can see.
+        self.assertEqual(len(self.simulator.requests_log), self.backend.max_attempts + 1)
+        # While it is open, even the last attempt makes no call and waits.
+        with raises(self, RetryableJobError) as deferred:
+            job_env._pull_job("customer")
+        self.assertTrue(deferred.exception.ignore_retry)
+        self.assertEqual(len(self.simulator.requests_log), self.backend.max_attempts + 1)
+        # When it may be probed, the last attempt's failure is an exception record.
+        self.env.cr.execute(
+            "UPDATE psa_backend_breaker SET open_until = now() AT TIME ZONE 'UTC' - "
+            "interval '1 second' WHERE backend_id = %s",
+            [self.backend.id],
+        )
         result = job_env._pull_job("customer")
         exception = self.env["psa.exception"].search([("backend_id", "=", self.backend.id)])
         self.assertEqual(exception.mapped("category"), ["remote_error"], result)
         self.assertIn("503", exception.name)
-        self.assertIn("gave up after 3 attempts", exception.name)
-        self.assertEqual(len(self.simulator.requests_log), 2 * self.backend.max_attempts)
+        self.assertIn("gave up after 1 attempts", exception.name)
+        self.assertEqual(len(self.simulator.requests_log), self.backend.max_attempts + 2)
 
     def _stored_job_uuid(self):
         job = self.backend.with_delay(max_retries=5)._pull_job("customer")

@@ -53,6 +53,10 @@ class AdapterConfig:
     # Outbound rules an administrator may relax (system parameters, see check_target).
     allow_private_targets: bool = False
     allow_insecure_http: bool = False
+    # The backend's circuit breaker (psa.backend.breaker's CircuitBreaker), or None: asked
+    # before each call; when set, a call is tried once and a failure opens the breaker
+    # instead of being retried here.
+    breaker: object = None
 
     def __repr__(self):
         # The token (and any header that may carry a credential) never reaches a log line,
@@ -160,9 +164,32 @@ class HttpAdapter:
     def request(self, method, path, params=None, json=None, headers=None):
         """One call, retried as configured; ``headers`` are added to this call only
         (e.g. an ``Idempotency-Key`` that makes a retried POST safe)."""
+        breaker = self.config.breaker
+        if breaker is None:
+            return self._request(method, path, params, json, headers, self.config.max_attempts)
+        # The breaker decides when the failing remote system is called again (once per
+        # backend, for every worker): no quick retries here, which would call it again.
+        breaker.before_call()
+        try:
+            result = self._request(method, path, params, json, headers, 1)
+        except RemoteServiceError as err:
+            if err.retryable:
+                breaker.failed(err)
+            elif err.status is not None:
+                breaker.succeeded()  # it answered (401, 404, 422...): it is up
+            else:
+                breaker.released()
+            raise
+        except BaseException:
+            breaker.released()
+            raise
+        breaker.succeeded()
+        return result
+
+    def _request(self, method, path, params, json, headers, max_attempts):
         url = self._url(path)
         last_error = None
-        for attempt in range(1, self.config.max_attempts + 1):
+        for attempt in range(1, max_attempts + 1):
             self.attempts_made += 1
             try:
                 response = self._send(method, url, params=params, json=json, headers=headers)
@@ -179,10 +206,10 @@ class HttpAdapter:
                 if not last_error.retryable:
                     raise last_error
                 wait = last_error.retry_after
-            if attempt < self.config.max_attempts:
+            if attempt < max_attempts:
                 self._sleep(attempt, wait)
         raise RemoteServiceError(
-            f"{last_error.message} (gave up after {self.config.max_attempts} attempts)",
+            f"{last_error.message} (gave up after {max_attempts} attempts)",
             status=last_error.status,
             retry_after=last_error.retry_after,
         )

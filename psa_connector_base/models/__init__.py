@@ -14,6 +14,7 @@ from . import (
     psa_alert_rule,
     psa_audit_log,
     psa_backend,
+    psa_backend_breaker,
     psa_backend_dashboard,
     psa_binding,
     psa_entity_mapping,

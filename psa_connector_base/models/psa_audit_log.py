@@ -55,6 +55,7 @@ OPERATIONS = [
     ("payload_approve", "Edited payload approved"),
     ("payload_reject", "Edited payload rejected"),
     ("rule_change", "Connector setting changed"),
+    ("breaker", "Circuit breaker"),
 ]
 
 

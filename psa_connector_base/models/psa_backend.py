@@ -18,6 +18,8 @@ from ..tools.access import MANAGER, requires_group
 from ..tools.errors import RemoteServiceError
 from ..tools.jobs import failure_recorded
 from ..tools.webhook_guard import WEBHOOK_FIELDS_ORDER
+from .psa_backend_breaker import STATES as BREAKER_STATES
+from .psa_backend_breaker import CircuitBreaker
 from .psa_event import PULL_CHUNK_SIZE
 
 _logger = logging.getLogger(__name__)
@@ -25,6 +27,16 @@ _logger = logging.getLogger(__name__)
 SECRET_FIELDS = {"api_token": "api_token_encrypted", "webhook_secret": "webhook_secret_encrypted"}
 MASK = "********"
 WEBHOOK_FIELDS = frozenset(WEBHOOK_FIELDS_ORDER) | {"active", "webhook_secret"}
+# The attempts of a pull job: only calls that reached a failing remote system count (the
+# breaker lets one through per backend every breaker_open_seconds at most; deferrals
+# while it is open do not count), so a pull outlives an outage of several minutes and
+# runs within seconds of its end. Past that, the exception queue has it and the next
+# scheduled pull starts again from the watermark.
+PULL_MAX_RETRIES = 30
+# A write-back (one record's ids, idempotent) probes a failing remote system at most
+# every 10 s too: 12 attempts are two minutes of failed probes of its own at least;
+# past that it is an exception a person retries.
+WRITE_BACK_MAX_RETRIES = 12
 # Changing one of these clears the stored API token (see write).
 CONNECTION_FIELDS = frozenset({"base_url", "adapter", "vendor_account"})
 
@@ -105,6 +117,31 @@ class PsaBackend(models.Model):
     max_retry_wait = fields.Float(
         default=60.0, help="Longest wait honoured from a Retry-After header, in seconds."
     )
+    breaker_open_seconds = fields.Float(
+        string="Breaker open (s)",
+        default=10.0,
+        help="After an outbound call fails (5xx, 429, timeout, dropped connection), no "
+        "call goes to this backend for this long (or the remote system's Retry-After, "
+        "when longer); then one probe call may. At least 1 second.",
+    )
+    breaker_max_open_seconds = fields.Float(
+        string="Breaker cap (s)",
+        default=10.0,
+        help="The open time doubles with each consecutive failed probe, up to this. The "
+        "first call after an outage ends waits at most this long: raise it to call a "
+        "remote system that stays down less often.",
+    )
+    breaker_id = fields.One2many("psa.backend.breaker", "backend_id", string="Circuit breaker")
+    breaker_state = fields.Selection(
+        BREAKER_STATES,
+        string="Circuit breaker",
+        compute="_compute_breaker",
+        help="Closed: calls go out. Open: the remote system failed moments ago; no call "
+        "goes out until the time shown. Half-open: one job probes it.",
+    )
+    breaker_open_until = fields.Datetime(string="Breaker open until", compute="_compute_breaker")
+    breaker_failures = fields.Integer(string="Breaker failures", compute="_compute_breaker")
+    breaker_last_error = fields.Char(string="Breaker last error", compute="_compute_breaker")
     page_size = fields.Integer(default=100)
     max_body_bytes = fields.Integer(string="Max webhook body (bytes)", default=1024 * 1024)
     timestamp_tolerance = fields.Integer(
@@ -380,6 +417,16 @@ class PsaBackend(models.Model):
             if adapter_class:
                 backend.base_url = adapter_class.default_base_url(backend.vendor_account or "")
 
+    @api.depends("breaker_id.state")
+    def _compute_breaker(self):
+        for backend in self:
+            # sudo: read only, the breaker of a backend the user already reads.
+            breaker = backend.sudo().breaker_id[:1]
+            backend.breaker_state = breaker.state or "closed"
+            backend.breaker_open_until = breaker.open_until
+            backend.breaker_failures = breaker.failures
+            backend.breaker_last_error = breaker.last_error
+
     def _compute_counts(self):
         exceptions = dict(
             self.env["psa.exception"]._read_group(
@@ -449,15 +496,22 @@ class PsaBackend(models.Model):
         self.ensure_one()
         return self.env["psa.adapter"]._adapter_class_for(self.adapter)
 
-    def _get_adapter(self):
+    def _get_adapter(self, breaker=True):
+        """This backend's adapter. In a job (pulls, pushes, write-backs, refreshes), its
+        calls ask the backend's circuit breaker first (psa.backend.breaker) and are tried
+        once each; what a person runs (*Test connection*, a reconciliation) keeps the
+        adapter's quick retries and is not held back."""
         self.ensure_one()
-        return self._adapter_class()(self._adapter_config())
+        config = self._adapter_config()
+        if breaker and self.env.context.get("job_uuid"):
+            config.breaker = CircuitBreaker(self)
+        return self._adapter_class()(config)
 
     @requires_group(MANAGER)
     def action_test_connection(self):
         self.ensure_one()
         try:
-            adapter = self._get_adapter()
+            adapter = self._get_adapter(breaker=False)
         except (RemoteServiceError, UserError) as err:
             message, kind = getattr(err, "message", None) or str(err), "danger"
         else:
@@ -542,6 +596,7 @@ class PsaBackend(models.Model):
                     priority=self.env["psa.importer"]._priority_for(object_type),
                     description=f"Pull {object_type} from {backend.name}",
                     identity_key=f"psa.pull:{backend.id}:{object_type}",
+                    max_retries=PULL_MAX_RETRIES,
                 )._pull_job(object_type)
         return True
 
@@ -598,6 +653,7 @@ class PsaBackend(models.Model):
         self._as_integration_user().with_delay(
             description=f"Write Odoo ids back to {self.name}: {object_type} {external_id}",
             identity_key=f"psa.writeback:{self.id}:{object_type}:{external_id}",
+            max_retries=WRITE_BACK_MAX_RETRIES,
         )._write_back_job(object_type, external_id, odoo_refs)
 
     def _write_back_job(self, object_type, external_id, odoo_refs):
@@ -653,6 +709,7 @@ class PsaBackend(models.Model):
             ):
                 result = call(self._get_adapter())
         except RemoteServiceError as err:
+            self.env["psa.event"]._defer_when_breaker_open(err)
             if on_remote_error:
                 on_remote_error(err)
             if err.retryable and not self.env["psa.event"]._is_last_attempt():

@@ -14,7 +14,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from ..tools import event_store
 from ..tools.access import workflow_write
 from ..tools.codec import decode_raw_body
-from ..tools.errors import PayloadInvalid, RemoteServiceError, SyncError
+from ..tools.errors import BreakerOpen, PayloadInvalid, RemoteServiceError, SyncError
 from ..tools.jobs import failure_recorded, is_concurrency_error, is_lost_race
 from ..tools.signature import is_fresh, is_valid_signature
 from ..tools.versions import normalize_timestamp, to_odoo_datetime
@@ -631,6 +631,7 @@ class PsaEvent(models.Model):
 
     def _fail(self, error, detail=None):
         self.ensure_one()
+        self._defer_when_breaker_open(error)
         if (
             isinstance(error, RemoteServiceError)
             and error.retryable
@@ -644,6 +645,16 @@ class PsaEvent(models.Model):
                 {"state": state, "result": error.message, "processed_date": fields.Datetime.now()}
             )
         return f"{self.event_uid}: {state} — exception #{exception.id}: {error.message}"
+
+    @api.model
+    def _defer_when_breaker_open(self, error):
+        """In a job, a call the backend's circuit breaker held back (no call made) is
+        retried when the breaker may let one through, and does not use up an attempt:
+        an outage of any length exhausts no job (psa.backend.breaker)."""
+        if isinstance(error, BreakerOpen) and self.env.context.get("job_uuid"):
+            raise RetryableJobError(
+                error.message, seconds=error.retry_after, ignore_retry=True
+            ) from None
 
     @api.model
     def _is_last_attempt(self):

@@ -66,6 +66,16 @@ class RemoteServiceError(SyncError):
         self.retry_after = retry_after
 
 
+class BreakerOpen(RemoteServiceError):
+    """No call made: the backend's circuit breaker is open (the remote system failed
+    moments ago, or another job is probing it). ``retry_after``: seconds until a call
+    may be tried again. Retried without counting as an attempt (psa.backend._run_remote).
+    """
+
+    def __init__(self, message, retry_after):
+        super().__init__(message, retryable=True, retry_after=retry_after)
+
+
 class UnmappedEntity(PayloadInvalid):
     """The payload names a legal entity (business unit) no mapping of the backend routes
     to an Odoo company: nothing is created; map it and retry."""
