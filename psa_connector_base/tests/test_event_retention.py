@@ -30,14 +30,14 @@ class TestEventRetention(PsaTransactionCase):
                 "event_id": event.id,
             }
         )
-        self.env.cr.execute("UPDATE psa_exception SET state = %s WHERE id = %s", (state, exception.id))
+        self.env.cr.execute(
+            "UPDATE psa_exception SET state = %s WHERE id = %s", (state, exception.id)
+        )
         return exception
 
     def surviving(self):
         self.env.invalidate_all()
-        return set(
-            self.env["psa.event"].search([("backend_id", "=", self.backend.id)]).ids
-        )
+        return set(self.env["psa.event"].search([("backend_id", "=", self.backend.id)]).ids)
 
     def test_purge_deletes_old_superseded_applied_and_skipped_events_only(self):
         self.assertEqual(EVENT_RETENTION_DAYS, 30)
@@ -84,7 +84,9 @@ class TestEventRetention(PsaTransactionCase):
             aud_newest,
         }
         self.assertEqual(self.surviving(), {e.id for e in kept})
-        self.assertEqual(before - self.surviving(), {old_applied.id, old_skipped.id, with_resolved.id})
+        self.assertEqual(
+            before - self.surviving(), {old_applied.id, old_skipped.id, with_resolved.id}
+        )
         # The resolved exception stays, without its event; the open one keeps its event.
         self.assertTrue(resolved_exception.exists())
         self.assertFalse(resolved_exception.event_id)
@@ -95,9 +97,7 @@ class TestEventRetention(PsaTransactionCase):
     def test_purge_runs_in_batches(self):
         events = [self.event("C-b", version, "skipped", 45) for version in range(1, 7)]
         Event = self.env["psa.event"]
-        self.assertEqual(
-            [Event._purge_applied(batch_size=2) for _round in range(4)], [2, 2, 1, 0]
-        )
+        self.assertEqual([Event._purge_applied(batch_size=2) for _round in range(4)], [2, 2, 1, 0])
         # Oldest first; the newest version stays.
         self.assertEqual(self.surviving(), {events[-1].id})
 
