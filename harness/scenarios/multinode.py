@@ -112,7 +112,9 @@ frontend odoo
 
 backend nodes
     balance roundrobin
-    option httpchk GET /web/health
+    # HTTP/1.1 with a Host header: Odoo answers 500 to a request without one.
+    option httpchk
+    http-check send meth GET uri /web/health ver HTTP/1.1 hdr Host 127.0.0.1
     http-check expect status 200
     default-server inter 1s fall 2 rise 2
 {servers}

@@ -66,7 +66,7 @@ class TestEventRetention(PsaTransactionCase):
             self.backend, "in", "update", "customer", "C-aud", event=audited
         )
         before = self.surviving()
-        self.assertEqual(len(before), 16)
+        self.assertEqual(len(before), 14)
 
         self.assertEqual(self.env["psa.event"]._purge_applied(), 3)
 
