@@ -27,6 +27,7 @@ from ..common import (
     DB,
     HTTP_PORT,
     ODOO_SRC,
+    PG_PORT,
     PYTHON,
     RUN_DIR,
     SEED,
@@ -172,13 +173,18 @@ def socket_inodes(pid):
     return inodes
 
 
-def inode_of_local_port(port):
-    """The socket inode of the TCP connection whose local port is ``port`` (loopback)."""
+def inode_of_client_port(port):
+    """The socket inode of the live connection from local port ``port`` to PostgreSQL.
+
+    The remote port is checked too, and closed sockets (inode 0, e.g. a health check's
+    connection in TIME_WAIT that had the same ephemeral port) are skipped."""
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with contextlib.suppress(OSError):
             for line in Path(table).read_text().splitlines()[1:]:
                 fields = line.split()
-                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                local = int(fields[1].rsplit(":", 1)[1], 16)
+                remote = int(fields[2].rsplit(":", 1)[1], 16)
+                if local == port and remote == PG_PORT and fields[9] != "0":
                     return fields[9]
     return None
 
@@ -201,13 +207,16 @@ def holder_node(nodes):
     if not holder:
         return None, None
     _backend_pid, client_port, application_name = holder
-    inode = inode_of_local_port(client_port) if client_port else None
+    inode = inode_of_client_port(client_port) if client_port else None
     for name, server in nodes.items():
         for pid in group_pids(server):
             if inode and inode in socket_inodes(pid):
                 return name, pid
-            # Odoo names its connections odoo-<pid> (a fallback, e.g. over a socket).
-            if not inode and application_name == f"odoo-{pid}":
+    # Odoo names its connections odoo-<pid> (when the socket is not found, e.g. a
+    # Unix-domain one).
+    for name, server in nodes.items():
+        for pid in group_pids(server):
+            if application_name == f"odoo-{pid}":
                 return name, pid
     return None, None
 
