@@ -117,6 +117,9 @@ backend nodes
     option httpchk
     http-check send meth GET uri /web/health ver HTTP/1.1 hdr Host 127.0.0.1
     http-check expect status 200
+    # A dead node refuses the check's connection at once (down after 2 checks); a live
+    # node whose workers are all busy answers late, which is not down.
+    timeout check 10s
     default-server inter 1s fall 2 rise 2
 {servers}
 """
