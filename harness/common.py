@@ -53,6 +53,7 @@ BACKENDS = {
     "remote": "h-remote",
     "hostile": "h-hostile",
     "billing": "h-billing",
+    "multinode": "h-multinode",
 }
 
 _spec = importlib.util.spec_from_file_location(
@@ -87,9 +88,10 @@ def pg(sql, params=None, dbname=None, fetch=True):
 class Sender:
     """Posts signed webhooks like a PSA: concurrent, retrying 429/5xx/dropped connections."""
 
-    def __init__(self):
+    def __init__(self, port=HTTP_PORT):
         self.answers = []  # (monotonic time, status or None)
         self.lock = threading.Lock()
+        self.port = port  # Odoo's, or a load balancer's in front of several nodes
 
     def post_all(
         self,
@@ -128,7 +130,7 @@ class Sender:
                     try:
                         if connection is None:
                             connection = http.client.HTTPConnection(
-                                "127.0.0.1", HTTP_PORT, timeout=60
+                                "127.0.0.1", self.port, timeout=60
                             )
                         connection.request(
                             "POST", f"/psa/webhook/{code}", body=body, headers=headers

@@ -67,7 +67,16 @@ from .common import (
     use_cluster,
     wait_until,
 )
-from .scenarios import access, disorder, hostile, kill, odoo_restart, pg_restart, remote
+from .scenarios import (
+    access,
+    disorder,
+    hostile,
+    kill,
+    multinode,
+    odoo_restart,
+    pg_restart,
+    remote,
+)
 from .streams import time_entry_stream
 
 SCRIPTS = Path(__file__).resolve().parent / "odoo"
@@ -77,6 +86,7 @@ SCENARIO_RUNNERS = {
     "kill": kill.run,
     "pg_restart": pg_restart.run,
     "odoo_restart": odoo_restart.run,
+    "multinode": multinode.run,
     "remote": remote.run,
     "hostile": hostile.run,
     "access": access.run,

@@ -44,6 +44,11 @@ MIN_DRAIN_STEP = 0.1
 # sustained stream is applied at least that often.
 WEBHOOK_BURST_RATE = 50.0
 WEBHOOK_BURST_MAX_WAIT = 30.0
+# Applied and skipped events are kept this many days (system parameter
+# psa_connector_base.event_retention_days; 0 or less keeps them for ever), then the
+# daily purge deletes them, this many per transaction.
+EVENT_RETENTION_DAYS = 30
+EVENT_PURGE_BATCH = 5000
 
 EVENT_STATES = [
     ("pending", "Pending"),
@@ -520,6 +525,72 @@ class PsaEvent(models.Model):
         for backend_id, object_type in pairs:
             self._schedule_drain(Backend.browse(backend_id), [object_type])
         return len(pairs)
+
+    @api.model
+    def _retention_days(self):
+        value = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("psa_connector_base.event_retention_days", "")
+        )
+        if value in ("", False, None):
+            return EVENT_RETENTION_DAYS
+        try:
+            return int(value)
+        except ValueError:
+            _logger.warning(
+                "psa_connector_base.event_retention_days is not a whole number of days; "
+                "keeping events %d days",
+                EVENT_RETENTION_DAYS,
+            )
+            return EVENT_RETENTION_DAYS
+
+    @api.model
+    def _purge_applied(self, batch_size=EVENT_PURGE_BATCH):
+        """Delete one batch of applied and skipped events older than the retention; return
+        how many went. Never a pending, waiting, failed or ignored event, never one an open
+        or retrying exception refers to, never one an audit entry refers to (the audit
+        chain hashes ``event_id``: deleting the event would null it and break the chain),
+        and never the newest event of a record (what the PSA last said about it, which the
+        billing reconciliation reads): what goes is a version re-sent under a new event id,
+        a change that changed nothing, an entry skipped as not approved, once newer."""
+        days = self._retention_days()
+        if days <= 0:
+            return 0
+        self.flush_model()
+        self.env.cr.execute(
+            """DELETE FROM psa_event WHERE id IN (
+                   SELECT e.id FROM psa_event e
+                    WHERE e.state IN ('done', 'skipped')
+                      AND COALESCE(e.processed_date, e.create_date)
+                          < (now() at time zone 'UTC') - make_interval(days => %(days)s)
+                      AND NOT EXISTS (SELECT 1 FROM psa_exception x WHERE x.event_id = e.id
+                                         AND x.state IN ('open', 'retrying'))
+                      AND NOT EXISTS (SELECT 1 FROM psa_audit_log a WHERE a.event_id = e.id)
+                      AND (e.external_id IS NULL OR EXISTS (
+                           SELECT 1 FROM psa_event n WHERE n.backend_id = e.backend_id
+                              AND n.object_type = e.object_type
+                              AND n.external_id = e.external_id AND n.id > e.id))
+                    ORDER BY e.id LIMIT %(limit)s
+                    FOR UPDATE SKIP LOCKED)""",
+            {"days": days, "limit": batch_size},
+        )
+        deleted = self.env.cr.rowcount
+        if deleted:
+            # Exceptions (resolved or ignored), replays and billing records pointing at
+            # them now hold NULL (ondelete set null): drop what the cache still has.
+            self.env.invalidate_all()
+        return deleted
+
+    @api.model
+    def _cron_purge_applied(self):
+        """Daily: one batch per run; a full batch asks the scheduler to run again at once
+        (each batch its own transaction), until the backlog is gone."""
+        deleted = self._purge_applied()
+        self.env["ir.cron"]._notify_progress(
+            done=deleted, remaining=1 if deleted >= EVENT_PURGE_BATCH else 0
+        )
+        return deleted
 
     def _as_job_user(self):
         # Sync jobs apply what the remote system says, whoever queued them (a finance user

@@ -1,1 +1,1 @@
-from . import test_dashboard, test_time_entries
+from . import test_dashboard, test_job_retention, test_time_entries
