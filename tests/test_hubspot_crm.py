@@ -15,8 +15,9 @@ from odoo.addons.psa_connector_base.adapters.hubspot import (
     signature_v3,
     signed_uri,
 )
-from odoo.addons.psa_connector_base.tests.common import WEBHOOK_SECRET
+from odoo.addons.psa_connector_base.tests.common import API_TOKEN, WEBHOOK_SECRET
 
+from psa_simulator import PsaSimulator
 from psa_simulator.vendors.hubspot import HubSpotSimulator, sign_v3, uri_for_signature
 
 from .common import SuiteHttpCase, SuiteTransactionCase
@@ -250,9 +251,19 @@ class TestHubSpotWebhooks(HubSpotMixin, SuiteHttpCase):
         cls.backend = cls.create_hubspot_backend(cls.sim, "hs-hook")
         cls.url = f"http://127.0.0.1:{config['http_port']}/psa/webhook/hs-hook/hubspot"
         # The PSA the won deal's engagement is created on, and the template the deal names.
-        cls.psa = cls._create_backend(code="hs-psa", name="Demo PSA")
+        cls.psa_sim = PsaSimulator(token=API_TOKEN, seed=False).start()
+        cls.addClassCleanup(cls.psa_sim.stop)
+        cls.psa = cls._create_backend(
+            code="hs-psa", name="Demo PSA", base_url=cls.psa_sim.url, max_attempts=1
+        )
         cls.template = cls.env["psa.engagement.template"].create(
-            {"name": "T&M standard", "code": "TM-STD", "backend_id": cls.psa.id}
+            {
+                "name": "Fixed-fee standard",
+                "code": "TM-STD",
+                "backend_id": cls.psa.id,
+                "contract_type": "fixed_fee",
+                "fixed_amount": 18000.0,
+            }
         )
         cls.sim.update(
             "deals",
@@ -260,6 +271,10 @@ class TestHubSpotWebhooks(HubSpotMixin, SuiteHttpCase):
             psa_engagement_template="TM-STD",
             psa_engagement_start_date="2026-12-01",
         )
+
+    def setUp(self):
+        super().setUp()
+        self.psa_sim.reset()  # each test counts the engagements it creates
 
     def deliver(self, body, **kwargs):
         return self.sim.deliver_webhook(self.url, WEBHOOK_SECRET, body, **kwargs)
@@ -290,10 +305,21 @@ class TestHubSpotWebhooks(HubSpotMixin, SuiteHttpCase):
         # one engagement job queued for the opportunity, whichever delivery came first.
         self.assertEqual(lead.psa_engagement_template_id, self.template)
         self.assertEqual(str(lead.psa_engagement_start_date), "2026-12-01")
-        self.assertIn(lead.psa_engagement_state, ("queued", "created"))
         jobs = self.env["queue.job"].search([("method_name", "=", "_psa_engagement_job")])
         self.assertEqual(len(jobs), 1)
         self.assertEqual(jobs.records.ids, lead.ids)
+        # ... which created exactly one engagement on the PSA: one customer (HubSpot's
+        # company, created there), one project and one contract, bound in Odoo.
+        self.assertEqual(lead.psa_engagement_state, "created")
+        projects = self.psa_sim.records("projects")
+        contracts = self.psa_sim.records("contracts")
+        self.assertEqual((len(projects), len(contracts)), (1, 1))
+        self.assertEqual(len(self.psa_sim.records("customers")), 1)
+        self.assertEqual(lead.psa_engagement_external_id, projects[0]["id"])
+        self.assertEqual(contracts[0]["project_id"], projects[0]["id"])
+        self.assertEqual(lead.psa_project_id.partner_id, lead.partner_id)
+        self.assertFalse(self.env["psa.exception"].search([]))
+        self.assertTrue(lead.psa_sale_order_id)
 
     def test_unknown_engagement_template_is_an_exception_not_a_guess(self):
         self.sim.update("deals", 502, dealstage="closedwon", psa_engagement_template="NOPE")

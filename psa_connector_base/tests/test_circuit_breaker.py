@@ -54,7 +54,7 @@ class TestCircuitBreaker(PsaTransactionCase):
         self.answers = []
         self.sent = []
 
-        def send(adapter, method, url, params=None, json=None):
+        def send(adapter, method, url, params=None, json=None, headers=None):
             self.sent.append((method, url))
             return self.answers.pop(0)
 
