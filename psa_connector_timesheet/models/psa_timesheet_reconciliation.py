@@ -12,6 +12,7 @@ from odoo.addons.psa_connector_base.tools.access import (
     workflow_write,
 )
 from odoo.addons.psa_connector_base.tools.errors import RemoteServiceError
+from odoo.addons.psa_connector_base.tools.read_ahead import read_ahead
 
 HOURS_TOLERANCE = 0.001
 
@@ -126,8 +127,9 @@ class PsaTimesheetReconciliation(models.Model):
         )
         cr.execute("TRUNCATE psa_recon_seen")
         adapter = backend._get_adapter()
-        for page in adapter.iter_time_entries(
-            self.date_from, self.date_to, backend._approved_time_states()
+        # The next page is fetched while this one is compared (tools/read_ahead.py).
+        for page in read_ahead(
+            adapter.iter_time_entries(self.date_from, self.date_to, backend._approved_time_states())
         ):
             page_ids = [str(entry["id"]) for entry in page]
             in_odoo = self._entries_in_odoo(page_ids)
