@@ -17,7 +17,7 @@ from devtools.odoo_shell import print_result
 
 # The shared prelude (backend, entries, line_values) runs in this shell's namespace.
 exec((Path(os.environ["BENCH_SCRIPTS"]) / "timesheet_lines.py").read_text())
-ORM_CHUNK = 5000
+ORM_CHUNK = 1000
 cr = env.cr
 
 
