@@ -141,7 +141,9 @@ class PsaTimesheetReconciliation(models.Model):
                 psa_entry_count += 1
                 psa_totals[key] += float(entry.get("hours") or 0.0)
                 if str(entry["id"]) not in in_odoo:
-                    missing[key].append(entry)
+                    # Kept as its JSON text: a fifth of the memory of the parsed entry,
+                    # which counts at a million entries with 2 % missing (`make bench`).
+                    missing[key].append(json.dumps(entry))
         extra = self._lines_not_seen()
         lines = []
         for key in sorted(set(psa_totals) | set(odoo_totals)):
@@ -189,7 +191,8 @@ class PsaTimesheetReconciliation(models.Model):
             "psa_hours": psa_hours,
             "odoo_hours": odoo_hours,
             "kind": kind,
-            "missing_entries": json.dumps(missing_entries) if missing_entries else False,
+            # The entries' JSON texts joined as json.dumps(list) would write them.
+            "missing_entries": "[" + ", ".join(missing_entries) + "]" if missing_entries else False,
             "missing_count": len(missing_entries),
             "extra_line_ids": [fields.Command.set(extra_line_ids)],
         }
