@@ -1,7 +1,7 @@
 {
     "name": "PSA Connector HR",
     "summary": "Employees, departments, managers, cost rates and leave from the HR system",
-    "version": "18.0.1.4.0",
+    "version": "18.0.1.4.1",
     "category": "Services/Project",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",

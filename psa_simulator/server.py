@@ -291,6 +291,10 @@ class PsaSimulator:
             for collection, records in self._store.items()
         }
         self._order = {}
+        # The filtered API order per (collection, filters, period), kept while the order it
+        # was taken from stands (a reconciliation lists every page of one filtered query:
+        # without it each page filters the whole collection again, quadratic in its size).
+        self._matched = {}
         # Invoice states the connector reported (POST /api/v1/invoices), by invoice number.
         self._invoices = {}
         # Actuals the forecasting side pushed (POST /api/v1/actuals), by (project, ISO week),
@@ -555,6 +559,7 @@ class PsaSimulator:
                     continue
                 stored.update(billed=True, locked=True, invoice_ref=number)
                 updated.append(record_id)
+            self._matched.clear()
         return {"updated": updated, "unknown": unknown}
 
     def receive_invoice(self, payload):
@@ -729,7 +734,21 @@ class PsaSimulator:
             first = 0 if updated_since is None else bisect_left(stamps, updated_since)
             matching = records[first:] if first else records
             if matches is not None:
-                matching = [r for r in matching if matches(r)]
+                key = (
+                    collection,
+                    first,
+                    json.dumps(filters or {}, sort_keys=True, default=str),
+                    date_from,
+                    date_to,
+                )
+                cached = self._matched.get(key)
+                if cached and cached[0] is records:
+                    matching = cached[1]
+                else:
+                    matching = [r for r in matching if matches(r)]
+                    if len(self._matched) >= 16:
+                        self._matched.clear()
+                    self._matched[key] = (records, matching)
             start = (page - 1) * per_page
             data = copy.deepcopy(matching[start : start + per_page])
         has_more = start + per_page < len(matching)

@@ -12,9 +12,12 @@ ensure_postgres
 BENCH_DB=${BENCH_DB:-psa_bench}
 BENCH_HTTP_PORT=${BENCH_HTTP_PORT:-8369}
 BENCH_SIM_PORT=${BENCH_SIM_PORT:-8370}
+# Odoo's gevent (longpolling) port; BENCH_SIM_PORT=0 lets the simulator take a free port.
+BENCH_GEVENT_PORT=${BENCH_GEVENT_PORT:-$((BENCH_HTTP_PORT + 3))}
 CONF=$RUN_DIR/odoo-bench.conf
 
-for port in "$BENCH_HTTP_PORT" "$((BENCH_HTTP_PORT + 3))" "$BENCH_SIM_PORT"; do
+for port in "$BENCH_HTTP_PORT" "$BENCH_GEVENT_PORT" "$BENCH_SIM_PORT"; do
+  [[ "$port" == 0 ]] && continue
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     die "port $port is already in use (another 'make bench'?). Stop it, or set BENCH_HTTP_PORT / BENCH_SIM_PORT."
   fi
@@ -22,7 +25,7 @@ done
 
 # The same server set-up as `make run`: 2 workers, queue_job server-wide, channel root:2.
 write_odoo_conf "$CONF" "$BENCH_DB" \
-  "http_port = $BENCH_HTTP_PORT" "gevent_port = $((BENCH_HTTP_PORT + 3))" \
+  "http_port = $BENCH_HTTP_PORT" "gevent_port = $BENCH_GEVENT_PORT" \
   "workers = 2" "max_cron_threads = 1" "server_wide_modules = base,web,queue_job,psa_connector_base" \
   "logfile = $RUN_DIR/odoo-bench.log" "log_level = warn" \
   "" "[queue_job]" "channels = ${BENCH_CHANNELS:-root:2,root.psa.time_entry:1}"

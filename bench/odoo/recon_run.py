@@ -3,6 +3,8 @@
 # time and the peak RSS of this process during the run, sampled every 5 ms by a thread.
 # (ru_maxrss alone cannot be used: on Linux it survives fork + exec, so it starts at the
 # RSS of the parent that spawned odoo-bin, here the benchmark driver.)
+# BENCH_FETCH_ONLY=1: the baseline instead, the same PSA pages (same adapter, filters, page
+# size) merely fetched and counted, nothing compared or written.
 import os
 import resource
 import threading
@@ -42,8 +44,15 @@ def sample():
 sampler = threading.Thread(target=sample, daemon=True)
 sampler.start()
 started = time.perf_counter()
-report.action_run()
-env.flush_all()
+fetched = 0
+if os.environ.get("BENCH_FETCH_ONLY") == "1":
+    for page in backend._get_adapter().iter_time_entries(
+        report.date_from, report.date_to, backend._approved_time_states()
+    ):
+        fetched += len(page)
+else:
+    report.action_run()
+    env.flush_all()
 elapsed = time.perf_counter() - started
 running.clear()
 sampler.join()
@@ -58,6 +67,7 @@ result = {
     "rss_after_mb": rss_mb(),
     "state": report.state,
     "error": report.error_message or "",
+    "fetched": fetched,
     "psa_entry_count": report.psa_entry_count,
     "missing_entry_count": report.missing_entry_count,
     "extra_line_count": report.extra_line_count,

@@ -25,6 +25,12 @@ _logger = logging.getLogger(__name__)
 # Webhooks are the near-real-time path: small chunks keep the first change of a burst
 # close to its arrival, while a burst still costs a job per hundred events, not per event.
 WEBHOOK_CHUNK_SIZE = 100
+# A burst a drain finds waiting all at once (held back while it arrived) is late by a step
+# already: it is split into this many chunks (of WEBHOOK_CHUNK_SIZE to PULL_CHUNK_SIZE
+# events), not into chunks of a hundred that each pay a job, a transaction, the lookups and
+# the recomputations again (`make bench`: a 2,000-webhook burst applied at a third of the
+# pull path's rate).
+WEBHOOK_BURST_CHUNKS = 4
 # Pulled changes are applied in chunks of up to this many events (several pages): every
 # chunk pays a transaction, its lookups and Odoo's recomputations over what it touched
 # (a task's hours, a sale line's delivered quantity, which grow with the lines already
@@ -458,9 +464,7 @@ class PsaEvent(models.Model):
         )._drain_webhooks(backend.id, object_type)
 
     @api.model
-    def _drain_webhooks(
-        self, backend_id, object_type, limit=WEBHOOK_DRAIN_LIMIT, chunk_size=WEBHOOK_CHUNK_SIZE
-    ):
+    def _drain_webhooks(self, backend_id, object_type, limit=WEBHOOK_DRAIN_LIMIT, chunk_size=None):
         """The drain job: queue the accepted webhooks of one backend and object type in
         chunk jobs, unless a burst is still arriving (then hold back until the next step,
         at most ``webhook_burst_max_wait`` seconds for the oldest waiting event). Safe to
@@ -482,11 +486,18 @@ class PsaEvent(models.Model):
         if len(events) == 1:
             events._enqueue()
         elif events:
-            events._enqueue_batch(chunk_size=chunk_size)
+            events._enqueue_batch(chunk_size=chunk_size or self._drain_chunk_size(len(events)))
         if len(events) == limit:
             # More are waiting: another drain, right after this one commits.
             self._queue_drain(backend, object_type)
         return f"{len(events)} event(s) queued"
+
+    @api.model
+    def _drain_chunk_size(self, count):
+        """Events per chunk job for ``count`` events drained at once: a trickle in chunks
+        of WEBHOOK_CHUNK_SIZE (its first change stays close to its arrival), a burst in
+        WEBHOOK_BURST_CHUNKS chunks of at most PULL_CHUNK_SIZE."""
+        return min(PULL_CHUNK_SIZE, max(WEBHOOK_CHUNK_SIZE, -(-count // WEBHOOK_BURST_CHUNKS)))
 
     @api.model
     def _burst_goes_on(self, backend, object_type, linger, burst_rate, max_wait):

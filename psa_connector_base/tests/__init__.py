@@ -21,6 +21,7 @@ from . import (
     test_outbound_calls,
     test_outbound_safety,
     test_racing_statements,
+    test_read_ahead,
     test_secret_handling,
     test_ui_tours,
     test_webhook,

@@ -118,6 +118,18 @@ class TestWebhook(PsaTestMixin, HttpCase):
             len(self.env["psa.binding"].search([("backend_id", "=", self.backend.id)])), 7
         )
 
+    def test_a_burst_drained_at_once_is_queued_in_a_few_large_chunks(self):
+        Event = self.env["psa.event"]
+        # A trickle: chunks of a hundred, the first change stays close to its arrival.
+        self.assertEqual(Event._drain_chunk_size(2), 100)
+        self.assertEqual(Event._drain_chunk_size(400), 100)
+        # A burst found waiting at once: four chunks (2,000 -> 4 jobs of 500, not 20)...
+        self.assertEqual(Event._drain_chunk_size(2000), 500)
+        self.assertEqual(Event._drain_chunk_size(2001), 501)
+        # ... of at most the pull's 2,000 events.
+        self.assertEqual(Event._drain_chunk_size(5000), 1250)
+        self.assertEqual(Event._drain_chunk_size(20000), 2000)
+
     def test_webhooks_of_one_step_share_a_drain_and_the_next_step_gets_its_own(self):
         Event = self.env["psa.event"]
         now = time.time()
