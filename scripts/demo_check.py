@@ -208,6 +208,42 @@ health = call("psa.account.health", "search_read", [("overdue_31_60", ">", 0)], 
 if not health:
     failures.append("no customer with an overdue receivable under Account Health")
 
+step("lead to cash: the demo opportunity marked won becomes a PSA engagement")
+[lead] = call(
+    "crm.lead", "search", [("name", "=", "Tailspin Toys: retail analytics assessment")]
+) or [None]
+if not lead:
+    failures.append("the demo opportunity 'Tailspin Toys: retail analytics assessment' is missing")
+else:
+    call("crm.lead", "action_set_won", [lead])
+    won_at = time.time()
+
+    def engagement_created():
+        [row] = call("crm.lead", "read", [lead], ["psa_engagement_state", "psa_project_id"])
+        return row["psa_engagement_state"] == "created" and row["psa_project_id"]
+
+    wait("the won opportunity's engagement", engagement_created, 120)
+    step(f"engagement created and imported {time.time() - won_at:.1f}s after Won")
+    listed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "psa_simulator",
+            "list",
+            "projects",
+            "--url",
+            f"http://127.0.0.1:{sim_port}",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    if listed.count("ASSESSMENT") != 1:
+        failures.append(
+            f"the demo PSA lists {listed.count('ASSESSMENT')} ASSESSMENT projects, not 1"
+        )
+
 step("opening pages and the bus through the proxy")
 for path in (
     "/odoo",
