@@ -7,7 +7,9 @@ from odoo.addons.psa_connector_base.tests.common import (
     customer_data,
     project_data,
 )
+from odoo.addons.psa_connector_base.tools.access import workflow_write
 from odoo.addons.psa_connector_billing.tests.common import billing_event_data, milestone_contract
+from odoo.addons.queue_job.exception import RetryableJobError
 
 from .common import SuiteTransactionCase
 
@@ -130,6 +132,27 @@ class TestBillingSync(SuiteTransactionCase):
         binding = self.env["psa.binding"]._find(self.backend, "invoice", invoice.name)
         self.assertEqual((binding.res_id, binding.external_version), (invoice.id, paid.args[1]))
         self.assertFalse(self.env["psa.exception"].search([("object_type", "=", "invoice")]))
+
+    def test_a_first_push_meeting_a_concurrent_first_push_is_retried(self):
+        invoice = self.accept("M-1")
+        invoice.action_post()
+        [posted] = self.pending_pushes()
+        # Another push's transaction recorded this invoice number's binding first: the
+        # binding's unique key refuses the second insert, and the job is retried (it
+        # then finds the binding and its sequence) instead of failing for good.
+        with workflow_write():
+            self.env["psa.binding"].create(
+                {
+                    "backend_id": self.backend.id,
+                    "external_type": "invoice",
+                    "external_id": invoice.name,
+                    "res_model": "res.partner",
+                    "res_id": invoice.partner_id.id,
+                }
+            )
+        with self.assertRaises(RetryableJobError):
+            self.backend._push_invoice_status_job(*posted.args)
+        self.assertNotIn(invoice.name, self.simulator.invoices)
 
     def test_a_push_sends_the_state_at_execution_time(self):
         invoice = self.accept("M-1")

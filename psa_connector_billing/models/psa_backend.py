@@ -1,6 +1,8 @@
 import json
 import logging
 
+import psycopg2
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import date_utils
@@ -12,6 +14,7 @@ from odoo.addons.psa_connector_base.tools.access import (
     requires_group,
     workflow_write,
 )
+from odoo.addons.queue_job.exception import RetryableJobError
 
 _logger = logging.getLogger(__name__)
 
@@ -418,16 +421,25 @@ class PsaBackend(models.Model):
         )
         if not binding:
             # The push's own binding, to the invoice it was queued for: a workflow write.
-            with workflow_write():
-                binding = Binding.create(
-                    {
-                        "backend_id": self.id,
-                        "external_type": "invoice",
-                        "external_id": move.name,
-                        "res_model": "account.move",
-                        "res_id": move.id,
-                    }
-                )
+            # Two first pushes of one invoice at once: the second's insert waits for the
+            # first to commit and then violates the binding's unique key; it is retried
+            # and finds the binding (and its sequence) the first one recorded.
+            try:
+                with workflow_write(), self.env.cr.savepoint():
+                    binding = Binding.create(
+                        {
+                            "backend_id": self.id,
+                            "external_type": "invoice",
+                            "external_id": move.name,
+                            "res_model": "account.move",
+                            "res_id": move.id,
+                        }
+                    )
+            except psycopg2.errors.UniqueViolation as err:
+                raise RetryableJobError(
+                    f"invoice {move.name}: another push is recording its first status",
+                    seconds=2,
+                ) from err
         # Two pushes of one invoice running at once: the second waits here for the
         # first to commit, then fails to serialize and is retried by queue_job.
         self.env.cr.execute("SELECT id FROM psa_binding WHERE id = %s FOR UPDATE", [binding.id])
