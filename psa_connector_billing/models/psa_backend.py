@@ -273,20 +273,31 @@ class PsaBackend(models.Model):
         if not rows:
             return "no bound project has figures"
 
-        def send(adapter):
-            for start in range(0, len(rows), FINANCIAL_CHUNK):
-                adapter.push_project_financials(rows[start : start + FINANCIAL_CHUNK])
-
-        _result, failure = self._run_remote(
+        failure = self._push_rows_in_chunks(
+            rows,
+            "push_project_financials",
             _("push of project financials"),
-            send,
-            object_type="project_financial",
-            audit={
-                "operation": "push",
-                "message": _("financial summaries of %s project(s) sent", len(rows)),
-            },
+            "project_financial",
+            _("financial summaries of %s project(s) sent", len(rows)),
         )
         return failure or f"{len(rows)} project financial summaries sent"
+
+    def _push_rows_in_chunks(self, rows, adapter_method, what, object_type, message):
+        """Send ``rows`` through the adapter's ``adapter_method`` (a name fixed in this
+        code), FINANCIAL_CHUNK rows a call, as one audited remote run; None or the failure."""
+
+        def send(adapter):
+            push = getattr(adapter, adapter_method)
+            for start in range(0, len(rows), FINANCIAL_CHUNK):
+                push(rows[start : start + FINANCIAL_CHUNK])
+
+        _result, failure = self._run_remote(
+            what,
+            send,
+            object_type=object_type,
+            audit={"operation": "push", "message": message},
+        )
+        return failure
 
     # Account health out ---------------------------------------------------------------
 
@@ -373,18 +384,12 @@ class PsaBackend(models.Model):
         if not rows:
             return "no bound customer has invoices"
 
-        def send(adapter):
-            for start in range(0, len(rows), FINANCIAL_CHUNK):
-                adapter.push_account_health(rows[start : start + FINANCIAL_CHUNK])
-
-        _result, failure = self._run_remote(
+        failure = self._push_rows_in_chunks(
+            rows,
+            "push_account_health",
             _("push of account health"),
-            send,
-            object_type="account_health",
-            audit={
-                "operation": "push",
-                "message": _("account health of %s customer(s) sent", len(rows)),
-            },
+            "account_health",
+            _("account health of %s customer(s) sent", len(rows)),
         )
         return failure or f"{len(rows)} customers' account health sent"
 

@@ -2,6 +2,8 @@ from odoo import api, fields, models, tools
 from odoo.tools import SQL
 from odoo.tools.sql import table_kind
 
+from .psa_project_financial import SUMMED
+
 # psa_project_financial (per project and month, in the project company's currency) once
 # per possible reporting company, converted into that company's currency as Odoo's
 # res.currency._get_conversion_rate(from, to, reporting company, date) does: the rates of
@@ -73,25 +75,9 @@ SELECT ROW_NUMBER() OVER (ORDER BY f.id, rc.id) AS id,
  ) x
 """
 
-CONVERTED = (
-    "revenue",
-    "labour_cost",
-    "expense_cost",
-    "vendor_bill_cost",
-    "cost",
-    "margin",
-    "committed_cost",
-    "wip",
-    "backlog",
-    "cash_collected",
-    "open_receivable",
-    "overdue_receivable",
-    "overdue_0_30",
-    "overdue_31_60",
-    "overdue_61_90",
-    "overdue_90_plus",
-    "invoiced_recent",
-)
+# The money figures of the per-company view (all it sums but hours), in the reporting
+# currency here.
+CONVERTED = tuple(name for name in SUMMED if name != "hours")
 
 
 class PsaProjectFinancialConsolidated(models.Model):
