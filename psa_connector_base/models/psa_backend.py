@@ -131,7 +131,9 @@ class PsaBackend(models.Model):
         "first call after an outage ends waits at most this long: raise it to call a "
         "remote system that stays down less often.",
     )
-    breaker_id = fields.One2many("psa.backend.breaker", "backend_id", string="Circuit breaker")
+    breaker_id = fields.One2many(
+        "psa.backend.breaker", "backend_id", string="Circuit breaker state row"
+    )
     breaker_state = fields.Selection(
         BREAKER_STATES,
         string="Circuit breaker",

@@ -1,4 +1,5 @@
 from . import psa_idempotency_record_mixin  # isort: skip (the records inherit it)
+from . import psa_sql_report_mixin  # isort: skip (the reports inherit it)
 from . import (
     account_cutoff,
     account_move,

@@ -1,4 +1,4 @@
-from odoo import api, fields, models, tools
+from odoo import fields, models, tools
 from odoo.tools import SQL
 
 # Per customer (commercial entity) and company, as of today (UTC), in the company
@@ -82,6 +82,7 @@ class PsaAccountHealth(models.Model):
     """Receivables, collections and a health status per customer, read live."""
 
     _name = "psa.account.health"
+    _inherit = ["psa.sql.report.mixin"]
     _description = "PSA Connector Customer Account Health"
     _auto = False
     _order = "overdue_receivable desc, partner_id"
@@ -145,16 +146,3 @@ class PsaAccountHealth(models.Model):
         recent = self._field_to_sql(self._table, "invoiced_recent", query)
         days = self._field_to_sql(self._table, "dso_days", query)
         return SQL("COALESCE(SUM(%s) * MAX(%s) / NULLIF(SUM(%s), 0), 0)", receivable, days, recent)
-
-    @api.model
-    def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):
-        # The view reads the tables underneath: pending ORM writes must be in them.
-        self.env.flush_all()
-        return super().read_group(
-            domain, fields, groupby, offset=offset, limit=limit, orderby=orderby, lazy=lazy
-        )
-
-    @api.model
-    def _search(self, domain, *args, **kwargs):
-        self.env.flush_all()
-        return super()._search(domain, *args, **kwargs)

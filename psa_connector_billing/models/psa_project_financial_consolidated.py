@@ -89,6 +89,7 @@ class PsaProjectFinancialConsolidated(models.Model):
     """
 
     _name = "psa.project.financial.consolidated"
+    _inherit = ["psa.sql.report.mixin"]
     _description = "PSA Connector Consolidated Project Financials"
     _auto = False
     _order = "date desc, project_id"
@@ -180,14 +181,6 @@ class PsaProjectFinancialConsolidated(models.Model):
         margin = self._field_to_sql(self._table, "margin", query)
         revenue = self._field_to_sql(self._table, "revenue", query)
         return SQL("COALESCE(100 * SUM(%s) / NULLIF(SUM(%s), 0), 0)", margin, revenue)
-
-    @api.model
-    def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):
-        # The view reads the tables underneath: pending ORM writes must be in them.
-        self.env.flush_all()
-        return super().read_group(
-            domain, fields, groupby, offset=offset, limit=limit, orderby=orderby, lazy=lazy
-        )
 
     @api.model
     def _totals(self, domain=None):
