@@ -3,6 +3,7 @@ import json
 from dateutil.relativedelta import relativedelta
 
 from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 
 from odoo.addons.psa_connector_base.tools.access import workflow_write
 from odoo.addons.psa_connector_base.tools.errors import (
@@ -117,6 +118,23 @@ class CrmLead(models.Model):
                 binding = Binding._find(backend, object_type, external_id)
                 if binding and binding.res_model == model:
                     lead[field] = self.env[model].browse(binding.res_id).exists()
+
+    @api.constrains("psa_engagement_template_id", "company_id")
+    def _check_psa_engagement_template_company(self):
+        """A template of another company is refused on the server (its PSA backend and
+        integration user would create the engagement), whatever the view offers."""
+        for lead in self:
+            template_company = lead.sudo().psa_engagement_template_id.company_id
+            allowed = lead.company_id or self.env.user.company_ids
+            if template_company and template_company not in allowed:
+                raise ValidationError(
+                    _(
+                        "Opportunity %(lead)s belongs to %(company)s: its engagement template "
+                        "must be one of that company's.",
+                        lead=lead.name,
+                        company=lead.company_id.name or self.env.user.company_id.name,
+                    )
+                )
 
     # The trigger ------------------------------------------------------------------------
 

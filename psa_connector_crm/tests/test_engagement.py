@@ -2,7 +2,7 @@
 
 from unittest.mock import patch
 
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tests.common import TransactionCase, new_test_user
 
 from odoo.addons.psa_connector_base.adapters.canonical import CanonicalRestAdapter
@@ -247,6 +247,11 @@ class TestEngagement(PsaTestMixin, TransactionCase):
             company_ids=[other.id],
         )
         self.assertFalse(self.env["psa.engagement.template"].with_user(outsider).search([]))
+        # ... nor can their id be written on a lead over JSON-RPC: the server refuses a
+        # template of another company (its backend would create the engagement).
+        foreign = self.template.copy({"code": "OTHER", "company_id": other.id})
+        with self.assertRaises(ValidationError):
+            lead.write({"psa_engagement_template_id": foreign.id})
         # The salesperson marking the lead won queues the job; the job runs as the
         # integration user.
         lead.action_set_won()
