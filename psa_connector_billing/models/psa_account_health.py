@@ -137,12 +137,3 @@ class PsaAccountHealth(models.Model):
         self.env.cr.execute(
             SQL("CREATE OR REPLACE VIEW %s AS (%s)", SQL.identifier(self._table), SQL(HEALTH_QUERY))
         )
-
-    def _read_group_select(self, aggregate_spec, query):
-        """DSO of a group from its totals, as psa.project.financial."""
-        if aggregate_spec not in ("dso:avg", "dso:sum"):
-            return super()._read_group_select(aggregate_spec, query)
-        receivable = self._field_to_sql(self._table, "open_receivable", query)
-        recent = self._field_to_sql(self._table, "invoiced_recent", query)
-        days = self._field_to_sql(self._table, "dso_days", query)
-        return SQL("COALESCE(SUM(%s) * MAX(%s) / NULLIF(SUM(%s), 0), 0)", receivable, days, recent)

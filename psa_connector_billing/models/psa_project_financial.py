@@ -380,29 +380,6 @@ class PsaProjectFinancial(models.Model):
         # Dropping this view dropped the consolidated one reading it (CASCADE).
         self.env["psa.project.financial.consolidated"]._create_view()
 
-    def _read_group_select(self, aggregate_spec, query):
-        """Margin % of a group is its margin over its revenue, not an average of percentages.
-
-        ``margin_pct:avg`` (what the pivot, graph and grouped list ask for) and
-        ``margin_pct:sum`` are the group's 100 x SUM(margin) / SUM(revenue), 0 when the
-        group has no revenue: one place for read_group, web_read_group, _read_group and
-        their ordering. Other aggregates (min, max, ...) stay per row.
-        """
-        if aggregate_spec in ("dso:avg", "dso:sum"):
-            # DSO of a group: its open receivable over what it invoiced in the window,
-            # x the window's days.
-            receivable = self._field_to_sql(self._table, "open_receivable", query)
-            recent = self._field_to_sql(self._table, "invoiced_recent", query)
-            days = self._field_to_sql(self._table, "dso_days", query)
-            return SQL(
-                "COALESCE(SUM(%s) * MAX(%s) / NULLIF(SUM(%s), 0), 0)", receivable, days, recent
-            )
-        if aggregate_spec not in ("margin_pct:avg", "margin_pct:sum"):
-            return super()._read_group_select(aggregate_spec, query)
-        margin = self._field_to_sql(self._table, "margin", query)
-        revenue = self._field_to_sql(self._table, "revenue", query)
-        return SQL("COALESCE(100 * SUM(%s) / NULLIF(SUM(%s), 0), 0)", margin, revenue)
-
     @api.model
     def _totals(self, domain):
         """{project id: {figure: total}} over ``domain``, margin % from the totals."""

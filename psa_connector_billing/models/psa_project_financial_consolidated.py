@@ -167,21 +167,6 @@ class PsaProjectFinancialConsolidated(models.Model):
         domain = [*domain, ("reporting_company_id", "=", self.env.company.id)]
         return super()._search(domain, *args, **kwargs)
 
-    def _read_group_select(self, aggregate_spec, query):
-        """Margin % and DSO of a group from its totals (as psa.project.financial)."""
-        if aggregate_spec in ("dso:avg", "dso:sum"):
-            receivable = self._field_to_sql(self._table, "open_receivable", query)
-            recent = self._field_to_sql(self._table, "invoiced_recent", query)
-            days = self._field_to_sql(self._table, "dso_days", query)
-            return SQL(
-                "COALESCE(SUM(%s) * MAX(%s) / NULLIF(SUM(%s), 0), 0)", receivable, days, recent
-            )
-        if aggregate_spec not in ("margin_pct:avg", "margin_pct:sum"):
-            return super()._read_group_select(aggregate_spec, query)
-        margin = self._field_to_sql(self._table, "margin", query)
-        revenue = self._field_to_sql(self._table, "revenue", query)
-        return SQL("COALESCE(100 * SUM(%s) / NULLIF(SUM(%s), 0), 0)", margin, revenue)
-
     @api.model
     def _totals(self, domain=None):
         """{figure: total} over ``domain`` in the reporting currency."""
