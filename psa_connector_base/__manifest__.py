@@ -2,7 +2,7 @@
     "name": "PSA Connector Base",
     "summary": "Backends, bindings, signed webhooks, queued sync, exception queue and "
     "audit log for PSA, HR and forecasting integrations",
-    "version": "18.0.1.5.0",
+    "version": "18.0.1.5.1",
     "category": "Services/Project",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",

@@ -112,7 +112,10 @@ class PsaAuditLog(models.Model):
         index=True,
         help="The backend the change concerns; empty for a connector-wide setting.",
     )
-    company_id = fields.Many2one(related="backend_id.company_id", store=True, index=True)
+    # Precomputed: known at insert (no UPDATE of every new row to set it; see psa.binding).
+    company_id = fields.Many2one(
+        related="backend_id.company_id", store=True, index=True, precompute=True
+    )
     direction = fields.Selection(
         [("in", "Inbound"), ("out", "Outbound"), ("internal", "Decision in Odoo")],
         required=True,
