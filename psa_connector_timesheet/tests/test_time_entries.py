@@ -1,4 +1,8 @@
 import json
+import re
+from unittest.mock import patch
+
+from odoo.addons.psa_connector_base.tools.access import workflow_write
 
 from .common import TimesheetCase, time_entry_data
 
@@ -182,6 +186,63 @@ class TestTimeEntries(TimesheetCase):
         )
         batch_logs = self.env["psa.audit.log"].search([("message", "like", "batch")])
         self.assertEqual(len(batch_logs), 28)
+
+    def test_a_batch_inserts_bindings_and_audit_rows_whole(self):
+        """A batch's bindings and audit rows are inserted with their company, not
+        inserted and then updated row by row (month-end: thousands of rows a chunk)."""
+        import odoo.sql_db
+
+        entries = [
+            time_entry_data(id=f"TE-W{i}", updated_at=f"2026-11-17T09:00:{i:02d}Z")
+            for i in range(12)
+        ]
+        events = self.env["psa.event"]._store_pulled(self.backend, "time_entry", entries)
+        self.env.flush_all()
+        statements = []
+        execute = odoo.sql_db.Cursor.execute
+
+        def recording(cursor, query, params=None, log_exceptions=True):
+            statements.append(str(getattr(query, "code", query)))
+            return execute(cursor, query, params, log_exceptions)
+
+        with patch.object(odoo.sql_db.Cursor, "execute", recording):
+            events._process_job()
+            self.env.flush_all()
+        self.assertEqual(set(events.mapped("state")), {"done"})
+        bindings = self.env["psa.binding"].search([("external_id", "like", "TE-W")])
+        audits = self.env["psa.audit.log"].search([("external_id", "like", "TE-W")])
+        self.assertEqual(len(bindings), 12)
+        self.assertEqual(len(audits), 12)
+        self.assertEqual(
+            set(bindings.company_id.ids + audits.company_id.ids), {self.backend.company_id.id}
+        )
+        updates = [
+            q for q in statements if re.match(r'\s*UPDATE\s+"?(psa_binding|psa_audit_log)\b', q)
+        ]
+        self.assertEqual(updates, [])
+
+    def test_an_event_that_failed_before_is_retried_one_by_one(self):
+        """The batch leaves out an event with an exception: applied one by one, its
+        exception is resolved."""
+        entries = [
+            time_entry_data(id=f"TE-R{i}", updated_at=f"2026-11-17T10:00:{i:02d}Z")
+            for i in range(8)
+        ]
+        entries[3]["project_id"] = "P-405"
+        events = self.env["psa.event"]._store_pulled(self.backend, "time_entry", entries)
+        events._process_job()
+        failed = events.filtered(lambda e: e.external_id == "TE-R3")
+        self.assertEqual(failed.state, "waiting")
+        exception = failed.exception_ids
+        self.assertEqual(len(exception), 1)
+        # The entry corrected in place (as a replay or a fixed reference would), then the
+        # chunk run again: the batch skips the event with an exception, which is applied
+        # one by one and resolves it.
+        with workflow_write():
+            failed.write({"payload": failed.payload.replace("P-405", "P-1"), "state": "pending"})
+        events._process_job()
+        self.assertEqual(failed.state, "done")
+        self.assertEqual(exception.state, "resolved")
 
     def test_a_batch_naming_another_companys_project_is_refused(self):
         """The batch creates its lines under sudo: what it names must be the backend's
