@@ -38,6 +38,12 @@ WEBHOOK_BURST_CHUNKS = 4
 PULL_CHUNK_SIZE = 2000
 # What one drain job claims at most; more waiting, it queues the next drain.
 WEBHOOK_DRAIN_LIMIT = 5000
+# A drain applies what it claimed in its own job, as one chunk, when that is at most this
+# many events and no chunk of the same kind is still queued ahead of them: a chunk job of
+# its own would cost another trip through the job runner and an HTTP worker (the single
+# change's latency), and what arrives while a drain applies waits for the next drain,
+# which takes it all at once (the busier the stream, the larger its chunks).
+WEBHOOK_APPLY_IN_DRAIN_LIMIT = PULL_CHUNK_SIZE
 # Seconds a drain waits for a burst to gather (system parameter
 # psa_connector_base.webhook_dispatch_linger, the grid step of the drains' etas): the
 # latency a single webhook pays for bursts being queued as a few jobs instead of one
@@ -483,6 +489,8 @@ class PsaEvent(models.Model):
             [backend_id, object_type, limit],
         )
         events = self.browse([row[0] for row in self.env.cr.fetchall()])
+        if self._may_apply_in_drain(backend, object_type, events) and events._apply_in_drain():
+            return f"{len(events)} event(s) applied"
         if len(events) == 1:
             events._enqueue()
         elif events:
@@ -491,6 +499,47 @@ class PsaEvent(models.Model):
             # More are waiting: another drain, right after this one commits.
             self._queue_drain(backend, object_type)
         return f"{len(events)} event(s) queued"
+
+    @api.model
+    def _may_apply_in_drain(self, backend, object_type, events):
+        """Whether the drain may apply ``events`` itself: few enough for one chunk, and no
+        event of their kind already queued in a chunk job that has not applied it yet (a
+        chunk of an earlier drain or of a pull), which must go first: the drain runs in
+        the same channel but may start before that chunk."""
+        if not events or len(events) > WEBHOOK_APPLY_IN_DRAIN_LIMIT:
+            return False
+        self.env.cr.execute(
+            """SELECT 1 FROM psa_event
+                WHERE state = 'pending' AND job_uuid IS NOT NULL
+                  AND backend_id = %s AND object_type = %s LIMIT 1""",
+            [backend.id, object_type],
+        )
+        return not self.env.cr.fetchone()
+
+    def _apply_in_drain(self):
+        """Apply drained events in the running drain job, as a chunk job would; return
+        whether it did. Should that fail unexpectedly, nothing of it is kept and the drain
+        queues them in a chunk job as before (which retries and records failures as
+        every chunk does), so one bad chunk never stalls the drains of its kind."""
+        try:
+            with self.env.cr.savepoint(), workflow_write():
+                # What applied them, as for a chunk: the drain's job.
+                self.write({"job_uuid": self.env.context.get("job_uuid")})
+                self._as_job_user()._process_by_type([])
+        except Exception as err:
+            if not (
+                isinstance(err, RetryableJobError) or is_concurrency_error(err) or is_lost_race(err)
+            ):
+                # A lost race is expected (the chunk job runs again in a fresh snapshot);
+                # anything else is worth a line in the log.
+                _logger.warning(
+                    "Applying %d drained event(s) in the drain failed; queued as a chunk job",
+                    len(self),
+                    exc_info=True,
+                )
+            self.invalidate_recordset()
+            return False
+        return True
 
     @api.model
     def _drain_chunk_size(self, count):
