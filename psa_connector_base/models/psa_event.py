@@ -435,11 +435,13 @@ class PsaEvent(models.Model):
         return min(max(linger, MIN_DRAIN_STEP), 10.0), burst_rate, max_wait
 
     @api.model
-    def _schedule_drain(self, backend, object_types, now=None):
+    def _schedule_drain(self, backend, object_types, now=None, steps_ahead=2):
         """Make sure a drain of each object type of ``backend`` will run after this
-        transaction commits: the one of the next grid step, queued unless it already is."""
+        transaction commits: the one of the next grid step but one (at least a linger
+        from now: an acceptance commits before its drain looks), queued unless it
+        already is."""
         linger = self._drain_settings()[0]
-        step = int((now or time.time()) // linger) + 2
+        step = int((now or time.time()) // linger) + steps_ahead
         for object_type in sorted(object_types):
             key = self._drain_identity(backend, object_type, step)
             # Reading queue_job through its own partial index on identity_key: the one
@@ -478,7 +480,9 @@ class PsaEvent(models.Model):
         backend = self.env["psa.backend"].browse(backend_id)
         linger, burst_rate, max_wait = self._drain_settings()
         if self._burst_goes_on(backend, object_type, linger, burst_rate, max_wait):
-            self._schedule_drain(backend, [object_type])
+            # Looked again at the next step, not the one after: the events it holds are
+            # committed, so the drain need not wait a linger for their acceptances.
+            self._schedule_drain(backend, [object_type], steps_ahead=1)
             return "held back: a burst is still arriving"
         self.flush_model(["state", "job_uuid", "source"])
         self.env.cr.execute(
@@ -551,23 +555,37 @@ class PsaEvent(models.Model):
     @api.model
     def _burst_goes_on(self, backend, object_type, linger, burst_rate, max_wait):
         """Whether webhooks of this kind still arrive faster than ``burst_rate`` a second
-        (over the last ``linger`` seconds) while the oldest waiting one is younger than
-        ``max_wait``: the chunk jobs run on the HTTP workers that answer the PSA, and a
-        sender kept waiting retries or gives up, while a change applied a few seconds
-        later costs nothing. An overridable hook."""
+        (over the last ``linger`` seconds, the newest within ``_burst_gap``) while the
+        oldest waiting one is younger than ``max_wait``: the drain applies on the HTTP
+        workers that answer the PSA, and a sender kept waiting retries or gives up, while
+        a change applied a few seconds later costs nothing. An overridable hook."""
         if burst_rate <= 0:
             return False
         self.env.cr.execute(
             """SELECT count(*) FILTER (WHERE create_date > (clock_timestamp() at time zone 'UTC')
                                                             - make_interval(secs => %s)),
-                      extract(epoch FROM (clock_timestamp() at time zone 'UTC') - min(create_date))
+                      extract(epoch FROM (clock_timestamp() at time zone 'UTC') - min(create_date)),
+                      extract(epoch FROM (clock_timestamp() at time zone 'UTC') - max(create_date))
                  FROM psa_event
                 WHERE state = 'pending' AND job_uuid IS NULL AND source = 'webhook'
                   AND backend_id = %s AND object_type = %s""",
             [linger, backend.id, object_type],
         )
-        recent, oldest_age = self.env.cr.fetchone()
-        return bool(recent) and (oldest_age or 0.0) < max_wait and recent / linger > burst_rate
+        recent, oldest_age, newest_age = self.env.cr.fetchone()
+        return (
+            bool(recent)
+            and (oldest_age or 0.0) < max_wait
+            and recent / linger > burst_rate
+            and (newest_age or 0.0) < self._burst_gap(linger, burst_rate)
+        )
+
+    @api.model
+    def _burst_gap(self, linger, burst_rate):
+        """Seconds without an arrival that end a burst: five arrivals' worth at the
+        burst rate (0.1 s at 50/s), at most the linger. Without it, a drain right after
+        the burst's last webhook still counted the burst in its last linger and held it
+        back one step more (the whole burst then waiting on it)."""
+        return min(linger, max(0.1, 5.0 / burst_rate))
 
     @api.model
     def _cron_drain_stragglers(self):

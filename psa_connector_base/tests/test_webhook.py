@@ -235,6 +235,23 @@ class TestWebhook(PsaTestMixin, HttpCase):
         self.assertFalse(Event._burst_goes_on(self.backend, "customer", 2.0, 50.0, 30.0))
         self.assertFalse(Event._burst_goes_on(self.backend, "customer", 2.0, 0.0, 30.0))
         self.assertFalse(Event._burst_goes_on(self.backend, "project", 2.0, 1.0, 30.0))
+        # Nor once none arrived for a while (five arrivals' worth at the burst rate, at
+        # most the linger): the drain right after a burst's last webhook applies it.
+        self.assertEqual(Event._burst_gap(0.5, 50.0), 0.1)
+        self.assertEqual(Event._burst_gap(0.5, 1.0), 0.5)
+        self.patch(type(Event), "_burst_gap", lambda self, linger, rate: 0.5)
+        self.assertTrue(Event._burst_goes_on(self.backend, "customer", 2.0, 1.0, 30.0))
+        self.env.cr.execute(
+            "UPDATE psa_event SET create_date = create_date - interval '0.6 seconds'"
+            " WHERE backend_id = %s",
+            [self.backend.id],
+        )
+        self.assertFalse(Event._burst_goes_on(self.backend, "customer", 2.0, 1.0, 30.0))
+        self.env.cr.execute(
+            "UPDATE psa_event SET create_date = create_date + interval '0.6 seconds'"
+            " WHERE backend_id = %s",
+            [self.backend.id],
+        )
         params = self.env["ir.config_parameter"]
         params.set_param("psa_connector_base.webhook_dispatch_linger", "2")
         params.set_param("psa_connector_base.webhook_burst_rate", "1")
@@ -245,10 +262,11 @@ class TestWebhook(PsaTestMixin, HttpCase):
         )
         self.assertFalse(self.process_jobs())
         self.assertEqual(set(self.events().mapped("job_uuid")), {False})
-        # Held back to a later step: a drain due at least a linger later is queued.
+        # Held back to the next step: a drain due then is queued.
+        next_step = (int(held_at // 2) + 1) * 2
         self.assertTrue(
             self.drains().filtered(
-                lambda job: job.eta.replace(tzinfo=UTC).timestamp() + 1e-3 >= held_at + 0.5
+                lambda job: abs(job.eta.replace(tzinfo=UTC).timestamp() - next_step) < 1e-3
             )
         )
         self.env["ir.config_parameter"].set_param("psa_connector_base.webhook_burst_rate", "0")
