@@ -416,8 +416,9 @@ class PsaEvent(models.Model):
     # accepted during a step joins the same drain, so a burst becomes a few jobs, not one
     # per event, and the drain's eta is always at least ``linger`` after the acceptance
     # that scheduled it, so that acceptance has committed before the drain looks. The
-    # drain claims the waiting events with SKIP LOCKED and queues them in chunk jobs
-    # (``_process_job``) in the object type's channel, which orders them.
+    # drain claims the waiting events with SKIP LOCKED and applies them itself as one
+    # chunk, or queues them in chunk jobs (``_process_job``) in the object type's channel,
+    # which orders them, when there are more or an earlier chunk is still queued.
 
     @api.model
     def _drain_settings(self):
