@@ -164,6 +164,27 @@ class TestWebhook(PsaTestMixin, HttpCase):
         # Applied in order: the later version is what Odoo holds.
         self.assertEqual(self.bound("customer", "C-1").ref, "R2")
 
+    def test_a_drain_cancels_the_drains_already_due_it_made_redundant(self):
+        """Drains queued behind a busy channel would run empty after the one that claimed
+        their events: it cancels those already due, never one due later (an acceptance
+        not committed yet counts on it)."""
+        Event = self.env["psa.event"]
+        self.assertEqual(self.post(self.envelope()).status_code, 202)
+        upcoming = self.drains()
+        self.assertEqual(len(upcoming), 1)
+        # Two steps that fell due while the channel was busy, and another kind's.
+        Event._schedule_drain(self.backend, {"customer", "project"}, now=time.time() - 5)
+        Event._schedule_drain(self.backend, {"customer"}, now=time.time() - 3)
+        due = self.drains() - upcoming
+        self.assertEqual(len(due), 3)
+        self.assertEqual(Event._drain_webhooks(self.backend.id, "customer"), "1 event(s) applied")
+        self.env.invalidate_all()
+        self.assertEqual(
+            sorted(due.mapped(lambda j: (j.args[1], j.state))),
+            [("customer", "cancelled"), ("customer", "cancelled"), ("project", "pending")],
+        )
+        self.assertEqual(upcoming.state, "pending", "due later: left to run")
+
     def test_a_drain_queues_a_chunk_when_applying_it_fails(self):
         """An unexpected failure while the drain applies: nothing of it is kept and the
         events go to a chunk job as before, which retries and records like any chunk."""
