@@ -256,9 +256,10 @@ class TestWebhook(PsaTestMixin, HttpCase):
         self.assertFalse(Event._burst_goes_on(self.backend, "customer", 2.0, 50.0, 30.0))
         self.assertFalse(Event._burst_goes_on(self.backend, "customer", 2.0, 0.0, 30.0))
         self.assertFalse(Event._burst_goes_on(self.backend, "project", 2.0, 1.0, 30.0))
-        # Nor once none arrived for a while (five arrivals' worth at the burst rate, at
-        # most the linger): the drain right after a burst's last webhook applies it.
-        self.assertEqual(Event._burst_gap(0.5, 50.0), 0.1)
+        # Nor once none arrived for a while (half a linger, or five arrivals' worth at the
+        # burst rate, at most the linger): the drain after a burst's last webhook applies.
+        self.assertEqual(Event._burst_gap(0.5, 50.0), 0.25)
+        self.assertEqual(Event._burst_gap(0.5, 10.0), 0.5)
         self.assertEqual(Event._burst_gap(0.5, 1.0), 0.5)
         self.patch(type(Event), "_burst_gap", lambda self, linger, rate: 0.5)
         self.assertTrue(Event._burst_goes_on(self.backend, "customer", 2.0, 1.0, 30.0))
