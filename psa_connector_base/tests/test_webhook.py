@@ -14,6 +14,7 @@ from odoo.tests import HttpCase, tagged
 from odoo.tools import config
 
 from ..adapters.base import HttpAdapter
+from ..models import psa_event as psa_event_module
 from ..tools import event_store
 from ..tools.event_store import EVENT_COLUMNS
 from ..tools.signature import sign
@@ -77,11 +78,18 @@ class TestWebhook(PsaTestMixin, HttpCase):
         self.assertTrue(
             drain.identity_key.startswith(f"psa.event.drain:{self.backend.id}:customer:")
         )
+        # The drain runs in the channel of the chunks it would queue, which orders them.
+        self.assertEqual(
+            drain.channel, self.env["psa.importer"]._channel_for("customer") or "root.psa"
+        )
         self.run_jobs(methods=("_drain_webhooks",))
-        self.assertEqual(self.process_jobs().mapped("uuid"), [event.job_uuid])
+        # A drain that claims one chunk's worth applies it itself: no chunk job, no second
+        # trip through the job runner.
+        self.assertFalse(self.process_jobs())
+        self.assertEqual(event.state, "done", event.result)
+        self.assertEqual(event.job_uuid, drain.uuid)
         self.assertEqual(self.drains().state, "done")
-        # The drain runs in the channel of what it drains, which orders them.
-        self.assertEqual(drain.channel, self.process_jobs().channel)
+        self.assertEqual(self.drains().result, "1 event(s) applied")
 
     def test_a_burst_is_one_drain_per_step_and_each_event_once(self):
         # A grid step of ten seconds: seven posts fall in one step, or straddle two.
@@ -95,6 +103,8 @@ class TestWebhook(PsaTestMixin, HttpCase):
             self.assertEqual(self.post(envelope).status_code, 202)
         self.assertIn(len(self.drains()), (1, 2))
         Event = self.env["psa.event"]
+        # More than one chunk claimed: queued in chunk jobs, not applied by the drain.
+        self.patch(psa_event_module, "WEBHOOK_APPLY_IN_DRAIN_LIMIT", 1)
         # A drain claims at most `limit` events and queues the next drain for the rest.
         self.assertEqual(
             Event._drain_webhooks(self.backend.id, "customer", limit=5, chunk_size=2),
@@ -129,6 +139,80 @@ class TestWebhook(PsaTestMixin, HttpCase):
         # ... of at most the pull's 2,000 events.
         self.assertEqual(Event._drain_chunk_size(5000), 1250)
         self.assertEqual(Event._drain_chunk_size(20000), 2000)
+
+    def test_a_drain_leaves_its_events_behind_a_chunk_still_queued(self):
+        """A chunk an earlier drain (or a pull) queued goes first: the drain that finds it
+        still waiting queues its own events behind it in the channel, not applies them."""
+        Event = self.env["psa.event"]
+        self.assertEqual(self.post(self.envelope("evt-q1", ref="R1")).status_code, 202)
+        first = self.events()
+        first._enqueue()
+        self.assertEqual(
+            self.post(
+                self.envelope("evt-q2", ref="R2", version=2, updated_at="2026-11-02T09:00:00Z")
+            ).status_code,
+            202,
+        )
+        second = self.events() - first
+        self.assertEqual(Event._drain_webhooks(self.backend.id, "customer"), "1 event(s) queued")
+        self.assertEqual(second.state, "pending")
+        jobs = self.process_jobs()
+        self.assertEqual(len(jobs), 2)
+        self.assertEqual(second.job_uuid, jobs.sorted("id")[-1].uuid)
+        self.run_jobs(methods=("_process_job",))
+        self.assertEqual((first | second).mapped("state"), ["done", "done"])
+        # Applied in order: the later version is what Odoo holds.
+        self.assertEqual(self.bound("customer", "C-1").ref, "R2")
+
+    def test_a_drain_cancels_the_drains_already_due_it_made_redundant(self):
+        """Drains queued behind a busy channel would run empty after the one that claimed
+        their events: it cancels those already due, never one due later (an acceptance
+        not committed yet counts on it)."""
+        Event = self.env["psa.event"]
+        self.assertEqual(self.post(self.envelope()).status_code, 202)
+        upcoming = self.drains()
+        self.assertEqual(len(upcoming), 1)
+        # Two steps that fell due while the channel was busy, and another kind's.
+        Event._schedule_drain(self.backend, {"customer", "project"}, now=time.time() - 5)
+        Event._schedule_drain(self.backend, {"customer"}, now=time.time() - 3)
+        due = self.drains() - upcoming
+        self.assertEqual(len(due), 3)
+        self.assertEqual(Event._drain_webhooks(self.backend.id, "customer"), "1 event(s) applied")
+        self.env.invalidate_all()
+        self.assertEqual(
+            sorted(due.mapped(lambda j: (j.args[1], j.state))),
+            [("customer", "cancelled"), ("customer", "cancelled"), ("project", "pending")],
+        )
+        self.assertEqual(upcoming.state, "pending", "due later: left to run")
+
+    def test_a_drain_queues_a_chunk_when_applying_it_fails(self):
+        """An unexpected failure while the drain applies: nothing of it is kept and the
+        events go to a chunk job as before, which retries and records like any chunk."""
+        Event = self.env["psa.event"]
+        self.assertEqual(self.post(self.envelope()).status_code, 202)
+        event = self.events()
+        calls = []
+        original = type(Event)._process_by_type
+
+        def fail_once(events, outcomes):
+            if not calls:
+                calls.append(events.ids)
+                events.write({"result": "half-way"})
+                raise RuntimeError("unexpected")
+            return original(events, outcomes)
+
+        self.patch(type(Event), "_process_by_type", fail_once)
+        with self.assertLogs("odoo.addons.psa_connector_base.models.psa_event", "WARNING"):
+            self.assertEqual(
+                Event._drain_webhooks(self.backend.id, "customer"), "1 event(s) queued"
+            )
+        self.assertEqual(calls, [event.ids])
+        self.assertEqual(event.state, "pending")
+        self.assertFalse(event.result, "the failed attempt left nothing")
+        self.assertEqual(event.job_uuid, self.process_jobs().uuid)
+        self.run_jobs(methods=("_process_job",))
+        self.assertEqual(event.state, "done", event.result)
+        self.assertEqual(len(self.bound("customer", "C-1")), 1)
 
     def test_webhooks_of_one_step_share_a_drain_and_the_next_step_gets_its_own(self):
         Event = self.env["psa.event"]
@@ -172,6 +256,24 @@ class TestWebhook(PsaTestMixin, HttpCase):
         self.assertFalse(Event._burst_goes_on(self.backend, "customer", 2.0, 50.0, 30.0))
         self.assertFalse(Event._burst_goes_on(self.backend, "customer", 2.0, 0.0, 30.0))
         self.assertFalse(Event._burst_goes_on(self.backend, "project", 2.0, 1.0, 30.0))
+        # Nor once none arrived for a while (half a linger, or five arrivals' worth at the
+        # burst rate, at most the linger): the drain after a burst's last webhook applies.
+        self.assertEqual(Event._burst_gap(0.5, 50.0), 0.25)
+        self.assertEqual(Event._burst_gap(0.5, 10.0), 0.5)
+        self.assertEqual(Event._burst_gap(0.5, 1.0), 0.5)
+        self.patch(type(Event), "_burst_gap", lambda self, linger, rate: 0.5)
+        self.assertTrue(Event._burst_goes_on(self.backend, "customer", 2.0, 1.0, 30.0))
+        self.env.cr.execute(
+            "UPDATE psa_event SET create_date = create_date - interval '0.6 seconds'"
+            " WHERE backend_id = %s",
+            [self.backend.id],
+        )
+        self.assertFalse(Event._burst_goes_on(self.backend, "customer", 2.0, 1.0, 30.0))
+        self.env.cr.execute(
+            "UPDATE psa_event SET create_date = create_date + interval '0.6 seconds'"
+            " WHERE backend_id = %s",
+            [self.backend.id],
+        )
         params = self.env["ir.config_parameter"]
         params.set_param("psa_connector_base.webhook_dispatch_linger", "2")
         params.set_param("psa_connector_base.webhook_burst_rate", "1")
@@ -182,21 +284,23 @@ class TestWebhook(PsaTestMixin, HttpCase):
         )
         self.assertFalse(self.process_jobs())
         self.assertEqual(set(self.events().mapped("job_uuid")), {False})
-        # Held back to a later step: a drain due at least a linger later is queued.
+        # Held back to the next step: a drain due then is queued.
+        next_step = (int(held_at // 2) + 1) * 2
         self.assertTrue(
             self.drains().filtered(
-                lambda job: job.eta.replace(tzinfo=UTC).timestamp() + 1e-3 >= held_at + 0.5
+                lambda job: abs(job.eta.replace(tzinfo=UTC).timestamp() - next_step) < 1e-3
             )
         )
         self.env["ir.config_parameter"].set_param("psa_connector_base.webhook_burst_rate", "0")
-        self.assertEqual(Event._drain_webhooks(self.backend.id, "customer"), "3 event(s) queued")
+        self.assertEqual(Event._drain_webhooks(self.backend.id, "customer"), "3 event(s) applied")
 
     def test_same_event_three_times_is_one_event_one_job_one_effect(self):
         statuses = [self.post(self.envelope()).status_code for _ in range(3)]
         self.assertEqual(statuses, [202, 200, 200])
         self.assertEqual(len(self.events()), 1)
         self.run_jobs(methods=("_drain_webhooks",))
-        self.assertEqual(len(self.process_jobs()), 1)
+        self.assertEqual(self.events().state, "done")
+        self.assertEqual(len(self.drains().filtered(lambda job: job.state == "done")), 1)
         self.run_jobs(methods=("_process_job",))
         self.assertEqual(self.post(self.envelope()).status_code, 200)
         self.run_jobs(methods=("_process_job",))
