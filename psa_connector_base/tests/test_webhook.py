@@ -14,6 +14,7 @@ from odoo.tests import HttpCase, tagged
 from odoo.tools import config
 
 from ..adapters.base import HttpAdapter
+from ..models import psa_event
 from ..tools import event_store
 from ..tools.event_store import EVENT_COLUMNS
 from ..tools.signature import sign
@@ -144,6 +145,25 @@ class TestWebhook(PsaTestMixin, HttpCase):
         for eta in etas:
             # Never less than the linger after the acceptance that scheduled it.
             self.assertGreaterEqual(eta.replace(tzinfo=UTC).timestamp() + 1e-3, now + 0.5)
+
+    def test_a_step_whose_drain_was_seen_committed_costs_no_query(self):
+        Event = self.env["psa.event"]
+        self.addCleanup(psa_event._drains_seen_committed.clear)
+        now = time.time()
+        Event._schedule_drain(self.backend, {"customer"}, now=now)
+        # What a real cursor does at the commit of that acceptance (a test cursor never).
+        self.env.cr.postcommit.run()
+        with self.assertQueryCount(0):
+            Event._schedule_drain(self.backend, {"customer"}, now=now)
+        self.assertEqual(len(self.drains()), 1)
+        Event._schedule_drain(self.backend, {"customer"}, now=now + 0.5)
+        self.assertEqual(len(self.drains()), 2, "the next step has a drain of its own")
+        # A drain queued by a transaction that rolled back is not taken for queued.
+        Event._schedule_drain(self.backend, {"project"}, now=now)
+        self.env.cr.postcommit.clear()
+        self.drains().filtered(lambda job: job.args[1] == "project").unlink()
+        Event._schedule_drain(self.backend, {"project"}, now=now)
+        self.assertEqual(len(self.drains().filtered(lambda job: job.args[1] == "project")), 1)
 
     def test_the_safety_net_drains_a_webhook_that_missed_its_drain(self):
         self.assertEqual(self.post(self.envelope()).status_code, 202)
