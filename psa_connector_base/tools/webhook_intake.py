@@ -15,13 +15,15 @@ controller's, and nothing else: ``psa.event._accept_webhook`` on an environment 
 cursor of the database's registry (a test cursor under tests), committed before the
 answer. When the whole declared body has already arrived (it is in the buffer of the
 connection's reader: a webhook of a few kilobytes usually comes in the packets of its
-headers), nothing is left to wait for: the backend is then read on the cursor that
-accepts, one cursor instead of two (``make bench``: 3 of a webhook's 9 statements). Requests for which the database cannot be chosen (several databases and no
-filter, or a session cookie, which Odoo may route elsewhere) are left to the controller
-with the bounded body; so is a request whose acceptance raised unexpectedly (the
-controller runs the same acceptance and answers as Odoo answers errors). While
-PostgreSQL cannot be reached the intake answers 503 with ``Retry-After``, so the PSA
-retries (Odoo's no-database fallback would answer 404, which a PSA may take as final).
+headers), nothing is left to wait for: the backend is then read, and its limit checked,
+on the cursor that accepts, one cursor instead of two (a pool borrow, BEGIN and COMMIT
+fewer: 3 of the 9 statements a webhook cost). Requests for which the database cannot be
+chosen (several databases and no filter, or a session cookie, which Odoo may route
+elsewhere) are left to the controller with the bounded body; so is a request whose
+acceptance raised unexpectedly (the controller runs the same acceptance and answers as
+Odoo answers errors). While PostgreSQL cannot be reached the intake answers 503 with
+``Retry-After``, so the PSA retries (Odoo's no-database fallback would answer 404, which
+a PSA may take as final).
 
 This is the only code of the suite that touches Odoo's request handling.
 
