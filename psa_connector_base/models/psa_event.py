@@ -58,6 +58,12 @@ MIN_DRAIN_STEP = 0.1
 # sustained stream is applied at least that often.
 WEBHOOK_BURST_RATE = 50.0
 WEBHOOK_BURST_MAX_WAIT = 30.0
+# (database, backend id, object type) -> the last grid step whose drain this process has
+# seen committed (queued, or found queued, by a transaction that then committed): the
+# other acceptances of that step need no query for it (``make bench``: one statement of
+# the nine a webhook cost). Bounded: cleared when it holds this many kinds.
+_drains_seen_committed = {}
+DRAINS_SEEN_MAX = 1000
 # Applied and skipped events are kept this many days (system parameter
 # psa_connector_base.event_retention_days; 0 or less keeps them for ever), then the
 # daily purge deletes them, this many per transaction.
@@ -446,18 +452,42 @@ class PsaEvent(models.Model):
         linger = self._drain_settings()[0]
         step = int((now or time.time()) // linger) + steps_ahead
         for object_type in sorted(object_types):
+            if self._drain_seen_committed(backend, object_type, step):
+                continue
             key = self._drain_identity(backend, object_type, step)
             # Reading queue_job through its own partial index on identity_key: the one
-            # query a webhook of a burst pays for its scheduling.
+            # query the first webhook of a step pays, per process, for its scheduling.
             self.env.cr.execute(
                 """SELECT 1 FROM queue_job WHERE identity_key = %s
                       AND state IN ('pending', 'enqueued', 'wait_dependencies') LIMIT 1""",
                 [key],
             )
-            if self.env.cr.fetchone():
-                continue
-            eta = datetime.fromtimestamp(step * linger, tz=UTC).replace(tzinfo=None)
-            self._queue_drain(backend, object_type, eta=eta, identity_key=key)
+            if not self.env.cr.fetchone():
+                eta = datetime.fromtimestamp(step * linger, tz=UTC).replace(tzinfo=None)
+                self._queue_drain(backend, object_type, eta=eta, identity_key=key)
+            self._remember_drain_on_commit(backend, object_type, step)
+
+    @api.model
+    def _drain_seen_committed(self, backend, object_type, step):
+        """Whether this process has seen the drain of this step committed. Its eta is a
+        step after the last acceptance that can join it, so until then it is still
+        pending: what the query on queue_job would find (a drain deleted by hand meanwhile
+        is the stragglers' cron's to make up for, as a drain missed is)."""
+        key = (self.env.cr.dbname, backend.id, object_type)
+        return _drains_seen_committed.get(key) == step
+
+    @api.model
+    def _remember_drain_on_commit(self, backend, object_type, step):
+        """Remember the drain of this step once this transaction has committed (a
+        rolled-back one may have queued a drain that is not there)."""
+        key = (self.env.cr.dbname, backend.id, object_type)
+
+        def remember():
+            if len(_drains_seen_committed) >= DRAINS_SEEN_MAX:
+                _drains_seen_committed.clear()
+            _drains_seen_committed[key] = step
+
+        self.env.cr.postcommit.add(remember)
 
     @api.model
     def _drain_identity(self, backend, object_type, step):

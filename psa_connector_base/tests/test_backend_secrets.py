@@ -1,3 +1,7 @@
+from unittest.mock import patch
+
+from cryptography.fernet import MultiFernet
+
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user
 from odoo.tools import config
@@ -66,6 +70,19 @@ class TestBackendSecrets(PsaTransactionCase):
         with self.assertRaises(AccessError):
             backend.read(["api_token_encrypted"])
         self.assertEqual(self.backend._get_secret("api_token"), "rotated-token")
+
+    def test_a_secret_is_decrypted_once_per_ciphertext_and_keys(self):
+        crypto._decrypt.cache_clear()
+        stored = self.backend.sudo().webhook_secret_encrypted
+        with patch.object(
+            MultiFernet, "decrypt", autospec=True, side_effect=MultiFernet.decrypt
+        ) as decrypt:
+            self.assertEqual(crypto.decrypt(stored), WEBHOOK_SECRET)
+            self.assertEqual(self.backend._get_secret("webhook_secret"), WEBHOOK_SECRET)
+            self.assertEqual(decrypt.call_count, 1)
+            self.backend.webhook_secret = "whsec-changed"
+            self.assertEqual(self.backend._get_secret("webhook_secret"), "whsec-changed")
+            self.assertEqual(decrypt.call_count, 2, "a changed secret is decrypted anew")
 
     def test_rotating_the_key_keeps_old_secrets_readable(self):
         from cryptography.fernet import Fernet

@@ -1,5 +1,6 @@
 import json
 import socket
+import threading
 import time
 from datetime import UTC, timedelta
 from unittest.mock import patch
@@ -15,7 +16,7 @@ from odoo.tools import config
 
 from ..adapters.base import HttpAdapter
 from ..models import psa_event as psa_event_module
-from ..tools import event_store
+from ..tools import event_store, webhook_intake
 from ..tools.event_store import EVENT_COLUMNS
 from ..tools.signature import sign
 from .common import WEBHOOK_SECRET, PsaTestMixin, customer_data
@@ -229,6 +230,25 @@ class TestWebhook(PsaTestMixin, HttpCase):
             # Never less than the linger after the acceptance that scheduled it.
             self.assertGreaterEqual(eta.replace(tzinfo=UTC).timestamp() + 1e-3, now + 0.5)
 
+    def test_a_step_whose_drain_was_seen_committed_costs_no_query(self):
+        Event = self.env["psa.event"]
+        self.addCleanup(psa_event_module._drains_seen_committed.clear)
+        now = time.time()
+        Event._schedule_drain(self.backend, {"customer"}, now=now)
+        # What a real cursor does at the commit of that acceptance (a test cursor never).
+        self.env.cr.postcommit.run()
+        with self.assertQueryCount(0):
+            Event._schedule_drain(self.backend, {"customer"}, now=now)
+        self.assertEqual(len(self.drains()), 1)
+        Event._schedule_drain(self.backend, {"customer"}, now=now + 0.5)
+        self.assertEqual(len(self.drains()), 2, "the next step has a drain of its own")
+        # A drain queued by a transaction that rolled back is not taken for queued.
+        Event._schedule_drain(self.backend, {"project"}, now=now)
+        self.env.cr.postcommit.clear()
+        self.drains().filtered(lambda job: job.args[1] == "project").unlink()
+        Event._schedule_drain(self.backend, {"project"}, now=now)
+        self.assertEqual(len(self.drains().filtered(lambda job: job.args[1] == "project")), 1)
+
     def test_the_safety_net_drains_a_webhook_that_missed_its_drain(self):
         self.assertEqual(self.post(self.envelope()).status_code, 202)
         Event = self.env["psa.event"]
@@ -411,6 +431,60 @@ class TestWebhook(PsaTestMixin, HttpCase):
             again.json(),
             {"status": 200, "message": "duplicate: already received", "event": "evt-1"},
         )
+
+    def intake(self, raw, code="hook", arrived=None, secret=WEBHOOK_SECRET):
+        """The intake on a connection as werkzeug's server hands it over (its buffered
+        reader and socket), ``arrived`` bytes of the body sent before it runs (all by
+        default), the rest 0.2 s later; returns (answer, cursors taken)."""
+        self.env.flush_all()  # the intake reads the backend in SQL, as url_open flushes
+        server, client = socket.socketpair()
+        self.addCleanup(server.close)
+        self.addCleanup(client.close)
+        arrived = len(raw) if arrived is None else arrived
+        client.sendall(raw[:arrived])
+        rest = threading.Timer(0.2, client.sendall, [raw[arrived:]])
+        rest.start()
+        self.addCleanup(rest.join)
+        timestamp = str(int(time.time()))
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": f"/psa/webhook/{code}",
+            "HTTP_HOST": "127.0.0.1",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "wsgi.url_scheme": "http",
+            "CONTENT_LENGTH": str(len(raw)),
+            "CONTENT_TYPE": "application/json",
+            "HTTP_X_PSA_TIMESTAMP": timestamp,
+            "HTTP_X_PSA_SIGNATURE": sign(secret, timestamp, raw),
+            "wsgi.input": server.makefile("rb", -1),
+            "werkzeug.socket": server,
+        }
+        with (
+            patch.object(webhook_intake, "_single_database", return_value=self.env.cr.dbname),
+            patch.object(Registry, "cursor", autospec=True, side_effect=Registry.cursor) as cursor,
+        ):
+            answer = webhook_intake.intake(environ)
+        return answer, cursor.call_count
+
+    def test_a_body_that_has_arrived_is_accepted_on_one_cursor(self):
+        raw = json.dumps(self.envelope()).encode()
+        answer, cursors = self.intake(raw)
+        self.assertEqual((answer.status_code, cursors), (202, 1), answer.get_data())
+        self.assertEqual(self.events().event_uid, "evt-1")
+        # Its refusals are those of a body read after its backend, on that one cursor.
+        self.backend.max_body_bytes = 64
+        answer, cursors = self.intake(json.dumps(self.envelope("evt-2")).encode())
+        self.assertEqual((answer.status_code, cursors), (413, 1))
+        self.assertEqual(json.loads(answer.get_data())["message"], "body over 64 bytes")
+        answer, cursors = self.intake(raw, code="nope")
+        self.assertEqual((answer.status_code, cursors), (404, 1))
+        # A body still arriving: the backend (and its limit) first, no cursor held while
+        # the rest comes, then the acceptance.
+        self.backend.max_body_bytes = 1024 * 1024
+        answer, cursors = self.intake(json.dumps(self.envelope("evt-3")).encode(), arrived=10)
+        self.assertEqual((answer.status_code, cursors), (202, 2), answer.get_data())
+        self.assertEqual(sorted(self.events().mapped("event_uid")), ["evt-1", "evt-3"])
 
     def test_refusals_are_answered_by_the_same_acceptance(self):
         answers = []
