@@ -1,5 +1,4 @@
 import json
-import zlib
 
 from odoo import _, api, models
 from odoo.tools import html2plaintext
@@ -8,15 +7,6 @@ from ..tools.errors import MissingReference, PayloadInvalid, SyncConflict
 from ..tools.jobs import execute_racing
 from ..tools.schema import load_schema, validate
 from ..tools.versions import normalize_timestamp
-
-# The advisory locks that serialize work on external objects are taken per bucket of
-# objects, not per object: a month-end chunk of 2,000 time entries took 2,000 locks in one
-# transaction, and PostgreSQL's lock table (max_locks_per_transaction x max_connections,
-# 6,400 slots by default, shared by every database of the server) ran out with a few such
-# chunks at once ("out of shared memory": installs, jobs and webhook answers failed). Two
-# objects of the same bucket only wait for each other, and their appliers run one at a
-# time in their channel anyway.
-OBJECT_LOCK_BUCKETS = 256
 
 
 class PsaImporter(models.AbstractModel):
@@ -441,21 +431,10 @@ class PsaImporter(models.AbstractModel):
 
     def _lock(self, backend, external_id):
         """Serialize work on one external object across workers (until commit)."""
-        self._lock_all(backend, [external_id])
-
-    def _lock_all(self, backend, external_ids):
-        """Serialize work on these external objects across workers (until commit): at most
-        OBJECT_LOCK_BUCKETS locks, taken in one order (two batches never deadlock)."""
-        buckets = sorted({self._lock_bucket(external_id) for external_id in external_ids})
         self.env.cr.execute(
-            "SELECT pg_advisory_xact_lock(%s, bucket) FROM unnest(%s::int[]) bucket",
-            (backend.id, buckets),
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+            (backend.id, f"{self._psa_object_type}:{external_id}"),
         )
-
-    def _lock_bucket(self, external_id):
-        """The lock bucket of an external object of this type, the same in every process."""
-        key = f"{self._psa_object_type}:{external_id}".encode()
-        return zlib.crc32(key) % OBJECT_LOCK_BUCKETS
 
     def _resolve(self, backend, object_type, external_id):
         """The Odoo record bound to a referenced external object, or wait for it."""

@@ -1,9 +1,7 @@
 import json
 
-from odoo import sql_db
 from odoo.exceptions import AccessError
 
-from ..models import psa_importer
 from .common import PsaTransactionCase, customer_data, project_data, task_data
 
 
@@ -213,30 +211,3 @@ class TestImporters(PsaTransactionCase):
         self.apply("task.created", task_data())
         task = self.bound("task", "T-1")
         self.assertEqual(task.partner_id, self.bound("customer", "C-1"))
-
-    def test_object_locks_are_bounded_and_shared_with_the_one_by_one_path(self):
-        importer = self.env["psa.importer.customer"]
-        ids = [f"C-{n}" for n in range(2000)]
-        importer._lock_all(self.backend, ids)
-        self.env.cr.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-            " AND pid = pg_backend_pid() AND classid = %s",
-            [self.backend.id],
-        )
-        held = self.env.cr.fetchone()[0]
-        # 2,000 objects: one lock per bucket they fall in, never more than the buckets.
-        self.assertEqual(held, len({importer._lock_bucket(i) for i in ids}))
-        self.assertLessEqual(held, psa_importer.OBJECT_LOCK_BUCKETS)
-        # Another transaction applying one of them one by one waits for this one.
-        with sql_db.db_connect(self.env.cr.dbname).cursor() as other:
-            other.execute(
-                "SELECT pg_try_advisory_xact_lock(%s, %s)",
-                [self.backend.id, importer._lock_bucket("C-1999")],
-            )
-            self.assertFalse(other.fetchone()[0])
-            # Another backend's objects are not held.
-            other.execute(
-                "SELECT pg_try_advisory_xact_lock(%s, %s)",
-                [self.backend.id + 1000, importer._lock_bucket("C-1999")],
-            )
-            self.assertTrue(other.fetchone()[0])

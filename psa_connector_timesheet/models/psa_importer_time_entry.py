@@ -248,7 +248,10 @@ class PsaImporterTimeEntry(models.AbstractModel):
         if not parsed:
             return []
         external_ids = [str(data["id"]) for _event, data in parsed]
-        self._lock_all(backend, external_ids)
+        self.env.cr.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(key)) FROM unnest(%s::text[]) key",
+            (backend.id, [f"{self._psa_object_type}:{i}" for i in sorted(external_ids)]),
+        )
         bound = set(
             self.env["psa.binding"]
             .search(
