@@ -250,9 +250,30 @@ class PsaTimesheetReconciliation(models.Model):
         return defaultdict(float, {(p, d): h for p, d, h in self.env.cr.fetchall()})
 
     def _entries_in_odoo(self, external_ids):
-        """Which of these entry ids have a line in the period."""
+        """Which of these entry ids have a line in the period.
+
+        The page's bindings are looked up first, by their unique key, then their lines by
+        id: left to itself the planner may start from the period's lines instead (the
+        bindings' statistics put only one row on the projects' side) and read every line
+        of the period for each page, 0.3-0.5 s a page at 100,000 lines (a reconciliation
+        of 100,000 entries took 76 s against 4.9 s for fetching; 8 ms a page this way).
+        """
         self.env.cr.execute(
-            "SELECT tb.external_id" + self._PERIOD_LINES + " AND tb.external_id = ANY(%(ids)s)",
+            """
+            WITH page AS MATERIALIZED (
+                SELECT tb.external_id, tb.res_id
+                  FROM psa_binding tb
+                 WHERE tb.backend_id = %(backend)s AND tb.external_type = 'time_entry'
+                   AND tb.external_id = ANY(%(ids)s)
+                   AND tb.res_model = 'account.analytic.line'
+            )
+            SELECT page.external_id
+              FROM page
+              JOIN account_analytic_line l ON l.id = page.res_id
+              JOIN psa_binding pb ON pb.res_model = 'project.project' AND pb.res_id = l.project_id
+                                 AND pb.backend_id = %(backend)s AND pb.external_type = 'project'
+             WHERE l.date BETWEEN %(date_from)s AND %(date_to)s
+            """,
             self._period_params(ids=external_ids),
         )
         return {row[0] for row in self.env.cr.fetchall()}
