@@ -1,5 +1,6 @@
 """Approved time from the demo PSA into timesheets: pull, reconciliation, month-end volume."""
 
+import json
 import time
 
 from .common import SuiteTransactionCase
@@ -95,6 +96,45 @@ class TestTimesheetSync(SuiteTransactionCase):
         again = self.reconcile()
         self.assertEqual(again.missing_entry_count, 0)
         self.assertEqual(again.line_ids.mapped("kind"), ["hours_differ"])
+
+    def test_missing_entries_are_kept_as_the_psa_lists_them(self):
+        self.pull()
+        template = self.approved()[0]
+        shared = {
+            k: template[k]
+            for k in ("project_id", "task_id", "employee_id", "employee_email", "billable")
+        }
+        for number, hours in ((1, 2.0), (2, 1.25)):
+            self.simulator.create(
+                "time_entry",
+                {
+                    **shared,
+                    "id": f"TE-GONE-{number}",
+                    "date": "2026-11-24",
+                    "hours": hours,
+                    "state": "approved",
+                    "description": f"Never pulled {number}",
+                },
+            )
+        listed = [
+            entry
+            for page in self.backend._get_adapter().iter_time_entries(
+                "2026-11-01", "2026-12-31", self.backend._approved_time_states()
+            )
+            for entry in page
+            if entry["id"].startswith("TE-GONE-")
+        ]
+        report = self.reconcile()
+        (line,) = report.line_ids.filtered(lambda diff: diff.missing_count)
+        self.assertEqual(
+            (line.project_external_id, str(line.date)), (template["project_id"], "2026-11-24")
+        )
+        self.assertEqual(line.missing_count, 2)
+        self.assertEqual(report.missing_entry_count, 2)
+        # The text json.dumps writes for the entries, in the order the PSA lists them: what
+        # the re-import reads the ids from.
+        self.assertEqual(line.missing_entries, json.dumps(listed))
+        self.assertEqual(report._missing_external_ids(), {"TE-GONE-1", "TE-GONE-2"})
 
     def test_reconciliation_reports_lines_the_psa_no_longer_approves(self):
         self.pull()
