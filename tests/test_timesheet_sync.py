@@ -2,6 +2,7 @@
 
 import json
 import time
+from unittest.mock import patch
 
 from .common import SuiteTransactionCase
 
@@ -147,6 +148,30 @@ class TestTimesheetSync(SuiteTransactionCase):
         self.assertEqual(len(flagged), 1)
         self.assertEqual(flagged.project_external_id, entry["project_id"])
         self.assertAlmostEqual(flagged.difference, -entry["hours"])
+        self.assertEqual(report.extra_line_count, 1)
+
+    def test_an_entry_listed_twice_does_not_hide_a_line_the_psa_no_longer_approves(self):
+        # The lines left over are looked for only when fewer bindings were seen than there
+        # are lines in the period: an entry seen twice must count once.
+        self.pull()
+        approved = self.approved()
+        entry, listed_twice = approved[2], approved[3]
+        line = self.bound("time_entry", entry["id"])
+        self.simulator.update("time_entry", entry["id"], {"state": "submitted"})
+        adapter_class = type(self.backend._get_adapter())
+        listing = adapter_class.iter_time_entries
+
+        def iter_time_entries(adapter, *args, **kwargs):
+            yield from listing(adapter, *args, **kwargs)
+            # Paging that shifted under the listing: a last page repeats an entry.
+            yield [listed_twice]
+
+        with patch.object(adapter_class, "iter_time_entries", iter_time_entries):
+            report = self.reconcile()
+        self.assertEqual(report.psa_entry_count, len(approved))
+        self.assertEqual(report.missing_entry_count, 0)
+        flagged = report.line_ids.filtered(lambda diff: line in diff.extra_line_ids)
+        self.assertEqual(len(flagged), 1)
         self.assertEqual(report.extra_line_count, 1)
 
     def test_a_month_end_batch_of_10000_entries_lands_completely(self):
