@@ -1,6 +1,8 @@
 """Approved time from the demo PSA into timesheets: pull, reconciliation, month-end volume."""
 
+import json
 import time
+from unittest.mock import patch
 
 from .common import SuiteTransactionCase
 
@@ -96,6 +98,45 @@ class TestTimesheetSync(SuiteTransactionCase):
         self.assertEqual(again.missing_entry_count, 0)
         self.assertEqual(again.line_ids.mapped("kind"), ["hours_differ"])
 
+    def test_missing_entries_are_kept_as_the_psa_lists_them(self):
+        self.pull()
+        template = self.approved()[0]
+        shared = {
+            k: template[k]
+            for k in ("project_id", "task_id", "employee_id", "employee_email", "billable")
+        }
+        for number, hours in ((1, 2.0), (2, 1.25)):
+            self.simulator.create(
+                "time_entry",
+                {
+                    **shared,
+                    "id": f"TE-GONE-{number}",
+                    "date": "2026-11-24",
+                    "hours": hours,
+                    "state": "approved",
+                    "description": f"Never pulled {number}",
+                },
+            )
+        listed = [
+            entry
+            for page in self.backend._get_adapter().iter_time_entries(
+                "2026-11-01", "2026-12-31", self.backend._approved_time_states()
+            )
+            for entry in page
+            if entry["id"].startswith("TE-GONE-")
+        ]
+        report = self.reconcile()
+        (line,) = report.line_ids.filtered(lambda diff: diff.missing_count)
+        self.assertEqual(
+            (line.project_external_id, str(line.date)), (template["project_id"], "2026-11-24")
+        )
+        self.assertEqual(line.missing_count, 2)
+        self.assertEqual(report.missing_entry_count, 2)
+        # The text json.dumps writes for the entries, in the order the PSA lists them: what
+        # the re-import reads the ids from.
+        self.assertEqual(line.missing_entries, json.dumps(listed))
+        self.assertEqual(report._missing_external_ids(), {"TE-GONE-1", "TE-GONE-2"})
+
     def test_reconciliation_reports_lines_the_psa_no_longer_approves(self):
         self.pull()
         entry = self.approved()[2]
@@ -107,6 +148,30 @@ class TestTimesheetSync(SuiteTransactionCase):
         self.assertEqual(len(flagged), 1)
         self.assertEqual(flagged.project_external_id, entry["project_id"])
         self.assertAlmostEqual(flagged.difference, -entry["hours"])
+        self.assertEqual(report.extra_line_count, 1)
+
+    def test_an_entry_listed_twice_does_not_hide_a_line_the_psa_no_longer_approves(self):
+        # The lines left over are looked for only when fewer bindings were seen than there
+        # are lines in the period: an entry seen twice must count once.
+        self.pull()
+        approved = self.approved()
+        entry, listed_twice = approved[2], approved[3]
+        line = self.bound("time_entry", entry["id"])
+        self.simulator.update("time_entry", entry["id"], {"state": "submitted"})
+        adapter_class = type(self.backend._get_adapter())
+        listing = adapter_class.iter_time_entries
+
+        def iter_time_entries(adapter, *args, **kwargs):
+            yield from listing(adapter, *args, **kwargs)
+            # Paging that shifted under the listing: a last page repeats an entry.
+            yield [listed_twice]
+
+        with patch.object(adapter_class, "iter_time_entries", iter_time_entries):
+            report = self.reconcile()
+        self.assertEqual(report.psa_entry_count, len(approved))
+        self.assertEqual(report.missing_entry_count, 0)
+        flagged = report.line_ids.filtered(lambda diff: line in diff.extra_line_ids)
+        self.assertEqual(len(flagged), 1)
         self.assertEqual(report.extra_line_count, 1)
 
     def test_a_month_end_batch_of_10000_entries_lands_completely(self):
