@@ -1340,7 +1340,8 @@ def render(bench):
     out = [
         f"PSA connector benchmark  {datetime.now().strftime('%Y-%m-%d %H:%M')}  "
         f"{platform.node()}  {os.cpu_count()} CPUs  load avg (1/5/15 min) {' -> '.join(bench.load)}",
-        f"Odoo workers=2, queue_job channels root:2,root.psa.time_entry:1, backend page_size {PAGE_SIZE}; "
+        f"Odoo workers=2, queue_job channels {os.environ.get('BENCH_CHANNELS', '?')}, "
+        f"time entry lanes {os.environ.get('BENCH_LANES', '1')}, backend page_size {PAGE_SIZE}; "
         f"database {DB}; total {time.monotonic() - bench.started:.0f} s",
         f"webhook fast intake {'off' if os.environ.get('BENCH_FAST_INTAKE') == '0' else 'on'}; "
         "webhook drains hold bursts back above "

@@ -1,7 +1,7 @@
 {
     "name": "PSA Connector Timesheets",
     "summary": "Approved PSA time into Odoo timesheets, exactly once, and reconciled",
-    "version": "18.0.1.0.4",
+    "version": "18.0.1.0.5",
     "category": "Services/Timesheets",
     "license": "AGPL-3",
     "author": "PSA Connector Contributors",

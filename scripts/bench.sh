@@ -23,12 +23,24 @@ for port in "$BENCH_HTTP_PORT" "$BENCH_GEVENT_PORT" "$BENCH_SIM_PORT"; do
   fi
 done
 
+# Time entry lanes (README "Production topology"): BENCH_LANES=1 applies every chunk in
+# the one channel root.psa.time_entry of capacity 1, as before lanes.
+export BENCH_LANES="${BENCH_LANES:-2}"
+lane_channels="root.psa.time_entry:1"
+if (( BENCH_LANES > 1 )); then
+  lane_channels="root.psa.time_entry:$BENCH_LANES"
+  for (( lane = 0; lane < BENCH_LANES; lane++ )); do
+    lane_channels+=",root.psa.time_entry.lane$lane:1"
+  done
+fi
+export BENCH_CHANNELS="${BENCH_CHANNELS:-root:2,$lane_channels}"
+
 # The same server set-up as `make run`: 2 workers, queue_job server-wide, channel root:2.
 write_odoo_conf "$CONF" "$BENCH_DB" \
   "http_port = $BENCH_HTTP_PORT" "gevent_port = $BENCH_GEVENT_PORT" \
   "workers = 2" "max_cron_threads = 1" "server_wide_modules = base,web,queue_job,psa_connector_base" \
   "logfile = $RUN_DIR/odoo-bench.log" "log_level = warn" \
-  "" "[queue_job]" "channels = ${BENCH_CHANNELS:-root:2,root.psa.time_entry:1}"
+  "" "[queue_job]" "channels = $BENCH_CHANNELS"
 
 # Experiment switch (see the report): BENCH_NO_DBFILTER=1 drops the dbfilter line, so that
 # Odoo takes the database from db_name instead of listing PostgreSQL's databases per request.

@@ -27,6 +27,10 @@ if os.environ.get("BENCH_BURST_RATE"):
     env["ir.config_parameter"].set_param(
         "psa_connector_base.webhook_burst_rate", os.environ["BENCH_BURST_RATE"]
     )
+# BENCH_LANES (scripts/bench.sh): the time entries' jobs in that many lanes by project.
+env["ir.config_parameter"].set_param(
+    "psa_connector_base.lanes.time_entry", os.environ.get("BENCH_LANES", "1")
+)
 env.cr.commit()
 assert backend._get_secret("webhook_secret") == os.environ["BENCH_WEBHOOK_SECRET"]
 print_result("BENCH_RESULT", {"backend_id": backend.id, "employees": len(employees)})

@@ -639,14 +639,15 @@ class PsaBackend(models.Model):
         stored = 0
         waiting = Event
         for page in adapter.iter_changes(object_type, since=watermark.last_updated_at):
-            waiting |= Event._store_pulled(self, object_type, page)
+            new = Event._store_pulled(self, object_type, page)
+            stored += len(new)
+            waiting |= new
             if len(waiting) >= PULL_CHUNK_SIZE:
-                waiting._enqueue_batch()
-                stored += len(waiting)
-                waiting = Event
+                # Full chunks go; a lane's rest waits for the next pages.
+                waiting = waiting._enqueue_batch(hold_partial=True)
             watermark._advance(page)
         waiting._enqueue_batch()
-        return stored + len(waiting)
+        return stored
 
     # Write-back ----------------------------------------------------------------------
 

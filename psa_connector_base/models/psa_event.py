@@ -383,13 +383,14 @@ class PsaEvent(models.Model):
     def _enqueue(self):
         Importer = self.env["psa.importer"]
         for event in self:
+            lane = event._lanes()[0][0]
             job = (
                 event._as_job_user()
                 .with_delay(
                     priority=Importer._priority_for(event.object_type),
                     # The chunks' channel too: one event and a chunk holding another
                     # version of the same record must not race each other.
-                    channel=Importer._channel_for(event.object_type),
+                    channel=Importer._channel_for(event.object_type, lane),
                     description=f"{event.backend_id.name}: {event.event_type} {event.external_id}",
                     identity_key=f"psa.event:{event.id}:{event.attempt_count}",
                 )
@@ -398,23 +399,53 @@ class PsaEvent(models.Model):
             with workflow_write():
                 event.job_uuid = job.uuid
 
-    def _enqueue_batch(self, chunk_size=PULL_CHUNK_SIZE):
-        """One job per chunk: month-end pulls should not mean one job per record."""
+    def _enqueue_batch(self, chunk_size=PULL_CHUNK_SIZE, hold_partial=False):
+        """One job per chunk: month-end pulls should not mean one job per record.
+
+        Chunks are cut per lane (see psa.importer._psa_lane_from). With ``hold_partial``,
+        a lane's last chunk smaller than ``chunk_size`` is not queued but returned, for
+        the caller to queue with what comes next (a pull, page by page); else nothing
+        is returned."""
         Importer = self.env["psa.importer"]
-        for start in range(0, len(self), chunk_size):
-            chunk = self[start : start + chunk_size]
-            object_type = chunk[:1].object_type
-            job = (
-                chunk._as_job_user()
-                .with_delay(
-                    priority=Importer._priority_for(object_type),
-                    channel=Importer._channel_for(object_type),
-                    description=f"{chunk[:1].backend_id.name}: apply {len(chunk)} change(s)",
+        held = self.browse()
+        for lane, events in self._lanes():
+            for start in range(0, len(events), chunk_size):
+                chunk = events[start : start + chunk_size]
+                if hold_partial and len(chunk) < chunk_size:
+                    held |= chunk
+                    continue
+                object_type = chunk[:1].object_type
+                job = (
+                    chunk._as_job_user()
+                    .with_delay(
+                        priority=Importer._priority_for(object_type),
+                        channel=Importer._channel_for(object_type, lane),
+                        description=f"{chunk[:1].backend_id.name}: apply {len(chunk)} change(s)",
+                    )
+                    ._process_job()
                 )
-                ._process_job()
-            )
-            with workflow_write():
-                chunk.write({"job_uuid": job.uuid})
+                with workflow_write():
+                    chunk.write({"job_uuid": job.uuid})
+        return held
+
+    def _lanes(self):
+        """[(lane, events)] in lane order, each in id order: one lane (0) unless all the
+        events are of one backend and of one type that has lanes."""
+        if not self:
+            return []
+        importer = self.env["psa.importer"]._for_object_type_or_none(self[:1].object_type)
+        if (
+            importer is None
+            or importer._lane_count() == 1
+            or len(self.backend_id) != 1
+            or len(set(self.mapped("object_type"))) != 1
+        ):
+            return [(0, self)]
+        lane_of = importer._lanes_of(self.backend_id, self)
+        ids_by_lane = {}
+        for event_id in self.ids:
+            ids_by_lane.setdefault(lane_of.get(event_id, 0), []).append(event_id)
+        return [(lane, self.browse(ids_by_lane[lane])) for lane in sorted(ids_by_lane)]
 
     # Draining accepted webhooks -----------------------------------------------------------
     #

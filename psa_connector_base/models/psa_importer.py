@@ -8,6 +8,11 @@ from ..tools.jobs import execute_racing
 from ..tools.schema import load_schema, validate
 from ..tools.versions import normalize_timestamp
 
+# Upper bound of psa_connector_base.lanes.<object type>: a lane is a queue_job channel of
+# capacity 1 to configure (and a channel record, for queue_job's cleanup of done jobs),
+# and more lanes than workers only queue.
+MAX_LANES = 8
+
 
 class PsaImporter(models.AbstractModel):
     """Applies one canonical record to Odoo.
@@ -26,6 +31,13 @@ class PsaImporter(models.AbstractModel):
     _psa_priority = 50
     # queue_job channel for chunks of this type; None keeps the job function's (root.psa).
     _psa_channel = None
+    # Lanes: (object type, payload key) of the parent that partitions this type's jobs,
+    # e.g. ("project", "project_id"). With the system parameter
+    # psa_connector_base.lanes.<object type> above 1, every job of the type runs in the
+    # sub-channel <_psa_channel>.lane<n> of its parent's lane (the Odoo id of the bound
+    # parent modulo the number of lanes; unbound: lane 0), so chunks of different parents
+    # apply side by side while those of one parent keep their order. None: no lanes.
+    _psa_lane_from = None
     # Set to a psa.idempotency.record.mixin model: the record takes effect once per
     # idempotency key instead of being kept in step through a binding (_import_once).
     _psa_idempotency_model = None
@@ -56,10 +68,64 @@ class PsaImporter(models.AbstractModel):
         return [event._process_one() for event in events]
 
     @api.model
-    def _channel_for(self, object_type):
-        """queue_job channel of this type's chunks (None: the job function's channel)."""
-        name = f"psa.importer.{object_type}"
-        return self.env[name]._psa_channel if name in self.env else None
+    def _channel_for(self, object_type, lane=0):
+        """queue_job channel of this type's jobs in ``lane`` (None: the job function's
+        channel): the type's own channel, or its lane's sub-channel when it has lanes."""
+        importer = self._for_object_type_or_none(object_type)
+        if importer is None:
+            return None
+        channel = importer._psa_channel
+        if channel and importer._lane_count() > 1:
+            return f"{channel}.lane{lane or 0}"
+        return channel
+
+    @api.model
+    def _lane_count(self):
+        """How many lanes this type's jobs run in (system parameter
+        psa_connector_base.lanes.<object type>, 1 to MAX_LANES; 1 without _psa_lane_from)."""
+        if not (self._psa_lane_from and self._psa_channel):
+            return 1
+        value = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param(f"psa_connector_base.lanes.{self._psa_object_type}", "1")
+        )
+        try:
+            return min(max(int(value), 1), MAX_LANES)
+        except ValueError:
+            return 1
+
+    @api.model
+    def _lanes_of(self, backend, events):
+        """{event id: lane} of ``events`` (of this type and ``backend``): the lane of the
+        Odoo record bound to the parent their payload names, lane 0 when it names none
+        or an unbound one (such an event waits for its parent anyway)."""
+        lanes = self._lane_count()
+        if lanes == 1:
+            return dict.fromkeys(events.ids, 0)
+        parent_type, key = self._psa_lane_from
+        events.flush_recordset(["payload"])
+        self.env.cr.execute("SELECT id, payload FROM psa_event WHERE id = ANY(%s)", [events.ids])
+        parent_of = {}
+        for event_id, payload in self.env.cr.fetchall():
+            try:
+                parent = (json.loads(payload or "{}").get("data") or {}).get(key)
+            except (ValueError, AttributeError):
+                # An unreadable payload fails in its job, whichever lane it is in.
+                parent = None
+            parent_of[event_id] = str(parent) if parent not in (None, "") else None
+        bindings = self.env["psa.binding"].sudo().search_read(
+            [
+                ("backend_id", "=", backend.id),
+                ("external_type", "=", parent_type),
+                ("external_id", "in", list(set(parent_of.values()) - {None})),
+            ],
+            ["external_id", "res_id"],
+        )
+        res_ids = {binding["external_id"]: binding["res_id"] or 0 for binding in bindings}
+        return {
+            event_id: res_ids.get(parent, 0) % lanes for event_id, parent in parent_of.items()
+        }
 
     @api.model
     def _priority_for(self, object_type):

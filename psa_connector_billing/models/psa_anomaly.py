@@ -188,6 +188,18 @@ class PsaAnomaly(models.Model):
         existing = self.search([("analytic_line_id", "in", lines.ids), ("kind", "in", TIME_KINDS)])
         return self._sync_flags(backend, existing, wanted)
 
+    def _detect_time_days_job(self, backend_id, days):
+        """Job: (re)detect the time anomalies of ``days`` [(employee id, "YYYY-MM-DD")]
+        of a backend, in a snapshot that sees every chunk committed so far (lanes)."""
+        backend = self.env["psa.backend"].browse(backend_id).exists()
+        if not backend:
+            return "backend removed: nothing to detect"
+        pairs = {(employee_id, fields.Date.to_date(day)) for employee_id, day in days}
+        flags = self.with_company(backend.company_id)._detect_time_lines(
+            backend, self.env["account.analytic.line"], days=pairs
+        )
+        return f"{len(pairs)} employee day(s) checked, {len(flags)} flag(s) raised"
+
     def _internal_project_ids(self, backend):
         """The company's internal project (time off, training): its time is never billed,
         and the time-off lines Odoo writes there on leave and public holidays are the

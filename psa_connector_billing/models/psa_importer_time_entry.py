@@ -24,6 +24,15 @@ class PsaImporterTimeEntry(models.AbstractModel):
         before = self._bound_lines(backend, events)
         days_before = {(line.employee_id.id, line.date) for line in before if line.employee_id}
         outcomes = super()._import_events(events)
+        if self._lane_count() > 1:
+            # Chunks of other lanes may be adding lines to the same employees' days right
+            # now, unseen in this snapshot (a day's total would be short, and two lanes
+            # would update the same flags): the detection runs after this commits, in
+            # lane 0 only, one detection at a time, where every committed line is seen.
+            after = self._bound_lines(backend, events)
+            days = days_before | {(line.employee_id.id, line.date) for line in after}
+            self._queue_detection(backend, days)
+            return outcomes
         try:
             with self.env.cr.savepoint():
                 self.env["psa.anomaly"].with_company(backend.company_id)._detect_time_lines(
@@ -37,6 +46,17 @@ class PsaImporterTimeEntry(models.AbstractModel):
             # A flag is advice: failing to raise one must not undo the import.
             _logger.exception("Anomaly detection failed for %s time entries", len(events))
         return outcomes
+
+    def _queue_detection(self, backend, days):
+        """Queue the detection of these (employee id, date) days in lane 0."""
+        days = sorted((employee_id, str(day)) for employee_id, day in days if employee_id)
+        if not days:
+            return
+        self.env["psa.anomaly"].with_delay(
+            priority=self._psa_priority,
+            channel=self._channel_for(self._psa_object_type, 0),
+            description=f"{backend.name}: detect anomalies on {len(days)} employee day(s)",
+        )._detect_time_days_job(backend.id, days)
 
     def _bound_lines(self, backend, events):
         """The timesheet lines the events' time entries are bound to, in one search."""

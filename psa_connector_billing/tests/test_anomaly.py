@@ -4,6 +4,7 @@ from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
+from odoo.addons.psa_connector_base.tests.common import project_data
 from odoo.addons.psa_connector_base.tools.access import workflow_write
 from odoo.addons.psa_connector_timesheet.tests.common import time_entry_data
 
@@ -65,6 +66,50 @@ class TestAnomalyFlags(BillingCase):
         self.assertFalse(self.flags())
         self.apply("time_entry.created", time_entry_data(id="TE-B", date="2026-11-16", hours=6.0))
         # 7.0 + 6.0 = 13.0 h > 12.0 h: both lines of the day carry the flag.
+        flags = self.flags("hours_per_day")
+        self.assertEqual(flags.analytic_line_id, self.line("TE-A") | self.line("TE-B"))
+        self.assertIn("13.00 h on 2026-11-16", flags[0].message)
+
+    def test_with_lanes_two_projects_lines_of_one_day_are_flagged_after_both_commit(self):
+        # Two projects of different parity: their chunks run in different lanes, side
+        # by side, each blind to the other's lines; the detection waits for both.
+        for number in (2, 3):
+            self.apply("project.created", project_data(id=f"P-{number}", code=f"NW-{number}"))
+        other = next(
+            external
+            for external in ("P-2", "P-3")
+            if self.bound("project", external).id % 2 != self.project.id % 2
+        )
+        self.env["ir.config_parameter"].set_param("psa_connector_base.lanes.time_entry", "2")
+        first = self.receive(
+            "time_entry.created", time_entry_data(id="TE-A", date="2026-11-16", hours=7.0)
+        )
+        second = self.receive(
+            "time_entry.created",
+            time_entry_data(
+                id="TE-B", date="2026-11-16", hours=6.0, project_id=other, task_id=None
+            ),
+        )
+        (first | second)._enqueue_batch()
+        self.assertEqual(
+            set(
+                self.env["queue.job"]
+                .search([("uuid", "in", (first | second).mapped("job_uuid"))])
+                .mapped("channel")
+            ),
+            {"root.psa.time_entry.lane0", "root.psa.time_entry.lane1"},
+        )
+        self.run_jobs(methods=("_process_job",))
+        self.assertEqual((first | second).mapped("state"), ["done", "done"])
+        # Applied, not yet checked: the detection is queued in lane 0, once per chunk.
+        self.assertFalse(self.flags())
+        detections = self.env["queue.job"].search(
+            [("method_name", "=", "_detect_time_days_job"), ("state", "=", "pending")]
+        )
+        self.assertEqual(len(detections), 2)
+        self.assertEqual(set(detections.mapped("channel")), {"root.psa.time_entry.lane0"})
+        self.run_jobs(methods=("_detect_time_days_job",))
+        # 7.0 + 6.0 = 13.0 h > 12.0 h (8.0 h median x 1.5): both lines carry the flag.
         flags = self.flags("hours_per_day")
         self.assertEqual(flags.analytic_line_id, self.line("TE-A") | self.line("TE-B"))
         self.assertIn("13.00 h on 2026-11-16", flags[0].message)

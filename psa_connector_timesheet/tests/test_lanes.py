@@ -1,0 +1,136 @@
+from odoo.tests import tagged
+
+from odoo.addons.psa_connector_base.tests.common import project_data, task_data
+
+from .common import TimesheetCase, time_entry_data
+
+LANES_PARAM = "psa_connector_base.lanes.time_entry"
+
+
+@tagged("post_install", "-at_install")
+class TestTimeEntryLanes(TimesheetCase):
+    """With lanes on, a time entry job runs in the lane of its project (the project's Odoo
+    id modulo the number of lanes), so chunks of two projects apply side by side while
+    one project's keep their order; off, everything stays in root.psa.time_entry."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        for number in (2, 3):
+            cls.apply("project.created", project_data(id=f"P-{number}", code=f"NW-{number}"))
+            cls.apply(
+                "task.created", task_data(id=f"T-{number}", project_id=f"P-{number}")
+            )
+        projects = [cls.project, cls.bound("project", "P-2"), cls.bound("project", "P-3")]
+        # Two projects of different parity: different lanes out of two.
+        cls.odd = next(p for p in projects if p.id % 2)
+        cls.even = next(p for p in projects if not p.id % 2)
+        cls.external = {
+            project: cls.env["psa.binding"]
+            .search([("external_type", "=", "project"), ("res_id", "=", project.id)])
+            .external_id
+            for project in (cls.odd, cls.even)
+        }
+
+    def entries(self, project, count, first):
+        external = self.external[project]
+        task = {"P-1": "T-1", "P-2": "T-2", "P-3": "T-3"}[external]
+        return self.env["psa.event"].union(
+            *(
+                self.receive(
+                    "time_entry.created",
+                    time_entry_data(id=f"TE-L{first + n}", project_id=external, task_id=task),
+                )
+                for n in range(count)
+            )
+        )
+
+    def jobs_of(self, events):
+        """{channel: [events of each job, in the order queued]}."""
+        jobs = self.env["queue.job"].search(
+            [("uuid", "in", events.mapped("job_uuid"))], order="id"
+        )
+        by_channel = {}
+        for job in jobs:
+            by_channel.setdefault(job.channel, []).append(
+                events.filtered(lambda e, j=job: e.job_uuid == j.uuid)
+            )
+        return by_channel
+
+    def test_without_lanes_every_chunk_is_in_the_one_channel(self):
+        odd = self.entries(self.odd, 3, 0)
+        even = self.entries(self.even, 2, 10)
+        (odd | even)._enqueue_batch(chunk_size=4)
+        self.assertEqual(
+            self.jobs_of(odd | even),
+            {"root.psa.time_entry": [(odd | even)[:4], (odd | even)[4:]]},
+        )
+
+    def test_with_two_lanes_each_projects_chunks_are_in_its_lane(self):
+        self.env["ir.config_parameter"].set_param(LANES_PARAM, "2")
+        odd = self.entries(self.odd, 3, 0)
+        even = self.entries(self.even, 2, 10)
+        unbound = self.receive(
+            "time_entry.created", time_entry_data(id="TE-L99", project_id="P-404", task_id=None)
+        )
+        (odd | even | unbound)._enqueue_batch(chunk_size=2)
+        # Odd project: lane 1, chunks of 2 in id order; even project and the entry of a
+        # project Odoo does not have yet: lane 0.
+        self.assertEqual(
+            self.jobs_of(odd | even | unbound),
+            {
+                "root.psa.time_entry.lane0": [even, unbound],
+                "root.psa.time_entry.lane1": [odd[:2], odd[2:]],
+            },
+        )
+        # The drains and a lone event's job: in a lane too, never beside the lanes.
+        lone = self.entries(self.odd, 1, 20)
+        lone._enqueue()
+        self.assertEqual(list(self.jobs_of(lone)), ["root.psa.time_entry.lane1"])
+        self.assertEqual(
+            self.env["psa.importer"]._channel_for("time_entry"), "root.psa.time_entry.lane0"
+        )
+
+    def test_a_pull_holds_back_each_lanes_partial_chunk(self):
+        self.env["ir.config_parameter"].set_param(LANES_PARAM, "2")
+        odd = self.entries(self.odd, 3, 0)
+        even = self.entries(self.even, 1, 10)
+        held = (odd | even)._enqueue_batch(chunk_size=2, hold_partial=True)
+        self.assertEqual(held, odd[2:] | even)
+        self.assertFalse(held.filtered("job_uuid"))
+        self.assertEqual(self.jobs_of(odd), {"root.psa.time_entry.lane1": [odd[:2]]})
+
+    def test_lanes_apply_every_entry_once(self):
+        self.env["ir.config_parameter"].set_param(LANES_PARAM, "2")
+        odd = self.entries(self.odd, 6, 0)
+        even = self.entries(self.even, 6, 10)
+        # As a pull queues them (the webhooks' drain then finds nothing left to claim).
+        (odd | even)._enqueue_batch(chunk_size=4)
+        self.run_jobs()
+        self.assertEqual(set((odd | even).mapped("state")), {"done"})
+        lines = self.env["account.analytic.line"].search(
+            [("project_id", "in", (self.odd | self.even).ids)]
+        )
+        # 12 entries of 6.5 h each (time_entry_data): one line each.
+        self.assertEqual(len(lines), 12)
+        self.assertAlmostEqual(sum(lines.mapped("unit_amount")), 12 * 6.5)
+        channels = set(
+            self.env["queue.job"]
+            .search([("method_name", "=", "_process_job"), ("uuid", "in", (odd | even).mapped("job_uuid"))])
+            .mapped("channel")
+        )
+        self.assertEqual(channels, {"root.psa.time_entry.lane0", "root.psa.time_entry.lane1"})
+
+    def test_a_lane_count_out_of_bounds_is_clamped(self):
+        importer = self.env["psa.importer.time_entry"]
+        for value, expected in (("0", 1), ("-3", 1), ("abc", 1), ("3", 3), ("99", 8)):
+            self.env["ir.config_parameter"].set_param(LANES_PARAM, value)
+            self.assertEqual(importer._lane_count(), expected, value)
+        # Every lane there can be has its channel record (queue_job deletes done jobs per
+        # channel record).
+        names = set(
+            self.env["queue.job.channel"]
+            .search([("complete_name", "like", "root.psa.time_entry.lane%")])
+            .mapped("complete_name")
+        )
+        self.assertEqual(names, {f"root.psa.time_entry.lane{n}" for n in range(8)})
