@@ -98,6 +98,18 @@ SCENARIOS = [
 ]
 
 CONF = RUN_DIR / "odoo-harness.conf"
+# Time entry lanes (README "Production topology"), as `make bench` runs them: every
+# scenario's invariants hold with chunks of different projects applied side by side.
+# HARNESS_LANES=1: one time entry job at a time, as before lanes.
+LANES = max(1, int(os.environ.get("HARNESS_LANES", "3")))
+CHANNELS = "root:2," + (
+    ",".join(
+        [f"root.psa.time_entry:{min(LANES, 2)}"]
+        + [f"root.psa.time_entry.lane{lane}:1" for lane in range(LANES)]
+    )
+    if LANES > 1
+    else "root.psa.time_entry:1"
+)
 
 
 def write_conf(db_user):
@@ -133,7 +145,7 @@ def write_conf(db_user):
         ),
         "",
         "[queue_job]",
-        "channels = root:2,root.psa.time_entry:1",
+        f"channels = {CHANNELS}",
     ]
     CONF.write_text("\n".join(lines) + "\n")
 
@@ -206,6 +218,7 @@ class Harness:
                 "HARNESS_SIM_URL": self.simulator.url,
                 "HARNESS_SIM_TOKEN": SIM_TOKEN,
                 "HARNESS_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                "HARNESS_LANES": str(LANES),
             },
             strict=True,
         )
@@ -395,7 +408,7 @@ def render(harness):
         f"PSA connector reliability harness  {datetime.now().strftime('%Y-%m-%d %H:%M')}  "
         f"{platform.node()}  {os.cpu_count()} CPUs  mode {'short' if SHORT else 'full'}  "
         f"seed {SEED}  total {time.monotonic() - harness.started:.0f} s",
-        "Odoo workers=2 + queue_job runner (root:2, root.psa.time_entry:1), private "
+        f"Odoo workers=2 + queue_job runner ({CHANNELS}; time entry lanes {LANES}), private "
         f"PostgreSQL on :{PG_PORT}, demo PSA on :{SIM_PORT}",
         line,
         "  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)),

@@ -24,11 +24,12 @@ for port in "$BENCH_HTTP_PORT" "$BENCH_GEVENT_PORT" "$BENCH_SIM_PORT"; do
 done
 
 # Time entry lanes (README "Production topology"): BENCH_LANES=1 applies every chunk in
-# the one channel root.psa.time_entry of capacity 1, as before lanes.
-export BENCH_LANES="${BENCH_LANES:-2}"
+# the one channel root.psa.time_entry of capacity 1, as before lanes. More lanes than the
+# 2 workers: the parent channel runs 2 of them at a time, whichever have chunks waiting.
+export BENCH_LANES="${BENCH_LANES:-3}"
 lane_channels="root.psa.time_entry:1"
 if (( BENCH_LANES > 1 )); then
-  lane_channels="root.psa.time_entry:$BENCH_LANES"
+  lane_channels="root.psa.time_entry:$(( BENCH_LANES < 2 ? BENCH_LANES : 2 ))"
   for (( lane = 0; lane < BENCH_LANES; lane++ )); do
     lane_channels+=",root.psa.time_entry.lane$lane:1"
   done

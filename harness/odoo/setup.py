@@ -18,6 +18,11 @@ env["ir.config_parameter"].set_param(
     "psa_connector_base.webhook_burst_rate", os.environ.get("HARNESS_BURST_RATE", "0")
 )
 
+# HARNESS_LANES (harness/run.py): the time entries' jobs in that many lanes by project.
+env["ir.config_parameter"].set_param(
+    "psa_connector_base.lanes.time_entry", os.environ.get("HARNESS_LANES", "3")
+)
+
 with open(os.environ["HARNESS_MASTER"]) as handle:
     master = json.load(handle)
 prepare_for_simulator(env, master.pop("employee"))
