@@ -556,18 +556,24 @@ class PsaEvent(models.Model):
                 ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
             [backend_id, object_type, limit],
         )
-        events = self.browse([row[0] for row in self.env.cr.fetchall()])
+        claimed = self.browse([row[0] for row in self.env.cr.fetchall()])
         self._cancel_drains_due(backend, object_type)
-        if self._may_apply_in_drain(backend, object_type, events) and events._apply_in_drain():
-            return f"{len(events)} event(s) applied"
+        events = claimed
+        if self._may_apply_in_drain(backend, object_type, events):
+            # What the drain does not apply itself (other lanes') is queued already.
+            events, queued = events._split_for_lanes()
+            # (At most WEBHOOK_APPLY_IN_DRAIN_LIMIT, below the drain's limit: none left.)
+            if events._apply_in_drain():
+                lanes = f", {queued} queued in other lanes" if queued else ""
+                return f"{len(events)} event(s) applied{lanes}"
         if len(events) == 1:
             events._enqueue()
         elif events:
             events._enqueue_batch(chunk_size=chunk_size or self._drain_chunk_size(len(events)))
-        if len(events) == limit:
+        if len(claimed) == limit:
             # More are waiting: another drain, right after this one commits.
             self._queue_drain(backend, object_type)
-        return f"{len(events)} event(s) queued"
+        return f"{len(claimed)} event(s) queued"
 
     @api.model
     def _cancel_drains_due(self, backend, object_type):
@@ -614,6 +620,25 @@ class PsaEvent(models.Model):
             [backend.id, object_type],
         )
         return not self.env.cr.fetchone()
+
+    def _split_for_lanes(self):
+        """(events the drain applies itself, how many it queued in other lanes): with
+        lanes, a burst (more than WEBHOOK_CHUNK_SIZE events) is applied side by side,
+        lane 0's part by the drain (which runs in lane 0) and each other lane's in chunk
+        jobs of that lane; a trickle stays whole in the drain, which is quicker for it
+        than a trip through the job runner for each lane."""
+        if len(self) <= WEBHOOK_CHUNK_SIZE:
+            return self, 0
+        lanes = self._lanes()
+        if len(lanes) == 1 and lanes[0][0] == 0:
+            return self, 0
+        own = self.browse()
+        for lane, events in lanes:
+            if lane == 0:
+                own = events
+            else:
+                events._enqueue_batch()
+        return own, len(self) - len(own)
 
     def _apply_in_drain(self):
         """Apply drained events in the running drain job, as a chunk job would; return

@@ -116,18 +116,20 @@ class PsaImporter(models.AbstractModel):
                 # An unreadable payload fails in its job, whichever lane it is in.
                 parent = None
             parent_of[event_id] = str(parent) if parent not in (None, "") else None
-        bindings = self.env["psa.binding"].sudo().search_read(
-            [
-                ("backend_id", "=", backend.id),
-                ("external_type", "=", parent_type),
-                ("external_id", "in", list(set(parent_of.values()) - {None})),
-            ],
-            ["external_id", "res_id"],
+        bindings = (
+            self.env["psa.binding"]
+            .sudo()
+            .search_read(
+                [
+                    ("backend_id", "=", backend.id),
+                    ("external_type", "=", parent_type),
+                    ("external_id", "in", list(set(parent_of.values()) - {None})),
+                ],
+                ["external_id", "res_id"],
+            )
         )
         res_ids = {binding["external_id"]: binding["res_id"] or 0 for binding in bindings}
-        return {
-            event_id: res_ids.get(parent, 0) % lanes for event_id, parent in parent_of.items()
-        }
+        return {event_id: res_ids.get(parent, 0) % lanes for event_id, parent in parent_of.items()}
 
     @api.model
     def _priority_for(self, object_type):

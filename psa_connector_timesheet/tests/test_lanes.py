@@ -18,9 +18,7 @@ class TestTimeEntryLanes(TimesheetCase):
         super().setUpClass()
         for number in (2, 3):
             cls.apply("project.created", project_data(id=f"P-{number}", code=f"NW-{number}"))
-            cls.apply(
-                "task.created", task_data(id=f"T-{number}", project_id=f"P-{number}")
-            )
+            cls.apply("task.created", task_data(id=f"T-{number}", project_id=f"P-{number}"))
         projects = [cls.project, cls.bound("project", "P-2"), cls.bound("project", "P-3")]
         # Two projects of different parity: different lanes out of two.
         cls.odd = next(p for p in projects if p.id % 2)
@@ -47,9 +45,7 @@ class TestTimeEntryLanes(TimesheetCase):
 
     def jobs_of(self, events):
         """{channel: [events of each job, in the order queued]}."""
-        jobs = self.env["queue.job"].search(
-            [("uuid", "in", events.mapped("job_uuid"))], order="id"
-        )
+        jobs = self.env["queue.job"].search([("uuid", "in", events.mapped("job_uuid"))], order="id")
         by_channel = {}
         for job in jobs:
             by_channel.setdefault(job.channel, []).append(
@@ -116,7 +112,12 @@ class TestTimeEntryLanes(TimesheetCase):
         self.assertAlmostEqual(sum(lines.mapped("unit_amount")), 12 * 6.5)
         channels = set(
             self.env["queue.job"]
-            .search([("method_name", "=", "_process_job"), ("uuid", "in", (odd | even).mapped("job_uuid"))])
+            .search(
+                [
+                    ("method_name", "=", "_process_job"),
+                    ("uuid", "in", (odd | even).mapped("job_uuid")),
+                ]
+            )
             .mapped("channel")
         )
         self.assertEqual(channels, {"root.psa.time_entry.lane0", "root.psa.time_entry.lane1"})
@@ -134,3 +135,32 @@ class TestTimeEntryLanes(TimesheetCase):
             .mapped("complete_name")
         )
         self.assertEqual(names, {f"root.psa.time_entry.lane{n}" for n in range(8)})
+
+    def test_a_drained_burst_is_applied_in_its_lanes_and_a_trickle_in_the_drain(self):
+        self.env["ir.config_parameter"].set_param(LANES_PARAM, "2")
+        # Drained at once, not held back while it arrives (psa.event._burst_goes_on).
+        self.env["ir.config_parameter"].set_param("psa_connector_base.webhook_burst_rate", "0")
+        Event = self.env["psa.event"]
+        # A trickle (at most WEBHOOK_CHUNK_SIZE = 100 events): the drain applies it all.
+        trickle = self.entries(self.odd, 2, 0) | self.entries(self.even, 1, 10)
+        self.assertEqual(Event._drain_webhooks(self.backend.id, "time_entry"), "3 event(s) applied")
+        self.assertEqual(set(trickle.mapped("state")), {"done"})
+        # A burst of 120: the even project's 60 (lane 0, the drain's) are applied by the
+        # drain, the odd project's 60 queued in one chunk job of lane 1.
+        odd = self.entries(self.odd, 60, 100)
+        even = self.entries(self.even, 60, 200)
+        self.assertEqual(
+            Event._drain_webhooks(self.backend.id, "time_entry"),
+            "60 event(s) applied, 60 queued in other lanes",
+        )
+        self.assertEqual(set(even.mapped("state")), {"done"})
+        self.assertEqual(set(odd.mapped("state")), {"pending"})
+        self.assertEqual(self.jobs_of(odd), {"root.psa.time_entry.lane1": [odd]})
+        self.run_jobs(methods=("_process_job",))
+        self.assertEqual(set(odd.mapped("state")), {"done"})
+        self.assertEqual(
+            self.env["account.analytic.line"].search_count(
+                [("project_id", "in", (self.odd | self.even).ids)]
+            ),
+            2 + 1 + 60 + 60,
+        )
