@@ -1343,7 +1343,8 @@ def render(bench):
         f"Odoo workers=2, queue_job channels {os.environ.get('BENCH_CHANNELS', '?')}, "
         f"time entry lanes {os.environ.get('BENCH_LANES', '1')}, backend page_size {PAGE_SIZE}; "
         f"database {DB}; total {time.monotonic() - bench.started:.0f} s",
-        f"webhook fast intake {'off' if os.environ.get('BENCH_FAST_INTAKE') == '0' else 'on'}; "
+        f"webhook fast intake {'off' if os.environ.get('BENCH_FAST_INTAKE') == '0' else 'on'}, "
+        f"direct accept {'off' if os.environ.get('BENCH_DIRECT_ACCEPT') == '0' else 'on'}; "
         "webhook drains hold bursts back above "
         f"{os.environ.get('BENCH_BURST_RATE') or 'the default (50)'} events/s"
         f"{' (0 = never)' if os.environ.get('BENCH_BURST_RATE') == '0' else ''}",

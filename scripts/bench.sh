@@ -46,6 +46,10 @@ write_odoo_conf "$CONF" "$BENCH_DB" \
 # Experiment switch (see the report): BENCH_NO_DBFILTER=1 drops the dbfilter line, so that
 # Odoo takes the database from db_name instead of listing PostgreSQL's databases per request.
 if [[ -n "${BENCH_NO_DBFILTER:-}" ]]; then sed -i '/^dbfilter = /d' "$CONF"; fi
+# BENCH_DIRECT_ACCEPT=0 turns the fast intake's direct accept off (the before/after of the README).
+if [[ "${BENCH_DIRECT_ACCEPT:-1}" == 0 ]]; then
+  sed -i '/^\[queue_job\]/i psa_connector_webhook_direct_accept = False' "$CONF"
+fi
 # BENCH_FAST_INTAKE=0 turns the webhook fast intake off (the before/after of the README).
 if [[ "${BENCH_FAST_INTAKE:-1}" == 0 ]]; then
   sed -i '/^\[queue_job\]/i psa_connector_webhook_fast_intake = False' "$CONF"

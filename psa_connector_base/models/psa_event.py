@@ -18,7 +18,7 @@ from ..tools.access import workflow_write
 from ..tools.codec import decode_raw_body
 from ..tools.errors import BreakerOpen, PayloadInvalid, RemoteServiceError, SyncError
 from ..tools.jobs import execute_racing, failure_recorded, is_concurrency_error, is_lost_race
-from ..tools.signature import is_fresh, is_valid_signature
+from ..tools.signature import is_fresh
 from ..tools.versions import normalize_timestamp, to_odoo_datetime
 from ..tools.webhook_guard import WebhookAnswer
 
@@ -64,6 +64,28 @@ WEBHOOK_BURST_MAX_WAIT = 30.0
 # the nine a webhook cost). Bounded: cleared when it holds this many kinds.
 _drains_seen_committed = {}
 DRAINS_SEEN_MAX = 1000
+# The drain a webhook accepted now joins is the one of this many grid steps ahead (at
+# least a linger after the acceptance, which has committed before the drain looks).
+DRAIN_STEPS_AHEAD = 2
+
+
+def bounded_linger(value):
+    """The drains' grid step in seconds from psa_connector_base.webhook_dispatch_linger."""
+    try:
+        linger = float(value)
+    except (TypeError, ValueError):
+        linger = WEBHOOK_DRAIN_LINGER
+    return min(max(linger, MIN_DRAIN_STEP), 10.0)
+
+
+def drain_step(now, linger, steps_ahead=DRAIN_STEPS_AHEAD):
+    return int(now // linger) + steps_ahead
+
+
+def drain_seen_committed(dbname, backend_id, object_type, step):
+    """Whether this process has seen the drain of this step committed (see
+    ``_drains_seen_committed``)."""
+    return _drains_seen_committed.get((dbname, backend_id, object_type)) == step
 # Applied and skipped events are kept this many days (system parameter
 # psa_connector_base.event_retention_days; 0 or less keeps them for ever), then the
 # daily purge deletes them, this many per transaction.
@@ -207,23 +229,23 @@ class PsaEvent(models.Model):
 
     @api.model
     def _accept_canonical_webhook(self, backend, headers, raw_body):
-        timestamp = headers.get("X-PSA-Timestamp", "")
-        if not is_fresh(timestamp, time.time(), backend.timestamp_tolerance):
+        now = time.time()
+        if not is_fresh(headers.get("X-PSA-Timestamp", ""), now, backend.timestamp_tolerance):
+            # Before the secret: a stale request is refused even when none is configured.
             return WebhookAnswer(401, "missing or stale X-PSA-Timestamp", "stale_timestamp")
         secret = self._webhook_secret(backend)
         if isinstance(secret, WebhookAnswer):
             return secret
-        if not is_valid_signature(secret, timestamp, raw_body, headers.get("X-PSA-Signature", "")):
-            return WebhookAnswer(401, "bad or missing signature", "bad_signature")
-        try:
-            envelope = json.loads(raw_body)
-        except (UnicodeDecodeError, ValueError) as err:
-            return self._refuse_payload(backend, raw_body, f"malformed JSON: {err}")
-        except RecursionError:
-            return self._refuse_payload(backend, raw_body, "malformed JSON: nested too deeply")
-        problems = event_store.envelope_problems(envelope)
-        if problems:
-            return self._refuse_payload(backend, raw_body, "; ".join(problems[:5]))
+        refusal, envelope = event_store.read_canonical(
+            headers, raw_body, secret, backend.timestamp_tolerance, now
+        )
+        if refusal:
+            kind, detail = refusal
+            if kind == "stale_timestamp":
+                return WebhookAnswer(401, "missing or stale X-PSA-Timestamp", kind)
+            if kind == "bad_signature":
+                return WebhookAnswer(401, "bad or missing signature", kind)
+            return self._refuse_payload(backend, raw_body, detail)
         new = self._receive_envelopes(backend, [(envelope, raw_body)])
         if not new:
             return WebhookAnswer(200, "duplicate: already received", event=str(envelope["id"]))
@@ -463,7 +485,7 @@ class PsaEvent(models.Model):
     def _drain_settings(self):
         """(linger, burst rate, burst max wait): the system parameters, bounded."""
         params = self.env["ir.config_parameter"].sudo()
-        linger = float(
+        linger = bounded_linger(
             params.get_param("psa_connector_base.webhook_dispatch_linger", WEBHOOK_DRAIN_LINGER)
         )
         burst_rate = float(
@@ -472,16 +494,16 @@ class PsaEvent(models.Model):
         max_wait = float(
             params.get_param("psa_connector_base.webhook_burst_max_wait", WEBHOOK_BURST_MAX_WAIT)
         )
-        return min(max(linger, MIN_DRAIN_STEP), 10.0), burst_rate, max_wait
+        return linger, burst_rate, max_wait
 
     @api.model
-    def _schedule_drain(self, backend, object_types, now=None, steps_ahead=2):
+    def _schedule_drain(self, backend, object_types, now=None, steps_ahead=DRAIN_STEPS_AHEAD):
         """Make sure a drain of each object type of ``backend`` will run after this
         transaction commits: the one of the next grid step but one (at least a linger
         from now: an acceptance commits before its drain looks), queued unless it
         already is."""
         linger = self._drain_settings()[0]
-        step = int((now or time.time()) // linger) + steps_ahead
+        step = drain_step(now or time.time(), linger, steps_ahead)
         for object_type in sorted(object_types):
             if self._drain_seen_committed(backend, object_type, step):
                 continue
@@ -504,8 +526,7 @@ class PsaEvent(models.Model):
         step after the last acceptance that can join it, so until then it is still
         pending: what the query on queue_job would find (a drain deleted by hand meanwhile
         is the stragglers' cron's to make up for, as a drain missed is)."""
-        key = (self.env.cr.dbname, backend.id, object_type)
-        return _drains_seen_committed.get(key) == step
+        return drain_seen_committed(self.env.cr.dbname, backend.id, object_type, step)
 
     @api.model
     def _remember_drain_on_commit(self, backend, object_type, step):

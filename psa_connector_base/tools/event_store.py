@@ -5,10 +5,12 @@ Both the model (:meth:`psa.event._insert_if_new`) and the webhook fast intake
 through :func:`insert_events`, so an event stored by either path is the same row.
 """
 
+import json
 import uuid
 
 from .jobs import execute_racing
 from .schema import load_schema, validate
+from .signature import is_fresh, is_valid_signature
 from .versions import to_odoo_datetime
 
 EVENT_COLUMNS = (
@@ -75,6 +77,16 @@ def insert_events(cr, backend_id, company_id, uid, now, rows):
     a no-op instead of an error, whichever transaction commits first. A duplicate committed
     after this transaction's snapshot fails to serialize instead: run again, it is skipped.
     """
+    statement = insert_statement(backend_id, company_id, uid, now, rows)
+    if not statement:
+        return []
+    execute_racing(cr, *statement)
+    return sorted(cr.fetchall())
+
+
+def insert_statement(backend_id, company_id, uid, now, rows):
+    """(query, parameters) of :func:`insert_events`, None without rows: also run alone,
+    as a transaction of its own, by the fast intake's direct accept."""
     values = []
     for row in rows:
         object_type, action = split_type(row["event_type"])
@@ -100,13 +112,36 @@ def insert_events(cr, backend_id, company_id, uid, now, rows):
             )
         )
     if not values:
-        return []
+        return None
     placeholders = ",".join(["%s"] * len(values))
-    execute_racing(
-        cr,
+    return (
         f"""INSERT INTO psa_event ({", ".join(EVENT_COLUMNS)}) VALUES {placeholders}
             ON CONFLICT (backend_id, event_uid) DO NOTHING
             RETURNING id, event_uid, correlation_id""",
         values,
     )
-    return sorted(cr.fetchall())
+
+
+def read_canonical(headers, raw_body, secret, tolerance, now):
+    """Verify and read a canonical webhook: ``(refusal, None)`` or ``(None, envelope)``.
+
+    The refusal is ``(kind, detail)``: ``stale_timestamp``, ``bad_signature`` (answered
+    401), ``malformed`` or ``invalid`` (a signed but unusable body: kept in the exception
+    queue, answered 400). In this order, the one place of it: for the model's accept
+    (``psa.event._accept_canonical_webhook``) and the fast intake's direct accept.
+    """
+    timestamp = headers.get("X-PSA-Timestamp", "")
+    if not is_fresh(timestamp, now, tolerance):
+        return ("stale_timestamp", None), None
+    if not is_valid_signature(secret, timestamp, raw_body, headers.get("X-PSA-Signature", "")):
+        return ("bad_signature", None), None
+    try:
+        envelope = json.loads(raw_body)
+    except (UnicodeDecodeError, ValueError) as err:
+        return ("malformed", f"malformed JSON: {err}"), None
+    except RecursionError:
+        return ("malformed", "malformed JSON: nested too deeply"), None
+    problems = envelope_problems(envelope)
+    if problems:
+        return ("invalid", "; ".join(problems[:5])), None
+    return None, envelope
