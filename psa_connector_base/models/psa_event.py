@@ -86,6 +86,8 @@ def drain_seen_committed(dbname, backend_id, object_type, step):
     """Whether this process has seen the drain of this step committed (see
     ``_drains_seen_committed``)."""
     return _drains_seen_committed.get((dbname, backend_id, object_type)) == step
+
+
 # Applied and skipped events are kept this many days (system parameter
 # psa_connector_base.event_retention_days; 0 or less keeps them for ever), then the
 # daily purge deletes them, this many per transaction.
@@ -580,13 +582,13 @@ class PsaEvent(models.Model):
         claimed = self.browse([row[0] for row in self.env.cr.fetchall()])
         self._cancel_drains_due(backend, object_type)
         events = claimed
-        if self._may_apply_in_drain(backend, object_type, events):
-            # What the drain does not apply itself (other lanes') is queued already.
-            events, queued = events._split_for_lanes()
+        if (
+            self._may_apply_in_drain(backend, object_type, events)
+            and not events._in_several_lanes()
+            and events._apply_in_drain()
+        ):
             # (At most WEBHOOK_APPLY_IN_DRAIN_LIMIT, below the drain's limit: none left.)
-            if events._apply_in_drain():
-                lanes = f", {queued} queued in other lanes" if queued else ""
-                return f"{len(events)} event(s) applied{lanes}"
+            return f"{len(events)} event(s) applied"
         if len(events) == 1:
             events._enqueue()
         elif events:
@@ -642,24 +644,13 @@ class PsaEvent(models.Model):
         )
         return not self.env.cr.fetchone()
 
-    def _split_for_lanes(self):
-        """(events the drain applies itself, how many it queued in other lanes): with
-        lanes, a burst (more than WEBHOOK_CHUNK_SIZE events) is applied side by side,
-        lane 0's part by the drain (which runs in lane 0) and each other lane's in chunk
-        jobs of that lane; a trickle stays whole in the drain, which is quicker for it
-        than a trip through the job runner for each lane."""
-        if len(self) <= WEBHOOK_CHUNK_SIZE:
-            return self, 0
-        lanes = self._lanes()
-        if len(lanes) == 1 and lanes[0][0] == 0:
-            return self, 0
-        own = self.browse()
-        for lane, events in lanes:
-            if lane == 0:
-                own = events
-            else:
-                events._enqueue_batch()
-        return own, len(self) - len(own)
+    def _in_several_lanes(self):
+        """Whether these drained events are a burst (more than WEBHOOK_CHUNK_SIZE) of
+        several lanes: then they are queued in their lanes' chunk jobs, which apply side by
+        side as soon as the drain commits, instead of one after the other in the drain (a
+        trickle stays whole in the drain, quicker for it than a trip through the job
+        runner: the single change's latency)."""
+        return len(self) > WEBHOOK_CHUNK_SIZE and len(self._lanes()) > 1
 
     def _apply_in_drain(self):
         """Apply drained events in the running drain job, as a chunk job would; return

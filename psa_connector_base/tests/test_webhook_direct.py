@@ -44,9 +44,7 @@ class TestWebhookDirectAccept(PsaTestMixin, TransactionCase):
         return headers, raw
 
     def accept(self, headers, raw, code="direct", now=None):
-        return webhook_intake.accept_direct(
-            self.env.cr, self.dbname, code, headers, raw, now=now
-        )
+        return webhook_intake.accept_direct(self.env.cr, self.dbname, code, headers, raw, now=now)
 
     def see_drain(self, now=None):
         """As the model's accept does after its commit: this step's drain is queued."""

@@ -145,19 +145,22 @@ class TestTimeEntryLanes(TimesheetCase):
         trickle = self.entries(self.odd, 2, 0) | self.entries(self.even, 1, 10)
         self.assertEqual(Event._drain_webhooks(self.backend.id, "time_entry"), "3 event(s) applied")
         self.assertEqual(set(trickle.mapped("state")), {"done"})
-        # A burst of 120: the even project's 60 (lane 0, the drain's) are applied by the
-        # drain, the odd project's 60 queued in one chunk job of lane 1.
+        # A burst of 120 in two lanes: queued in its lanes' chunk jobs, which apply side by
+        # side as soon as the drain commits (chunks of a quarter of the burst at least
+        # WEBHOOK_CHUNK_SIZE: psa.event._drain_chunk_size), not one lane after the other
+        # in the drain.
         odd = self.entries(self.odd, 60, 100)
         even = self.entries(self.even, 60, 200)
         self.assertEqual(
-            Event._drain_webhooks(self.backend.id, "time_entry"),
-            "60 event(s) applied, 60 queued in other lanes",
+            Event._drain_webhooks(self.backend.id, "time_entry"), "120 event(s) queued"
         )
-        self.assertEqual(set(even.mapped("state")), {"done"})
-        self.assertEqual(set(odd.mapped("state")), {"pending"})
-        self.assertEqual(self.jobs_of(odd), {"root.psa.time_entry.lane1": [odd]})
+        self.assertEqual(set((odd | even).mapped("state")), {"pending"})
+        self.assertEqual(
+            self.jobs_of(odd | even),
+            {"root.psa.time_entry.lane0": [even], "root.psa.time_entry.lane1": [odd]},
+        )
         self.run_jobs(methods=("_process_job",))
-        self.assertEqual(set(odd.mapped("state")), {"done"})
+        self.assertEqual(set((odd | even).mapped("state")), {"done"})
         self.assertEqual(
             self.env["account.analytic.line"].search_count(
                 [("project_id", "in", (self.odd | self.even).ids)]
