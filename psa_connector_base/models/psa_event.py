@@ -1,3 +1,4 @@
+import itertools
 import json
 import logging
 import time
@@ -432,12 +433,21 @@ class PsaEvent(models.Model):
         is returned."""
         Importer = self.env["psa.importer"]
         held = self.browse()
+        chunks_by_lane = []
         for lane, events in self._lanes():
+            chunks = []
             for start in range(0, len(events), chunk_size):
                 chunk = events[start : start + chunk_size]
                 if hold_partial and len(chunk) < chunk_size:
                     held |= chunk
-                    continue
+                else:
+                    chunks.append((lane, chunk))
+            chunks_by_lane.append(chunks)
+        # Queued lane after lane in turn (the first chunk of each, then the second...):
+        # the runner hands out equal priorities in the order queued, so that every lane
+        # has a chunk running early instead of the last lane waiting for the others.
+        for round_ in itertools.zip_longest(*chunks_by_lane):
+            for lane, chunk in filter(None, round_):
                 object_type = chunk[:1].object_type
                 job = (
                     chunk._as_job_user()

@@ -79,6 +79,13 @@ class TestTimeEntryLanes(TimesheetCase):
                 "root.psa.time_entry.lane1": [odd[:2], odd[2:]],
             },
         )
+        # Queued lane after lane in turn, so that each lane's first chunk runs early.
+        self.assertEqual(
+            self.env["queue.job"]
+            .search([("uuid", "in", (odd | even | unbound).mapped("job_uuid"))], order="id")
+            .mapped("channel"),
+            ["root.psa.time_entry.lane0", "root.psa.time_entry.lane1"] * 2,
+        )
         # The drains and a lone event's job: in a lane too, never beside the lanes.
         lone = self.entries(self.odd, 1, 20)
         lone._enqueue()
