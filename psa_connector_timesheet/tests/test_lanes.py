@@ -153,9 +153,11 @@ class TestTimeEntryLanes(TimesheetCase):
         self.assertEqual(Event._drain_webhooks(self.backend.id, "time_entry"), "3 event(s) applied")
         self.assertEqual(set(trickle.mapped("state")), {"done"})
         # A burst of 120 in two lanes: queued in its lanes' chunk jobs, which apply side by
-        # side as soon as the drain commits (chunks of a quarter of the burst at least
-        # WEBHOOK_CHUNK_SIZE: psa.event._drain_chunk_size), not one lane after the other
-        # in the drain.
+        # side as soon as the drain commits, not one lane after the other in the drain;
+        # one chunk per lane (up to 2,000 events), not a burst's quarters: each chunk
+        # pays the recomputation of its tasks' hours.
+        self.assertEqual(Event._drain_chunk_size(2000, several_lanes=True), 2000)
+        self.assertEqual(Event._drain_chunk_size(2000), 500)
         odd = self.entries(self.odd, 60, 100)
         even = self.entries(self.even, 60, 200)
         self.assertEqual(
