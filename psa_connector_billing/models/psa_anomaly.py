@@ -2,11 +2,14 @@ import statistics
 from collections import defaultdict
 from datetime import timedelta
 
+from psycopg2 import OperationalError
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import float_compare, float_round
 
 from odoo.addons.psa_connector_base.tools.access import USER, requires_group, workflow_write
+from odoo.addons.psa_connector_base.tools.jobs import execute_racing, is_concurrency_error
 
 ANOMALY_KINDS = [
     ("hours_per_day", "Hours per day far above normal"),
@@ -194,11 +197,59 @@ class PsaAnomaly(models.Model):
         backend = self.env["psa.backend"].browse(backend_id).exists()
         if not backend:
             return "backend removed: nothing to detect"
-        pairs = {(employee_id, fields.Date.to_date(day)) for employee_id, day in days}
+        merged = self._merge_pending_detections(backend_id)
+        pairs = {
+            (employee_id, fields.Date.to_date(day))
+            for employee_id, day in [*days, *(pair for _uuid, more in merged for pair in more)]
+        }
         flags = self.with_company(backend.company_id)._detect_time_lines(
             backend, self.env["account.analytic.line"], days=pairs
         )
-        return f"{len(pairs)} employee day(s) checked, {len(flags)} flag(s) raised"
+        also = f" (with {len(merged)} detection(s) queued after this one)" if merged else ""
+        return f"{len(pairs)} employee day(s) checked{also}, {len(flags)} flag(s) raised"
+
+    def _merge_pending_detections(self, backend_id):
+        """Take over the days of the backend's other detections queued and committed
+        (their chunks are, so their lines are seen here) but not started: each would go
+        over the lines of the same days again (a burst's chunks in three lanes name every
+        day of the month, `make bench`: 3.6 s a detection over 54,000 lines). They are
+        cancelled, as merged; [(uuid, days)]. Best effort, as psa.event's drains: a job
+        the runner is handing out right now is left alone and runs."""
+        try:
+            with self.env.cr.savepoint(flush=False):
+                execute_racing(
+                    self.env.cr,
+                    # queue_job keeps the arguments as a JSON text in its jsonb column.
+                    """WITH queued AS (
+                              SELECT id, args FROM (
+                                     SELECT id, uuid, state, model_name, method_name,
+                                            CASE jsonb_typeof(args)
+                                            WHEN 'string' THEN (args #>> '{}')::jsonb
+                                            ELSE args END AS args
+                                       FROM queue_job
+                                      WHERE state = 'pending' AND model_name = 'psa.anomaly'
+                                        AND method_name = '_detect_time_days_job'
+                                        AND uuid IS DISTINCT FROM %s) decoded
+                               WHERE args->>0 = %s)
+                       UPDATE queue_job j
+                          SET state = 'cancelled', date_cancelled = now() at time zone 'UTC',
+                              result = %s
+                         FROM (SELECT q.id, q.args FROM queued q
+                                 JOIN queue_job l ON l.id = q.id
+                                  FOR UPDATE OF l SKIP LOCKED) q
+                        WHERE j.id = q.id
+                    RETURNING j.uuid, q.args->1""",
+                    [
+                        self.env.context.get("job_uuid"),
+                        str(backend_id),
+                        f"merged into the detection {self.env.context.get('job_uuid')}",
+                    ],
+                )
+                return self.env.cr.fetchall()
+        except OperationalError as err:
+            if not is_concurrency_error(err):
+                raise
+            return []
 
     def _internal_project_ids(self, backend):
         """The company's internal project (time off, training): its time is never billed,

@@ -7,6 +7,7 @@ from odoo.tests import new_test_user, tagged
 from odoo.addons.psa_connector_base.tests.common import project_data
 from odoo.addons.psa_connector_base.tools.access import workflow_write
 from odoo.addons.psa_connector_timesheet.tests.common import time_entry_data
+from odoo.addons.queue_job.job import Job
 
 from .common import BillingCase, billing_event_data, contract_data, milestone_contract
 
@@ -104,11 +105,18 @@ class TestAnomalyFlags(BillingCase):
         # Applied, not yet checked: the detection is queued in lane 0, once per chunk.
         self.assertFalse(self.flags())
         detections = self.env["queue.job"].search(
-            [("method_name", "=", "_detect_time_days_job"), ("state", "=", "pending")]
+            [("method_name", "=", "_detect_time_days_job"), ("state", "=", "pending")],
+            order="id",
         )
         self.assertEqual(len(detections), 2)
         self.assertEqual(set(detections.mapped("channel")), {"root.psa.time_entry.lane0"})
-        self.run_jobs(methods=("_detect_time_days_job",))
+        # The first takes over the second, queued and committed but not started: one pass
+        # over the day's lines instead of two (the runner never starts a cancelled job).
+        result = Job.load(self.env, detections[0].uuid).perform()
+        self.assertIn("with 1 detection(s) queued after this one", result)
+        detections.invalidate_recordset()
+        self.assertEqual(detections[1].state, "cancelled")
+        self.assertIn(f"merged into the detection {detections[0].uuid}", detections[1].result)
         # 7.0 + 6.0 = 13.0 h > 12.0 h (8.0 h median x 1.5): both lines carry the flag.
         flags = self.flags("hours_per_day")
         self.assertEqual(flags.analytic_line_id, self.line("TE-A") | self.line("TE-B"))
