@@ -307,9 +307,21 @@ class PsaAnomaly(models.Model):
         weeks = backend.anomaly_history_weeks
         if factor <= 0 or weeks <= 0:
             return []
-        employee_ids = list(set(lines.employee_id.ids))
-        first = min(lines.mapped("date")) - timedelta(weeks=weeks)
-        last = max(lines.mapped("date"))
+        # Each line's employee and day, read in SQL: a month-end detection goes over tens
+        # of thousands of lines, whose ORM records would each load every stored field.
+        lines.flush_recordset(["employee_id", "date"])
+        self.env.cr.execute(
+            "SELECT id, employee_id, date FROM account_analytic_line WHERE id = ANY(%s)",
+            [lines.ids],
+        )
+        key_of = {
+            line_id: (employee_id, day) for line_id, employee_id, day in self.env.cr.fetchall()
+        }
+        if not key_of:
+            return []
+        employee_ids = list({employee_id for employee_id, _day in key_of.values()})
+        first = min(day for _employee, day in key_of.values()) - timedelta(weeks=weeks)
+        last = max(day for _employee, day in key_of.values())
         self.env.cr.execute(
             """SELECT employee_id, date, SUM(unit_amount) FROM account_analytic_line
                 WHERE project_id IS NOT NULL AND employee_id = ANY(%s)
@@ -321,20 +333,28 @@ class PsaAnomaly(models.Model):
         for employee_id, day, hours in self.env.cr.fetchall():
             daily[employee_id][day] = hours
         results, cache = [], {}
-        for line in lines:
-            key = (line.employee_id.id, line.date)
+        for line_id in lines.ids:
+            key = key_of.get(line_id)
+            if key is None or not key[0]:
+                continue
             if key not in cache:
-                days = daily[key[0]]
-                start = line.date - timedelta(weeks=weeks)
-                history = [h for day, h in days.items() if start <= day < line.date and h > 0]
-                cache[key] = (days.get(line.date, 0.0), history)
-            total, history = cache[key]
-            if len(history) < backend.anomaly_min_history_days:
+                # Decided once per employee and day (a day has hundreds of lines at
+                # month-end), not once per line: None when the day is not flagged.
+                employee_id, line_date = key
+                days = daily[employee_id]
+                start = line_date - timedelta(weeks=weeks)
+                history = [h for day, h in days.items() if start <= day < line_date and h > 0]
+                total, verdict = days.get(line_date, 0.0), None
+                if len(history) >= backend.anomaly_min_history_days:
+                    median = statistics.median(history)
+                    threshold = float_round(median * factor, precision_digits=2)
+                    if float_compare(total, threshold, precision_digits=2) > 0:
+                        verdict = (total, history, median, threshold)
+                cache[key] = verdict
+            if cache[key] is None:
                 continue
-            median = statistics.median(history)
-            threshold = float_round(median * factor, precision_digits=2)
-            if float_compare(total, threshold, precision_digits=2) <= 0:
-                continue
+            total, history, median, threshold = cache[key]
+            line = lines.browse(line_id)
             message = _(
                 "%(employee)s logged %(total).2f h on %(date)s (this line: %(hours).2f h). "
                 "Their median day over the %(weeks)s weeks before is %(median).2f h "
@@ -431,36 +451,32 @@ class PsaAnomaly(models.Model):
         contract's lines: billable time of a mapped employee must be priced at that line's
         rate, and time must not be priced on a line of another order than the contract.
         """
-        results = []
+        results, verdicts = [], {}
         billable = lines.filtered(lambda line: line.psa_billable and line.so_line)
         for line in billable:
-            contract = self._contract_of_line(line)
-            if not contract:
+            # The verdict depends on the project, employee and sale line only: decided once
+            # for each of them, not for every line (hundreds a day at month-end).
+            key = (line.project_id.id, line.employee_id.id, line.so_line.id)
+            if key not in verdicts:
+                verdicts[key] = self._rate_verdict(line)
+            if verdicts[key] is None:
                 continue
-            mapping = line.project_id.sale_line_employee_ids.filtered(
-                lambda m, line=line, contract=contract: m.employee_id == line.employee_id
-                and m.sale_line_id.order_id == contract
-            )[:1]
-            expected = mapping.sale_line_id
+            contract, expected = verdicts[key]
             actual = line.so_line
             if expected:
-                rounding = contract.currency_id.rounding or 0.01
-                if float_compare(
-                    actual.price_unit, expected.price_unit, precision_rounding=rounding
-                ):
-                    message = _(
-                        "%(employee)s's time on %(date)s is priced at %(actual).2f/h "
-                        "(%(line)s), but the rate card of %(contract)s gives them "
-                        "%(expected).2f/h.",
-                        employee=line.employee_id.name,
-                        date=line.date,
-                        actual=actual.price_unit,
-                        line=actual.name,
-                        contract=contract.name,
-                        expected=expected.price_unit,
-                    )
-                    results.append(self._line_flag("rate", line, message))
-            elif actual.order_id != contract:
+                message = _(
+                    "%(employee)s's time on %(date)s is priced at %(actual).2f/h "
+                    "(%(line)s), but the rate card of %(contract)s gives them "
+                    "%(expected).2f/h.",
+                    employee=line.employee_id.name,
+                    date=line.date,
+                    actual=actual.price_unit,
+                    line=actual.name,
+                    contract=contract.name,
+                    expected=expected.price_unit,
+                )
+                results.append(self._line_flag("rate", line, message))
+            else:
                 message = _(
                     "%(employee)s's time on %(date)s is priced at %(actual).2f/h on "
                     "%(order)s, not on the project's contract %(contract)s.",
@@ -472,6 +488,27 @@ class PsaAnomaly(models.Model):
                 )
                 results.append(self._line_flag("rate", line, message))
         return results
+
+    def _rate_verdict(self, line):
+        """None when the line's price is right, else (contract, the sale line its rate
+        card gives the employee, or an empty one when the line is on another order)."""
+        contract = self._contract_of_line(line)
+        if not contract:
+            return None
+        mapping = line.project_id.sale_line_employee_ids.filtered(
+            lambda m, line=line, contract=contract: m.employee_id == line.employee_id
+            and m.sale_line_id.order_id == contract
+        )[:1]
+        expected = mapping.sale_line_id
+        actual = line.so_line
+        if expected:
+            rounding = contract.currency_id.rounding or 0.01
+            if float_compare(actual.price_unit, expected.price_unit, precision_rounding=rounding):
+                return contract, expected
+            return None
+        if actual.order_id != contract:
+            return contract, expected
+        return None
 
     # Billing events ------------------------------------------------------------------
 
