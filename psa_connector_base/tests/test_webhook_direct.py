@@ -2,6 +2,8 @@ import json
 import time
 from unittest.mock import patch
 
+import psycopg2
+
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import config
 
@@ -151,3 +153,17 @@ class TestWebhookDirectAccept(PsaTestMixin, TransactionCase):
                 patch.object(webhook_intake.odoo, "evented", evented),
             ):
                 self.assertEqual(webhook_intake.direct_accept_enabled(), expected)
+
+    def test_a_failed_connection_pauses_the_direct_accept(self):
+        self.patch(webhook_intake, "_direct_paused_until", {})
+        environ = {"HTTP_X_PSA_TIMESTAMP": "0"}
+        refused = psycopg2.OperationalError("connection refused")
+        with patch.object(webhook_intake, "_direct_connection", side_effect=refused) as connect:
+            # The pooled way (None), and no second connection attempt within the pause.
+            self.assertIsNone(webhook_intake._accept_direct_here(environ, "nodb", "x", b"{}"))
+            self.assertIsNone(webhook_intake._accept_direct_here(environ, "nodb", "x", b"{}"))
+            self.assertEqual(connect.call_count, 1)
+            later = time.monotonic() + webhook_intake.DIRECT_RETRY_AFTER + 1
+            with patch.object(webhook_intake.time, "monotonic", return_value=later):
+                self.assertIsNone(webhook_intake._accept_direct_here(environ, "nodb", "x", b"{}"))
+            self.assertEqual(connect.call_count, 2)

@@ -102,6 +102,11 @@ SETTINGS_TTL = 1.0
 _direct_settings = {}
 # dbname -> this worker process's own connection (autocommit) for the direct accept.
 _direct_connections = {}
+# After its connection failed, a worker leaves the direct accept to the pooled way for
+# this many seconds (dbname -> monotonic time it may try again): while PostgreSQL is down
+# every webhook would otherwise try a new connection first and log a line about it.
+DIRECT_RETRY_AFTER = 5.0
+_direct_paused_until = {}
 LINGER_PARAM = "psa_connector_base.webhook_dispatch_linger"
 SECRET_INDEX = WEBHOOK_FIELDS_ORDER.index("webhook_secret_encrypted")
 TOLERANCE_INDEX = WEBHOOK_FIELDS_ORDER.index("timestamp_tolerance")
@@ -326,13 +331,19 @@ def _accept(environ, registry, dbname, code, settings, body, vendor):
 
 def _accept_direct_here(environ, dbname, code, body):
     """``accept_direct`` on this worker's own connection; None (the way through a pooled
-    cursor) whenever that connection fails: it is dropped, and made again next time."""
+    cursor) whenever that connection fails: it is dropped, and made again at the first
+    webhook DIRECT_RETRY_AFTER seconds later."""
+    if time.monotonic() < _direct_paused_until.get(dbname, 0.0):
+        return None
     try:
         cnx = _direct_connection(dbname)
         with cnx.cursor() as cr:
             return accept_direct(cr, dbname, code, EnvironHeaders(environ), body, environ)
     except psycopg2.Error as err:
-        _logger.info("PSA webhook direct accept: %s; through a pooled cursor", err)
+        _logger.info(
+            "PSA webhook direct accept paused for %ss: %s", DIRECT_RETRY_AFTER, str(err).strip()
+        )
+        _direct_paused_until[dbname] = time.monotonic() + DIRECT_RETRY_AFTER
         cnx = _direct_connections.pop(dbname, None)
         if cnx is not None:
             cnx.close()
