@@ -197,6 +197,49 @@ class Profiler:
             log(f"py-spy profile of {self.name}: {self.output}")
 
 
+class CpuSampler(threading.Thread):
+    """The machine's busy CPU time (all processes: Odoo, PostgreSQL, the client) every
+    50 ms, from /proc/stat, to tell how much of a window the cores were busy."""
+
+    FIELDS_BUSY = (0, 1, 2, 5, 6, 7)  # user nice system irq softirq steal
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.samples, self.stopped = [], threading.Event()
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def busy_now(self):
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+        return sum(fields[i] for i in self.FIELDS_BUSY) / self.tick
+
+    def run(self):
+        while not self.stopped.is_set():
+            self.samples.append((time.time(), self.busy_now()))
+            self.stopped.wait(0.05)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stopped.set()
+        self.join()
+
+    def busy_between(self, start, end):
+        """Busy core-seconds between two UNIX times (interpolated between samples)."""
+
+        def at(moment):
+            before = max((s for s in self.samples if s[0] <= moment), default=self.samples[0])
+            after = min((s for s in self.samples if s[0] >= moment), default=self.samples[-1])
+            if after[0] == before[0]:
+                return before[1]
+            share = (moment - before[0]) / (after[0] - before[0])
+            return before[1] + share * (after[1] - before[1])
+
+        return at(end) - at(start)
+
+
 # -- Jobs and progress -----------------------------------------------------------------------
 
 
@@ -644,23 +687,29 @@ class Bench:
         )
         bodies = self.webhook_bodies(WEBHOOK_REQUESTS, "s")
         started = time.perf_counter()
-        with Profiler(self.server, "webhook-saturated"):
-            saturated = self.post_webhooks(bodies, WEBHOOK_CONCURRENCY)
-        log(f"webhooks saturated: {saturated}")
-        wait_for_jobs("jobs of the saturated webhook run", timeout=900)
+        with CpuSampler() as cpu:
+            with Profiler(self.server, "webhook-saturated"):
+                saturated = self.post_webhooks(bodies, WEBHOOK_CONCURRENCY)
+            log(f"webhooks saturated: {saturated}")
+            wait_for_jobs("jobs of the saturated webhook run", timeout=900)
         # Accepting is half the path: the changes count once they are applied, i.e. once
         # the job that applied the last of them committed (the database's clock, from
         # the first acceptance); the follow-up jobs (anomaly detection) are timed apart.
         saturated["jobs_seconds"] = time.perf_counter() - started
-        applied, first_to_last_line = pg_query(
+        applied, first_accepted, last_applied = pg_query(
             r"""SELECT count(*) FILTER (WHERE e.state = 'done'),
-                       extract(epoch FROM max(j.date_done) - min(e.create_date))
+                       extract(epoch FROM min(e.create_date)),
+                       extract(epoch FROM max(j.date_done))
                   FROM psa_event e LEFT JOIN queue_job j ON j.uuid = e.job_uuid
                  WHERE e.event_uid LIKE 'evt\_bench\_s\_%'"""
         )[0]
         if applied != len(bodies):
             raise BenchError(f"saturated webhooks: {applied} of {len(bodies)} applied")
-        saturated["applied_seconds"] = float(first_to_last_line)
+        first_accepted, last_applied = float(first_accepted), float(last_applied)
+        saturated["applied_seconds"] = last_applied - first_accepted
+        # What the machine did meanwhile: the work of answering and applying the burst,
+        # and how soon it could have been done had every core been busy throughout.
+        saturated["busy_core_seconds"] = cpu.busy_between(first_accepted, last_applied)
         saturated["applied_after_burst"] = saturated["applied_seconds"] - saturated["seconds"]
         log(f"webhooks: {WEBHOOK_REQUESTS} signed posts paced at {WEBHOOK_RATE:.0f}/s")
         paced = self.post_webhooks(
@@ -1196,6 +1245,32 @@ def render(bench):
                     verdict(ratio >= TARGET_BURST_VS_PULL),
                 )
             )
+            if "busy_core_seconds" in s:
+                # The ceiling of this code on this machine: the CPU work the burst took
+                # (answers, client, PostgreSQL, jobs) spread over every core, no idle.
+                cores = os.cpu_count()
+                busy = s["busy_core_seconds"]
+                idle = 1 - busy / (cores * s["applied_seconds"])
+                ceiling = s["requests"] / (busy / cores)
+                rows.append(
+                    (
+                        "",
+                        f"  CPU busy meanwhile: core-s on {cores} cores, idle share",
+                        f"{busy:.1f} core-s, {idle:.0%} idle",
+                        "",
+                        "",
+                    )
+                )
+                rows.append(
+                    (
+                        "",
+                        "  ceiling: the same work, every core busy throughout",
+                        f"{busy / cores:.1f} s: {ceiling:.0f}/s = {ceiling / pull_rate:.2f}"
+                        " of the pull",
+                        "",
+                        "",
+                    )
+                )
         rows.append(
             (
                 "",

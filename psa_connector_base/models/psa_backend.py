@@ -638,15 +638,16 @@ class PsaBackend(models.Model):
         Event = self.env["psa.event"]
         stored = 0
         waiting = Event
+        lane_of = {}  # each event's lane, found once (the held ones are cut again)
         for page in adapter.iter_changes(object_type, since=watermark.last_updated_at):
             new = Event._store_pulled(self, object_type, page)
             stored += len(new)
             waiting |= new
             if len(waiting) >= PULL_CHUNK_SIZE:
                 # Full chunks go; a lane's rest waits for the next pages.
-                waiting = waiting._enqueue_batch(hold_partial=True)
+                waiting = waiting._enqueue_batch(hold_partial=True, lane_of=lane_of)
             watermark._advance(page)
-        waiting._enqueue_batch()
+        waiting._enqueue_batch(lane_of=lane_of)
         return stored
 
     # Write-back ----------------------------------------------------------------------

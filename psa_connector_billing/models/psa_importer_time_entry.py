@@ -6,6 +6,9 @@ from odoo.addons.psa_connector_base.tools.jobs import is_concurrency_error
 
 _logger = logging.getLogger(__name__)
 
+# queue_job runs lower priorities first: a queued detection lets the chunks go first.
+DETECTION_PRIORITY_OFFSET = 5
+
 
 class PsaImporterTimeEntry(models.AbstractModel):
     _inherit = "psa.importer.time_entry"
@@ -48,12 +51,14 @@ class PsaImporterTimeEntry(models.AbstractModel):
         return outcomes
 
     def _queue_detection(self, backend, days):
-        """Queue the detection of these (employee id, date) days in lane 0."""
+        """Queue the detection of these (employee id, date) days in lane 0, behind the
+        chunks already queued: a flag is advice and may wait, the lines may not, and the
+        detection then takes over the days of the detections queued behind it."""
         days = sorted((employee_id, str(day)) for employee_id, day in days if employee_id)
         if not days:
             return
         self.env["psa.anomaly"].with_delay(
-            priority=self._psa_priority,
+            priority=self._psa_priority + DETECTION_PRIORITY_OFFSET,
             channel=self._channel_for(self._psa_object_type, 0),
             description=f"{backend.name}: detect anomalies on {len(days)} employee day(s)",
         )._detect_time_days_job(backend.id, days)

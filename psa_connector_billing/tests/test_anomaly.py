@@ -110,6 +110,9 @@ class TestAnomalyFlags(BillingCase):
         )
         self.assertEqual(len(detections), 2)
         self.assertEqual(set(detections.mapped("channel")), {"root.psa.time_entry.lane0"})
+        # Behind any chunk still queued (queue_job starts lower priorities first).
+        chunks = self.env["queue.job"].search([("uuid", "in", (first | second).mapped("job_uuid"))])
+        self.assertGreater(min(detections.mapped("priority")), max(chunks.mapped("priority")))
         # The first takes over the second, queued and committed but not started: one pass
         # over the day's lines instead of two (the runner never starts a cancelled job).
         result = Job.load(self.env, detections[0].uuid).perform()

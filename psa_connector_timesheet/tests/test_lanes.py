@@ -94,6 +94,24 @@ class TestTimeEntryLanes(TimesheetCase):
             self.env["psa.importer"]._channel_for("time_entry"), "root.psa.time_entry.lane0"
         )
 
+    def test_the_busiest_lanes_chunks_are_queued_first(self):
+        self.env["ir.config_parameter"].set_param(LANES_PARAM, "2")
+        even = self.entries(self.even, 1, 10)
+        odd = self.entries(self.odd, 5, 0)
+        (even | odd)._enqueue_batch(chunk_size=2)
+        # Lane 1 holds 5 changes (three chunks, one after the other), lane 0 one: lane 1's
+        # first chunk goes first, then lane 0's, then the rest of lane 1.
+        jobs = self.env["queue.job"].search(
+            [("uuid", "in", (even | odd).mapped("job_uuid"))], order="id"
+        )
+        self.assertEqual(
+            jobs.mapped("channel"),
+            ["root.psa.time_entry.lane1", "root.psa.time_entry.lane0"]
+            + ["root.psa.time_entry.lane1"] * 2,
+        )
+        self.assertEqual(jobs[0].uuid, odd[0].job_uuid)
+        self.assertEqual(jobs[1].uuid, even.job_uuid)
+
     def test_a_pull_holds_back_each_lanes_partial_chunk(self):
         self.env["ir.config_parameter"].set_param(LANES_PARAM, "2")
         odd = self.entries(self.odd, 3, 0)
