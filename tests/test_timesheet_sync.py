@@ -149,6 +149,10 @@ class TestTimesheetSync(SuiteTransactionCase):
         self.assertEqual(flagged.project_external_id, entry["project_id"])
         self.assertAlmostEqual(flagged.difference, -entry["hours"])
         self.assertEqual(report.extra_line_count, 1)
+        # The planner setting turned off for the lines left over holds for that statement
+        # only, not for the rest of the transaction.
+        self.env.cr.execute("SHOW enable_nestloop")
+        self.assertEqual(self.env.cr.fetchone()[0], "on")
 
     def test_an_entry_listed_twice_does_not_hide_a_line_the_psa_no_longer_approves(self):
         # The lines left over are looked for only when fewer bindings were seen than there
