@@ -1,3 +1,5 @@
+from unittest.mock import patch
+
 from odoo.tests import tagged
 
 from odoo.addons.psa_connector_base.tests.common import project_data, task_data
@@ -111,6 +113,33 @@ class TestTimeEntryLanes(TimesheetCase):
         )
         self.assertEqual(jobs[0].uuid, odd[0].job_uuid)
         self.assertEqual(jobs[1].uuid, even.job_uuid)
+
+    def test_a_pull_finds_each_events_lane_once(self):
+        # A pull cuts its held events into lanes again with every page: their lanes are
+        # kept (lane_of), not read from their payloads again each time.
+        self.env["ir.config_parameter"].set_param(LANES_PARAM, "2")
+        importer_class = type(self.env["psa.importer.time_entry"])
+        lanes_of = importer_class._lanes_of
+        asked = []
+
+        def counting_lanes_of(importer, backend, events):
+            asked.extend(events.ids)
+            return lanes_of(importer, backend, events)
+
+        lane_of = {}
+        with patch.object(importer_class, "_lanes_of", counting_lanes_of):
+            first_page = self.entries(self.odd, 3, 0) | self.entries(self.even, 1, 10)
+            held = first_page._enqueue_batch(chunk_size=2, hold_partial=True, lane_of=lane_of)
+            second_page = self.entries(self.odd, 1, 20) | self.entries(self.even, 1, 30)
+            (held | second_page)._enqueue_batch(chunk_size=2, lane_of=lane_of)
+        everything = first_page | second_page
+        self.assertEqual(held, first_page[2:])  # odd's third entry and even's one
+        self.assertEqual(sorted(asked), sorted(everything.ids))
+        self.assertEqual(
+            {event.id: lane for event, lane in zip(everything, [1] * 3 + [0, 1, 0], strict=False)},
+            {event_id: lane_of[event_id] for event_id in everything.ids},
+        )
+        self.assertFalse(everything.filtered(lambda event: not event.job_uuid))
 
     def test_a_pull_holds_back_each_lanes_partial_chunk(self):
         self.env["ir.config_parameter"].set_param(LANES_PARAM, "2")
