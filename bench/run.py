@@ -203,20 +203,70 @@ class CpuSampler(threading.Thread):
 
     FIELDS_BUSY = (0, 1, 2, 5, 6, 7)  # user nice system irq softirq steal
 
+    GROUPS = ("Odoo", "PostgreSQL", "sender", "other")
+
     def __init__(self):
         super().__init__(daemon=True)
         self.samples, self.stopped = [], threading.Event()
         self.tick = os.sysconf("SC_CLK_TCK")
+        self.group_of_pid = {}
+        self.group_samples = []
 
     def busy_now(self):
         with open("/proc/stat") as stat:
             fields = [int(v) for v in stat.readline().split()[1:]]
         return sum(fields[i] for i in self.FIELDS_BUSY) / self.tick
 
+    def group(self, pid):
+        """Whose a process is: Odoo's (workers, runner, cron), PostgreSQL's, the sender's
+        (this bench process: its client sends the webhooks) or another's."""
+        if pid not in self.group_of_pid:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                    command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+                with open(f"/proc/{pid}/comm") as comm:
+                    name = comm.read().strip()
+            except OSError:
+                return "other"
+            if pid == os.getpid():
+                group = "sender"
+            elif name == "postgres" or command.startswith("postgres"):
+                group = "PostgreSQL"
+            elif "odoo" in command:
+                group = "Odoo"
+            else:
+                group = "other"
+            self.group_of_pid[pid] = group
+        return self.group_of_pid[pid]
+
+    def busy_by_group_now(self):
+        """CPU seconds used so far by the live processes of each group (a process that
+        exits takes its count along: PostgreSQL's short-lived backends are undercounted,
+        the remainder shows as unattributed)."""
+        busy = dict.fromkeys(self.GROUPS, 0.0)
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # utime and stime: fields 14 and 15 of stat(5), 12 and 13 after the name.
+            busy[self.group(int(entry.name))] += (int(fields[11]) + int(fields[12])) / self.tick
+        return busy
+
     def run(self):
+        count = 0
         while not self.stopped.is_set():
-            self.samples.append((time.time(), self.busy_now()))
+            now = time.time()
+            self.samples.append((now, self.busy_now()))
+            # Every process's stat costs more than the machine's: every 0.25 s.
+            if count % 5 == 0:
+                self.group_samples.append((now, self.busy_by_group_now()))
+            count += 1
             self.stopped.wait(0.05)
+        self.group_samples.append((time.time(), self.busy_by_group_now()))
 
     def __enter__(self):
         self.start()
@@ -238,6 +288,15 @@ class CpuSampler(threading.Thread):
             return before[1] + share * (after[1] - before[1])
 
         return at(end) - at(start)
+
+    def busy_by_group_between(self, start, end):
+        """{group: core-seconds} between two UNIX times, from the samples nearest them."""
+
+        def nearest(moment):
+            return min(self.group_samples, key=lambda sample: abs(sample[0] - moment))[1]
+
+        first, last = nearest(start), nearest(end)
+        return {group: max(0.0, last[group] - first[group]) for group in self.GROUPS}
 
 
 # -- Jobs and progress -----------------------------------------------------------------------
@@ -710,6 +769,7 @@ class Bench:
         # What the machine did meanwhile: the work of answering and applying the burst,
         # and how soon it could have been done had every core been busy throughout.
         saturated["busy_core_seconds"] = cpu.busy_between(first_accepted, last_applied)
+        saturated["busy_by_group"] = cpu.busy_by_group_between(first_accepted, last_applied)
         saturated["applied_after_burst"] = saturated["applied_seconds"] - saturated["seconds"]
         log(f"webhooks: {WEBHOOK_REQUESTS} signed posts paced at {WEBHOOK_RATE:.0f}/s")
         paced = self.post_webhooks(
@@ -1271,6 +1331,30 @@ def render(bench):
                         "",
                     )
                 )
+                groups = s.get("busy_by_group")
+                if groups:
+                    # Whose work it was: the sender (this bench's client) stands for the
+                    # PSA, whose servers send its webhooks from elsewhere.
+                    rows.append(
+                        (
+                            "",
+                            "  of which Odoo / PostgreSQL / the sender / other",
+                            " / ".join(f"{groups[g]:.1f}" for g in CpuSampler.GROUPS)
+                            + f" core-s, {max(0.0, busy - sum(groups.values())):.1f} unattributed",
+                            "",
+                            "",
+                        )
+                    )
+                    without_sender = s["requests"] / (max(busy - groups["sender"], 1e-9) / cores)
+                    rows.append(
+                        (
+                            "",
+                            "  ceiling without the sender's share",
+                            f"{without_sender:.0f}/s = {without_sender / pull_rate:.2f} of the pull",
+                            "",
+                            "",
+                        )
+                    )
         rows.append(
             (
                 "",

@@ -68,6 +68,11 @@ DRAINS_SEEN_MAX = 1000
 # The drain a webhook accepted now joins is the one of this many grid steps ahead (at
 # least a linger after the acceptance, which has committed before the drain looks).
 DRAIN_STEPS_AHEAD = 2
+# A drain that held a burst back looks again when the burst may be over (its newest
+# webhook a burst gap old, plus this margin), on a grid of MIN_DRAIN_STEP, when that
+# comes before the next step: waiting for the step, a burst's end was seen a quarter to
+# three quarters of a second late (`make bench`, the held drain of a 2,000-webhook burst).
+BURST_RECHECK_MARGIN = 0.02
 
 
 def bounded_linger(value):
@@ -539,17 +544,51 @@ class PsaEvent(models.Model):
             if self._drain_seen_committed(backend, object_type, step):
                 continue
             key = self._drain_identity(backend, object_type, step)
-            # Reading queue_job through its own partial index on identity_key: the one
-            # query the first webhook of a step pays, per process, for its scheduling.
-            self.env.cr.execute(
-                """SELECT 1 FROM queue_job WHERE identity_key = %s
-                      AND state IN ('pending', 'enqueued', 'wait_dependencies') LIMIT 1""",
-                [key],
-            )
-            if not self.env.cr.fetchone():
-                eta = datetime.fromtimestamp(step * linger, tz=UTC).replace(tzinfo=None)
-                self._queue_drain(backend, object_type, eta=eta, identity_key=key)
+            self._queue_drain_unless_queued(backend, object_type, step * linger, key)
             self._remember_drain_on_commit(backend, object_type, step)
+
+    @api.model
+    def _queue_drain_unless_queued(self, backend, object_type, at, identity_key):
+        """Queue a drain due at ``at`` (epoch seconds) unless one with this identity is."""
+        # Reading queue_job through its own partial index on identity_key: the one
+        # query the first webhook of a step pays, per process, for its scheduling.
+        self.env.cr.execute(
+            """SELECT 1 FROM queue_job WHERE identity_key = %s
+                  AND state IN ('pending', 'enqueued', 'wait_dependencies') LIMIT 1""",
+            [identity_key],
+        )
+        if not self.env.cr.fetchone():
+            eta = datetime.fromtimestamp(at, tz=UTC).replace(tzinfo=None)
+            self._queue_drain(backend, object_type, eta=eta, identity_key=identity_key)
+
+    @api.model
+    def _schedule_burst_recheck(self, backend, object_type, linger, burst_rate, now=None):
+        """After a drain held a burst back: the drain that looks again. The events it
+        holds are committed, so that drain need not wait a linger for their acceptances:
+        it is due when the burst may be over (its newest webhook ``_burst_gap`` old, if
+        none arrives meanwhile) when that comes before the next grid step, else at that
+        step (the drain of a burst still arriving, or of a stream, which the acceptances
+        schedule too). Twin drains (two processes' acceptances queue one each) compute
+        the same instant, on a grid of MIN_DRAIN_STEP, and queue it once."""
+        now = now or time.time()
+        self.flush_model(["state", "job_uuid", "source"])
+        self.env.cr.execute(
+            """SELECT extract(epoch FROM (clock_timestamp() at time zone 'UTC') - max(create_date))
+                 FROM psa_event
+                WHERE state = 'pending' AND job_uuid IS NULL AND source = 'webhook'
+                  AND backend_id = %s AND object_type = %s""",
+            [backend.id, object_type],
+        )
+        newest_age = float(self.env.cr.fetchone()[0] or 0.0)
+        quiet_at = (
+            now + max(self._burst_gap(linger, burst_rate) - newest_age, 0.0) + BURST_RECHECK_MARGIN
+        )
+        tick = -(-quiet_at // MIN_DRAIN_STEP)
+        if tick * MIN_DRAIN_STEP >= drain_step(now, linger, steps_ahead=1) * linger:
+            self._schedule_drain(backend, [object_type], now=now, steps_ahead=1)
+            return
+        key = f"{self._drain_identity(backend, object_type, 'quiet')}:{int(tick)}"
+        self._queue_drain_unless_queued(backend, object_type, tick * MIN_DRAIN_STEP, key)
 
     @api.model
     def _drain_seen_committed(self, backend, object_type, step):
@@ -596,9 +635,7 @@ class PsaEvent(models.Model):
         backend = self.env["psa.backend"].browse(backend_id)
         linger, burst_rate, max_wait = self._drain_settings()
         if self._burst_goes_on(backend, object_type, linger, burst_rate, max_wait):
-            # Looked again at the next step, not the one after: the events it holds are
-            # committed, so the drain need not wait a linger for their acceptances.
-            self._schedule_drain(backend, [object_type], steps_ahead=1)
+            self._schedule_burst_recheck(backend, object_type, linger, burst_rate)
             return "held back: a burst is still arriving"
         self.flush_model(["state", "job_uuid", "source"])
         self.env.cr.execute(

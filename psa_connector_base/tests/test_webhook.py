@@ -2,7 +2,7 @@ import json
 import socket
 import threading
 import time
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from unittest.mock import patch
 
 import psycopg2
@@ -297,6 +297,8 @@ class TestWebhook(PsaTestMixin, HttpCase):
         params = self.env["ir.config_parameter"]
         params.set_param("psa_connector_base.webhook_dispatch_linger", "2")
         params.set_param("psa_connector_base.webhook_burst_rate", "1")
+        # A burst that cannot be over before the next step (its gap longer than a linger).
+        self.patch(type(Event), "_burst_gap", lambda self, linger, rate: 5.0)
         held_at = time.time()
         self.assertEqual(
             Event._drain_webhooks(self.backend.id, "customer"),
@@ -313,6 +315,50 @@ class TestWebhook(PsaTestMixin, HttpCase):
         )
         self.env["ir.config_parameter"].set_param("psa_connector_base.webhook_burst_rate", "0")
         self.assertEqual(Event._drain_webhooks(self.backend.id, "customer"), "3 event(s) applied")
+
+    def test_a_held_burst_is_looked_at_again_when_it_may_be_over(self):
+        Event = self.env["psa.event"]
+        self.assertEqual(self.post(self.envelope(event_id="evt-burst-0")).status_code, 202)
+        self.drains().unlink()
+        # Its newest webhook 0.2 s old, a burst over after 0.5 s without one.
+        self.env.cr.execute(
+            """UPDATE psa_event SET create_date = (clock_timestamp() at time zone 'UTC')
+                                                  - interval '0.2 seconds'
+                WHERE backend_id = %s""",
+            [self.backend.id],
+        )
+        self.patch(type(Event), "_burst_gap", lambda self, linger, rate: 0.5)
+        self.env["ir.config_parameter"].set_param("psa_connector_base.webhook_dispatch_linger", "2")
+        # At the start of a 2 s step: the burst may be over long before the next one.
+        step_start = (time.time() // 2) * 2 + 0.001
+        Event._schedule_burst_recheck(self.backend, "customer", 2.0, 1.0, now=step_start)
+        drain = self.drains()
+        self.assertEqual(len(drain), 1)
+        self.assertIn(":customer:quiet:", drain.identity_key)
+        due_in = drain.eta.replace(tzinfo=UTC).timestamp() - step_start
+        # 0.5 - 0.2 (and the little the test took since) + the margin, up to 0.1 s later.
+        self.assertGreater(due_in, 0.5 - 0.2 - 0.2)
+        self.assertLessEqual(due_in, 0.5 - 0.2 + psa_event_module.BURST_RECHECK_MARGIN + 0.1)
+        # A twin holding the same burst back at the same moment queues no second drain.
+        Event._schedule_burst_recheck(self.backend, "customer", 2.0, 1.0, now=step_start)
+        self.assertEqual(self.drains(), drain)
+        # Near the end of the step, the step's own drain comes first: that one is queued.
+        step_end = step_start + 1.9
+        Event._schedule_burst_recheck(self.backend, "customer", 2.0, 1.0, now=step_end)
+        step_drain = self.drains() - drain
+        self.assertEqual(len(step_drain), 1)
+        self.assertAlmostEqual(
+            step_drain.eta.replace(tzinfo=UTC).timestamp(), (step_start - 0.001) + 2.0, places=3
+        )
+        # The drain due first claims the burst and cancels the other drains due by then.
+        (drain | step_drain).eta = datetime(2000, 1, 1)
+        self.env.flush_all()
+        self.assertEqual(
+            Event.with_context(job_uuid=drain.uuid)._drain_webhooks(self.backend.id, "customer"),
+            "1 event(s) applied",
+        )
+        step_drain.invalidate_recordset(["state"])
+        self.assertEqual(step_drain.state, "cancelled")
 
     def test_same_event_three_times_is_one_event_one_job_one_effect(self):
         statuses = [self.post(self.envelope()).status_code for _ in range(3)]
