@@ -4,6 +4,8 @@ import json
 import time
 from unittest.mock import patch
 
+from odoo import api, sql_db
+
 from .common import SuiteTransactionCase
 
 
@@ -153,6 +155,40 @@ class TestTimesheetSync(SuiteTransactionCase):
         # only, not for the rest of the transaction.
         self.env.cr.execute("SHOW enable_nestloop")
         self.assertEqual(self.env.cr.fetchone()[0], "on")
+
+    def test_the_odoo_side_is_read_aside_in_the_transactions_snapshot(self):
+        # The test's own transaction has written (it exports no snapshot: read at the end);
+        # a run in a transaction that has not reads it on a connection of its own.
+        report = self.env["psa.timesheet.reconciliation"].create(
+            {"backend_id": self.backend.id, "date_from": "2026-11-01", "date_to": "2026-12-31"}
+        )
+        self.assertIsNone(report._read_odoo_side_aside())
+        with sql_db.db_connect(self.env.cr.dbname).cursor() as cr:
+            env = api.Environment(cr, self.env.uid, {})
+            # What is committed: the backend with the most lines, if any.
+            cr.execute(
+                """SELECT backend_id FROM psa_binding WHERE res_model = 'account.analytic.line'
+                    GROUP BY backend_id ORDER BY count(*) DESC LIMIT 1"""
+            )
+            backend_id = (cr.fetchone() or [-1])[0]
+            aside = env["psa.timesheet.reconciliation"].new(
+                {"backend_id": backend_id, "date_from": "2000-01-01", "date_to": "2099-12-31"}
+            )
+            odoo_side = aside._read_odoo_side_aside()
+            self.assertTrue(callable(odoo_side))
+            self.assertEqual(odoo_side(), aside._read_odoo_side(cr))
+            # A failure there is raised here, where the run waits for it.
+            Reconciliation = type(env["psa.timesheet.reconciliation"])
+            with patch.object(
+                Reconciliation, "_read_odoo_side", side_effect=RuntimeError("side failed")
+            ):
+                failing = aside._read_odoo_side_aside()
+                with self.assertRaisesRegex(RuntimeError, "side failed"):
+                    failing()
+            # Once the transaction wrote, a snapshot would not carry it: read at the end.
+            cr.execute("CREATE TEMPORARY TABLE psa_test_written (id int)")
+            self.assertIsNone(aside._read_odoo_side_aside())
+            cr.rollback()
 
     def test_an_entry_listed_twice_does_not_hide_a_line_the_psa_no_longer_approves(self):
         # The lines left over are looked for only when fewer bindings were seen than there
