@@ -569,7 +569,8 @@ class PsaEvent(models.Model):
         none arrives meanwhile) when that comes before the next grid step, else at that
         step (the drain of a burst still arriving, or of a stream, which the acceptances
         schedule too). Twin drains (two processes' acceptances queue one each) compute
-        the same instant, on a grid of MIN_DRAIN_STEP, and queue it once."""
+        the same instant, on a grid of MIN_DRAIN_STEP, and queue it once unless they run
+        at the same moment (then the first to claim the burst cancels the other)."""
         now = now or time.time()
         self.flush_model(["state", "job_uuid", "source"])
         self.env.cr.execute(
