@@ -1,6 +1,7 @@
 """Approved time from the demo PSA into timesheets: pull, reconciliation, month-end volume."""
 
 import json
+import threading
 import time
 from unittest.mock import patch
 
@@ -163,32 +164,59 @@ class TestTimesheetSync(SuiteTransactionCase):
             {"backend_id": self.backend.id, "date_from": "2026-11-01", "date_to": "2026-12-31"}
         )
         self.assertIsNone(report._read_odoo_side_aside())
-        with sql_db.db_connect(self.env.cr.dbname).cursor() as cr:
-            env = api.Environment(cr, self.env.uid, {})
-            # What is committed: the backend with the most lines, if any.
-            cr.execute(
-                """SELECT backend_id FROM psa_binding WHERE res_model = 'account.analytic.line'
-                    GROUP BY backend_id ORDER BY count(*) DESC LIMIT 1"""
-            )
-            backend_id = (cr.fetchone() or [-1])[0]
-            aside = env["psa.timesheet.reconciliation"].new(
-                {"backend_id": backend_id, "date_from": "2000-01-01", "date_to": "2099-12-31"}
-            )
-            odoo_side = aside._read_odoo_side_aside()
-            self.assertTrue(callable(odoo_side))
-            self.assertEqual(odoo_side(), aside._read_odoo_side(cr))
-            # A failure there is raised here, where the run waits for it.
-            Reconciliation = type(env["psa.timesheet.reconciliation"])
-            with patch.object(
-                Reconciliation, "_read_odoo_side", side_effect=RuntimeError("side failed")
-            ):
-                failing = aside._read_odoo_side_aside()
-                with self.assertRaisesRegex(RuntimeError, "side failed"):
-                    failing()
-            # Once the transaction wrote, a snapshot would not carry it: read at the end.
-            cr.execute("CREATE TEMPORARY TABLE psa_test_written (id int)")
-            self.assertIsNone(aside._read_odoo_side_aside())
-            cr.rollback()
+        # What the other connection sees, told by a committed probe table: a row committed
+        # after the snapshot was exported must not be seen there (the test database holds
+        # no committed lines to compare, and the test's own are not committed).
+        database = sql_db.db_connect(self.env.cr.dbname)
+        with database.cursor() as setup:
+            setup.execute("CREATE TABLE psa_test_snapshot_probe (id int)")
+            setup.execute("INSERT INTO psa_test_snapshot_probe VALUES (1)")
+            setup.commit()
+        released = threading.Event()
+
+        def read_probe(report, cr, params=None):
+            released.wait(30)
+            cr.execute("SELECT count(*) FROM psa_test_snapshot_probe")
+            return cr.fetchone()[0]
+
+        try:
+            with database.cursor() as cr:
+                env = api.Environment(cr, self.env.uid, {})
+                Reconciliation = type(env["psa.timesheet.reconciliation"])
+                aside = env["psa.timesheet.reconciliation"].new(
+                    {
+                        "backend_id": self.backend.id,
+                        "date_from": "2026-11-01",
+                        "date_to": "2026-12-31",
+                    }
+                )
+                with patch.object(Reconciliation, "_read_odoo_side", read_probe):
+                    odoo_side = aside._read_odoo_side_aside()
+                    self.assertTrue(callable(odoo_side))
+                    with database.cursor() as other:
+                        other.execute("INSERT INTO psa_test_snapshot_probe VALUES (2)")
+                        other.commit()
+                    released.set()
+                    self.assertEqual(odoo_side(), 1, "read in the run's snapshot")
+                    with database.cursor() as other:
+                        other.execute("SELECT count(*) FROM psa_test_snapshot_probe")
+                        self.assertEqual(other.fetchone()[0], 2)
+                # A failure there is raised here, where the run waits for it.
+                with patch.object(
+                    Reconciliation, "_read_odoo_side", side_effect=RuntimeError("side failed")
+                ):
+                    failing = aside._read_odoo_side_aside()
+                    with self.assertRaisesRegex(RuntimeError, "side failed"):
+                        failing()
+                # Once the transaction wrote, a snapshot would not carry it: read at the end.
+                cr.execute("CREATE TEMPORARY TABLE psa_test_written (id int)")
+                self.assertIsNone(aside._read_odoo_side_aside())
+                cr.rollback()
+        finally:
+            released.set()
+            with database.cursor() as cleanup:
+                cleanup.execute("DROP TABLE IF EXISTS psa_test_snapshot_probe")
+                cleanup.commit()
 
     def test_an_entry_listed_twice_does_not_hide_a_line_the_psa_no_longer_approves(self):
         # The lines left over are looked for only when fewer bindings were seen than there

@@ -551,7 +551,8 @@ class PsaEvent(models.Model):
     def _queue_drain_unless_queued(self, backend, object_type, at, identity_key):
         """Queue a drain due at ``at`` (epoch seconds) unless one with this identity is."""
         # Reading queue_job through its own partial index on identity_key: the one
-        # query the first webhook of a step pays, per process, for its scheduling.
+        # query the first webhook of a step pays, per process, for its scheduling (and
+        # a held drain for its re-check).
         self.env.cr.execute(
             """SELECT 1 FROM queue_job WHERE identity_key = %s
                   AND state IN ('pending', 'enqueued', 'wait_dependencies') LIMIT 1""",
