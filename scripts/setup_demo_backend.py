@@ -197,6 +197,16 @@ if not _jobs.filtered(lambda j: j.state not in ("failed", "cancelled")) and not 
         eta=60, max_retries=60, description="Demo: close November 2026"
     )._psa_job_close_month((company | uk).ids, "2026-11-01")
     print("demo: the November close is queued (Accounting > PSA > Close the month)")
+# The demo calls no outside service: CRM lead enrichment (crm_iap_enrich, installed with
+# CRM) on demand only, as under Settings > CRM > Lead Enrichment. Its hourly cron would
+# send the demo opportunity's email domain to Odoo's IAP with a 300-second timeout, the
+# lead's row locked meanwhile: where the network drops connections rather than refusing
+# them, it holds the only cron worker until Odoo kills it (limit_time_real) and is due
+# first again in the next one, so no other cron (the connector's pulls, drains and
+# retries of events whose reference arrived) ever runs.
+_enrich_cron = env.ref("crm_iap_enrich.ir_cron_lead_enrichment", raise_if_not_found=False)
+if _enrich_cron:
+    _enrich_cron.active = False
 # Lead to cash (issue 25, psa_connector_crm): an engagement template on the demo PSA and
 # an opportunity to win. Marked won (CRM > Pipeline > Won), it becomes a customer, a
 # project and a T&M contract on the demo PSA within seconds, and those land in Odoo.
