@@ -36,6 +36,16 @@ def alive():
             raise SystemExit(f"make run stopped:\n{tail}") from None
 
 
+def tail(name, offset=0):
+    """The lines of a log of the run directory from ``offset`` (bytes) on."""
+    path = os.path.join(run_dir, name)
+    if not os.path.exists(path):
+        return []
+    with open(path, errors="replace") as f:
+        f.seek(offset)
+        return f.read().splitlines()
+
+
 def wait(what, check, timeout):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -59,12 +69,7 @@ def diagnose():
             print(f"    {line}", flush=True)
 
     def log_tail(name, pattern=None, count=25):
-        path = pathlib.Path(run_dir, name)
-        if not path.exists():
-            return [f"({name} does not exist)"]
-        lines = path.read_text(errors="replace").splitlines()
-        if pattern:
-            lines = [line for line in lines if re.search(pattern, line)]
+        lines = [line for line in tail(name) if not pattern or re.search(pattern, line)]
         return [line[:300] for line in lines[-count:]]
 
     probes = {
@@ -377,15 +382,6 @@ if chromium:
 
 # Give the workers a moment to write what they log, then read the logs.
 time.sleep(3)
-
-
-def tail(name, offset):
-    path = os.path.join(run_dir, name)
-    if not os.path.exists(path):
-        return []
-    with open(path, errors="replace") as f:
-        f.seek(offset)
-        return f.read().splitlines()
 
 
 for name, offset, pattern in (

@@ -7,12 +7,16 @@
 # until the jobs have applied it, opens pages through the proxy (with a websocket
 # handshake on /websocket, and the web client in headless Chromium when one is
 # installed), and fails on any ERROR/CRITICAL or Traceback line in Odoo's log, any
-# Traceback in the demo PSA's log and any nginx error. Stops everything it started.
+# Traceback in the demo PSA's log and any nginx error, and on any call of Odoo's IAP
+# services (the demo runs offline). A wait that times out first prints what it saw
+# (jobs, bindings, the exception queue, breakers, processes, log tails): CI keeps
+# only the output. Stops everything it started.
 #
 # DEMO_CHECK_PORT (default 8169; the demo PSA on the next port), DEMO_CHECK_DB (default
 # ${TEST_DB:-psa_test}_demo, dropped and created afresh) choose where it runs; its run
 # directory is $RUN_DIR/demo-check. DEMO_CHECK_REUSE=1 checks the `make run` already
 # running on HTTP_PORT (default 8069) instead, reading the lines its log gains.
+# DEMO_CHECK_FIRST_PULL_TIMEOUT (seconds, default 300) bounds the wait for the first pulls.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_venv
