@@ -3,6 +3,7 @@
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -47,7 +48,12 @@ def _build_parser():
     serve.add_argument("--port", type=int, default=8070)
     serve.add_argument("--token", default=DEFAULT_TOKEN)
     serve.add_argument("--webhook-url")
-    serve.add_argument("--webhook-secret")
+    serve.add_argument(
+        "--webhook-secret",
+        default=os.environ.get("PSA_SIMULATOR_WEBHOOK_SECRET"),
+        help="the webhooks' signing secret; by default the environment variable "
+        "PSA_SIMULATOR_WEBHOOK_SECRET, which keeps it out of the process list",
+    )
     serve.add_argument("--no-seed", action="store_true", help="start with an empty store")
     serve.add_argument(
         "--time-entries",

@@ -104,10 +104,21 @@ PSA_DEMO_URL="http://127.0.0.1:$SIM_PORT" PSA_DEMO_TOKEN=$SIM_TOKEN PSA_DEMO_SEC
   --logfile= --log-level=warn <"$ROOT/scripts/setup_demo_backend.py"
 
 say "Starting the demo PSA on http://127.0.0.1:$SIM_PORT (log: $RUN_DIR/simulator.log)"
-(cd "$ROOT" && exec "$VENV/bin/python" -m psa_simulator serve --port "$SIM_PORT" --token "$SIM_TOKEN" --legal-entities \
-  --webhook-url "http://127.0.0.1:$HTTP_PORT/psa/webhook/demo" --webhook-secret "$SECRET") \
+# The signing secret in the environment, not on the command line: out of the process list,
+# and a value that begins with "-" (one generated secret in 64) is not taken for an option.
+(cd "$ROOT" && PSA_SIMULATOR_WEBHOOK_SECRET=$SECRET exec "$VENV/bin/python" -m psa_simulator serve \
+  --port "$SIM_PORT" --token "$SIM_TOKEN" --legal-entities \
+  --webhook-url "http://127.0.0.1:$HTTP_PORT/psa/webhook/demo") \
   >"$RUN_DIR/simulator.log" 2>&1 &
 SIM_PID=$!
+# Odoo's first pulls call it at once: a demo PSA that did not start stops `make run` here.
+for _ in $(seq 100); do
+  grep -q "listening on" "$RUN_DIR/simulator.log" 2>/dev/null && break
+  kill -0 "$SIM_PID" 2>/dev/null || die "the demo PSA did not start:
+$(tail -20 "$RUN_DIR/simulator.log")"
+  sleep 0.2
+done
+grep -q "listening on" "$RUN_DIR/simulator.log" || die "the demo PSA did not listen within 20 s (log: $RUN_DIR/simulator.log)"
 say "Starting nginx on port $HTTP_PORT (/websocket -> :$ODOO_GEVENT_PORT, the rest -> :$ODOO_HTTP_PORT)"
 "$NGINX_BIN" -p "$RUN_DIR/nginx" -e "$RUN_DIR/nginx-error.log" -c "$NGINX_CONF" &
 NGINX_PID=$!

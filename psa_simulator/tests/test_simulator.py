@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -596,6 +597,54 @@ def test_cli_serve_seeds_extra_time_entries():
         process.terminate()
         process.communicate(timeout=10)
     assert process.returncode == 0
+
+
+def test_cli_serve_signs_with_the_secret_from_the_environment(receiver):
+    # make run passes the secret so: out of the process list, and a generated secret that
+    # begins with "-" (one in 64 of secrets.token_urlsafe) is a value, not an option.
+    secret = "-Zq8dA_demo-secret"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "psa_simulator",
+            "serve",
+            "--port",
+            "0",
+            "--webhook-url",
+            receiver.url,
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PSA_SIMULATOR_WEBHOOK_SECRET": secret},
+    )
+    try:
+        for line in process.stdout:
+            if "listening on" in line:
+                break
+        else:
+            pytest.fail(f"serve stopped: {process.stderr.read()}")
+        url = line.rsplit(" ", 1)[1].strip()
+        request = urllib.request.Request(
+            url + "/api/v1/projects/P-2002",
+            data=json.dumps({"state": "on_hold"}).encode(),
+            method="PATCH",
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+        with receiver.arrived:
+            assert receiver.arrived.wait_for(lambda: receiver.received, timeout=10)
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+    [(headers, body)] = receiver.received
+    timestamp = int(headers["X-PSA-Timestamp"])
+    assert headers["X-PSA-Signature"] == f"sha256={sign(secret, timestamp, body)}"
+    assert json.loads(body)["data"]["state"] == "on_hold"
+    assert secret not in " ".join(process.args)
 
 
 def run_cli(*args):
