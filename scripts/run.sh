@@ -111,6 +111,7 @@ say "Starting the demo PSA on http://127.0.0.1:$SIM_PORT (log: $RUN_DIR/simulato
   --webhook-url "http://127.0.0.1:$HTTP_PORT/psa/webhook/demo") \
   >"$RUN_DIR/simulator.log" 2>&1 &
 SIM_PID=$!
+trap 'kill $SIM_PID 2>/dev/null' EXIT
 # Odoo's first pulls call it at once: a demo PSA that did not start stops `make run` here.
 for _ in $(seq 100); do
   grep -q "listening on" "$RUN_DIR/simulator.log" 2>/dev/null && break
