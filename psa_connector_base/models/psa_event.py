@@ -573,15 +573,7 @@ class PsaEvent(models.Model):
         the same instant, on a grid of MIN_DRAIN_STEP, and queue it once unless they run
         at the same moment (then the first to claim the burst cancels the other)."""
         now = now or time.time()
-        self.flush_model(["state", "job_uuid", "source"])
-        self.env.cr.execute(
-            """SELECT extract(epoch FROM (clock_timestamp() at time zone 'UTC') - max(create_date))
-                 FROM psa_event
-                WHERE state = 'pending' AND job_uuid IS NULL AND source = 'webhook'
-                  AND backend_id = %s AND object_type = %s""",
-            [backend.id, object_type],
-        )
-        newest_age = float(self.env.cr.fetchone()[0] or 0.0)
+        _recent, _oldest_age, newest_age = self._waiting_webhooks(backend, object_type, linger)
         quiet_at = (
             now + max(self._burst_gap(linger, burst_rate) - newest_age, 0.0) + BURST_RECHECK_MARGIN
         )
@@ -772,6 +764,20 @@ class PsaEvent(models.Model):
         a change applied a few seconds later costs nothing. An overridable hook."""
         if burst_rate <= 0:
             return False
+        recent, oldest_age, newest_age = self._waiting_webhooks(backend, object_type, linger)
+        return (
+            bool(recent)
+            and oldest_age < max_wait
+            and recent / linger > burst_rate
+            and newest_age < self._burst_gap(linger, burst_rate)
+        )
+
+    @api.model
+    def _waiting_webhooks(self, backend, object_type, recent_seconds):
+        """Of the accepted webhooks of this kind awaiting a drain: how many arrived in the
+        last ``recent_seconds``, and the age in seconds of the oldest and of the newest
+        (0.0 when none waits), by the database's clock, which stamped them."""
+        self.flush_model(["state", "job_uuid", "source"])
         self.env.cr.execute(
             """SELECT count(*) FILTER (WHERE create_date > (clock_timestamp() at time zone 'UTC')
                                                             - make_interval(secs => %s)),
@@ -780,15 +786,10 @@ class PsaEvent(models.Model):
                  FROM psa_event
                 WHERE state = 'pending' AND job_uuid IS NULL AND source = 'webhook'
                   AND backend_id = %s AND object_type = %s""",
-            [linger, backend.id, object_type],
+            [recent_seconds, backend.id, object_type],
         )
         recent, oldest_age, newest_age = self.env.cr.fetchone()
-        return (
-            bool(recent)
-            and (oldest_age or 0.0) < max_wait
-            and recent / linger > burst_rate
-            and (newest_age or 0.0) < self._burst_gap(linger, burst_rate)
-        )
+        return recent, float(oldest_age or 0.0), float(newest_age or 0.0)
 
     @api.model
     def _burst_gap(self, linger, burst_rate):
